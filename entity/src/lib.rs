@@ -1,0 +1,23 @@
+//! SeaORM entities: one file per table. These are storage shapes only; GraphQL types live in
+//! `tollgate::graphql` and are built from them, so a column never becomes public API by accident.
+pub mod customers;
+pub mod idempotency_keys;
+pub mod payment_methods;
+pub mod payments;
+pub mod prices;
+pub mod products;
+pub mod refunds;
+pub mod subscriptions;
+pub mod webhook_events;
+
+pub mod prelude {
+    pub use super::customers::Entity as Customers;
+    pub use super::idempotency_keys::Entity as IdempotencyKeys;
+    pub use super::payment_methods::Entity as PaymentMethods;
+    pub use super::payments::Entity as Payments;
+    pub use super::prices::Entity as Prices;
+    pub use super::products::Entity as Products;
+    pub use super::refunds::Entity as Refunds;
+    pub use super::subscriptions::Entity as Subscriptions;
+    pub use super::webhook_events::Entity as WebhookEvents;
+}

@@ -1,0 +1,60 @@
+//! One row per Stripe PaymentIntent made through (or seen by) Tollgate.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "payments")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: String,
+    pub customer_id: Option<Uuid>,
+    #[sea_orm(unique)]
+    pub stripe_payment_intent_id: String,
+    /// Minor units of `currency`.
+    pub amount: i64,
+    pub currency: String,
+    /// pending, processing, requires_action, succeeded, failed, canceled,
+    /// partially_refunded, refunded.
+    pub status: String,
+    pub description: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    /// Minor units refunded so far (succeeded refunds).
+    pub amount_refunded: i64,
+    pub metadata: Json,
+    pub price_id: Option<Uuid>,
+    pub subscription_id: Option<Uuid>,
+    pub stripe_invoice_id: Option<String>,
+    pub disputed: bool,
+    pub snapshot_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::customers::Entity",
+        from = "Column::CustomerId",
+        to = "super::customers::Column::Id"
+    )]
+    Customer,
+    #[sea_orm(has_many = "super::refunds::Entity")]
+    Refunds,
+}
+
+impl Related<super::customers::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
+impl Related<super::refunds::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Refunds.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,31 @@
+//! Migrations, valid on SQLite and PostgreSQL. One file per table, applied in name order.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_customers;
+mod m20261124_000002_create_products;
+mod m20261124_000003_create_prices;
+mod m20261124_000004_create_payments;
+mod m20261124_000005_create_refunds;
+mod m20261124_000006_create_subscriptions;
+mod m20261124_000007_create_payment_methods;
+mod m20261124_000008_create_webhook_events;
+mod m20261124_000009_create_idempotency_keys;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_customers::Migration),
+            Box::new(m20261124_000002_create_products::Migration),
+            Box::new(m20261124_000003_create_prices::Migration),
+            Box::new(m20261124_000004_create_payments::Migration),
+            Box::new(m20261124_000005_create_refunds::Migration),
+            Box::new(m20261124_000006_create_subscriptions::Migration),
+            Box::new(m20261124_000007_create_payment_methods::Migration),
+            Box::new(m20261124_000008_create_webhook_events::Migration),
+            Box::new(m20261124_000009_create_idempotency_keys::Migration),
+        ]
+    }
+}

@@ -1,0 +1,203 @@
+//! The application: shared state, and the one function where every route is visible.
+
+use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::{
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, HeaderName, Request, StatusCode},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tokio::{net::TcpListener, sync::Notify};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth::Authenticator,
+    config::Config,
+    db,
+    graphql::{self, context::RequestViewer, TollgateSchema},
+    stripe::StripeClient,
+    webhooks,
+};
+
+/// Shared state: one `Arc`, cheap to clone into every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
+    pub config: Config,
+    pub db: DatabaseConnection,
+    pub stripe: StripeClient,
+    pub auth: Authenticator,
+    pub schema: TollgateSchema,
+    /// Woken when a webhook is stored, so the worker need not poll quickly.
+    pub webhook_wakeup: Notify,
+}
+
+impl Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let stripe = StripeClient::new(&config.stripe)?;
+        let auth = Authenticator::new(&config.jwt)?;
+        let mut builder = graphql::schema_builder();
+        if !config.graphql_introspection {
+            builder = builder.disable_introspection();
+        }
+        Ok(AppState(Arc::new(AppStateInner {
+            schema: builder.finish(),
+            config,
+            db,
+            stripe,
+            auth,
+            webhook_wakeup: Notify::new(),
+        })))
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    let ws = GraphQLSubscription::new(state.schema.clone());
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql_handler))
+        .route_service("/graphql/ws", ws)
+        .route(
+            "/webhooks/stripe",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+}
+
+async fn graphql_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let viewer = match state.auth.from_header(header) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(reason = %e, "rejected bearer token");
+            // A bad token is refused outright rather than treated as anonymous, so a client
+            // learns its session expired instead of seeing an empty history.
+            let body = json!({"errors": [{
+                "message": "invalid or expired token",
+                "extensions": {"code": "UNAUTHENTICATED"}
+            }]});
+            return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        }
+    };
+    let request = req.into_inner().data(RequestViewer(viewer)).data(state.clone());
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers within a second.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(1), db::ping(&state.db)).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"})))
+                .into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database timeout"})))
+            .into_response(),
+    }
+}
+
+/// A bound, migrated, ready-to-serve application. Binding port 0 picks a free port.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, runs pending migrations, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database_url).await?;
+        db::migrate(&db).await?;
+        let listener = TcpListener::bind(config.bind_addr).await?;
+        let state = AppState::new(config, db)?;
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = router(self.state.clone());
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,458 @@
+//! The product catalog: products and prices live in Stripe and are mirrored here.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use entity::{prices, products};
+use sea_orm::{
+    sea_query::{Expr, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use crate::stripe::{objects, requests, StripeClient, StripeError};
+
+/// A product with its prices, loaded in two queries whatever the number of products.
+#[derive(Debug, Clone)]
+pub struct ProductWithPrices {
+    pub product: products::Model,
+    pub prices: Vec<prices::Model>,
+}
+
+/// Products, newest first, each with its prices (only active ones when `active_only`).
+pub async fn list_products(
+    db: &impl ConnectionTrait,
+    active_only: bool,
+) -> Result<Vec<ProductWithPrices>, DbErr> {
+    let mut query = products::Entity::find()
+        .order_by_desc(products::Column::CreatedAt)
+        .order_by_asc(products::Column::Name);
+    if active_only {
+        query = query.filter(products::Column::Active.eq(true));
+    }
+    let products = query.all(db).await?;
+    with_prices(db, products, active_only).await
+}
+
+/// One product by Tollgate id, with all its prices.
+pub async fn get_product(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<ProductWithPrices>, DbErr> {
+    let Some(product) = products::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(with_prices(db, vec![product], false).await?.pop())
+}
+
+async fn with_prices(
+    db: &impl ConnectionTrait,
+    products: Vec<products::Model>,
+    active_only: bool,
+) -> Result<Vec<ProductWithPrices>, DbErr> {
+    if products.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
+    let mut query = prices::Entity::find()
+        .filter(prices::Column::ProductId.is_in(ids))
+        .order_by_asc(prices::Column::Currency)
+        .order_by_asc(prices::Column::UnitAmount);
+    if active_only {
+        query = query.filter(prices::Column::Active.eq(true));
+    }
+    let mut all_prices = query.all(db).await?;
+    Ok(products
+        .into_iter()
+        .map(|product| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                all_prices.drain(..).partition(|p| p.product_id == product.id);
+            all_prices = rest;
+            ProductWithPrices { product, prices: mine }
+        })
+        .collect())
+}
+
+/// What applying a Stripe snapshot did to the local row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+    /// The row already holds a newer snapshot; nothing was written.
+    Stale,
+}
+
+/// Writes a Stripe product snapshot taken at `snapshot_at`. An older snapshot never
+/// overwrites a newer one: the guard is in the UPDATE's WHERE clause, so it holds under races.
+pub async fn apply_product(
+    db: &impl ConnectionTrait,
+    p: &objects::Product,
+    snapshot_at: DateTime<Utc>,
+) -> Result<(products::Model, Applied), DbErr> {
+    let features = serde_json::Value::from(
+        p.marketing_features.iter().filter_map(|f| f.name.clone()).collect::<Vec<_>>(),
+    );
+    let metadata = serde_json::to_value(&p.metadata).unwrap_or_default();
+    let active = p.active && !p.deleted;
+    let existing = products::Entity::find()
+        .filter(products::Column::StripeProductId.eq(&p.id))
+        .one(db)
+        .await?;
+    let now = Utc::now();
+    if existing.is_none() {
+        let row = products::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_product_id: Set(p.id.clone()),
+            name: Set(p.name.clone()),
+            description: Set(p.description.clone()),
+            active: Set(active),
+            features: Set(features.clone()),
+            metadata: Set(metadata.clone()),
+            snapshot_at: Set(snapshot_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let inserted = products::Entity::insert(row)
+            .on_conflict(OnConflict::column(products::Column::StripeProductId).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+        if inserted == 1 {
+            return Ok((find_product(db, &p.id).await?, Applied::Created));
+        }
+        // Lost a race with a concurrent insert: fall through to the guarded update.
+    }
+    let unchanged = existing.as_ref().is_some_and(|e| {
+        e.name == p.name
+            && e.description == p.description
+            && e.active == active
+            && e.features == features
+            && e.metadata == metadata
+    });
+    let result = products::Entity::update_many()
+        .col_expr(products::Column::Name, Expr::value(p.name.clone()))
+        .col_expr(products::Column::Description, Expr::value(p.description.clone()))
+        .col_expr(products::Column::Active, Expr::value(active))
+        .col_expr(products::Column::Features, Expr::value(features))
+        .col_expr(products::Column::Metadata, Expr::value(metadata))
+        .col_expr(products::Column::SnapshotAt, Expr::value(snapshot_at))
+        .col_expr(
+            products::Column::UpdatedAt,
+            Expr::value(if unchanged { existing.as_ref().map_or(now, |e| e.updated_at) } else { now }),
+        )
+        .filter(products::Column::StripeProductId.eq(&p.id))
+        .filter(products::Column::SnapshotAt.lte(snapshot_at))
+        .exec(db)
+        .await?;
+    let row = find_product(db, &p.id).await?;
+    let applied = match (result.rows_affected, unchanged) {
+        (0, _) => Applied::Stale,
+        (_, true) => Applied::Unchanged,
+        _ => Applied::Updated,
+    };
+    Ok((row, applied))
+}
+
+async fn find_product(db: &impl ConnectionTrait, stripe_id: &str) -> Result<products::Model, DbErr> {
+    products::Entity::find()
+        .filter(products::Column::StripeProductId.eq(stripe_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("product {stripe_id}")))
+}
+
+/// Writes a Stripe price snapshot; its product must already be mirrored (`product_id`).
+pub async fn apply_price(
+    db: &impl ConnectionTrait,
+    p: &objects::Price,
+    product_id: Uuid,
+    snapshot_at: DateTime<Utc>,
+) -> Result<(prices::Model, Applied), DbErr> {
+    let currency = p.currency.to_ascii_lowercase();
+    let interval = p.recurring.as_ref().map(|r| r.interval.as_str().to_string());
+    let interval_count =
+        p.recurring.as_ref().map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
+    let active = p.active && !p.deleted;
+    let existing = prices::Entity::find()
+        .filter(prices::Column::StripePriceId.eq(&p.id))
+        .one(db)
+        .await?;
+    let now = Utc::now();
+    if existing.is_none() {
+        let row = prices::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_price_id: Set(p.id.clone()),
+            product_id: Set(product_id),
+            stripe_product_id: Set(p.product.id().to_string()),
+            currency: Set(currency.clone()),
+            unit_amount: Set(p.unit_amount),
+            recurring_interval: Set(interval.clone()),
+            recurring_interval_count: Set(interval_count),
+            active: Set(active),
+            nickname: Set(p.nickname.clone()),
+            snapshot_at: Set(snapshot_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let inserted = prices::Entity::insert(row)
+            .on_conflict(OnConflict::column(prices::Column::StripePriceId).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+        if inserted == 1 {
+            return Ok((find_price(db, &p.id).await?, Applied::Created));
+        }
+    }
+    let unchanged = existing.as_ref().is_some_and(|e| {
+        e.product_id == product_id
+            && e.currency == currency
+            && e.unit_amount == p.unit_amount
+            && e.recurring_interval == interval
+            && e.recurring_interval_count == interval_count
+            && e.active == active
+            && e.nickname == p.nickname
+    });
+    let result = prices::Entity::update_many()
+        .col_expr(prices::Column::ProductId, Expr::value(product_id))
+        .col_expr(prices::Column::StripeProductId, Expr::value(p.product.id().to_string()))
+        .col_expr(prices::Column::Currency, Expr::value(currency))
+        .col_expr(prices::Column::UnitAmount, Expr::value(p.unit_amount))
+        .col_expr(prices::Column::RecurringInterval, Expr::value(interval))
+        .col_expr(prices::Column::RecurringIntervalCount, Expr::value(interval_count))
+        .col_expr(prices::Column::Active, Expr::value(active))
+        .col_expr(prices::Column::Nickname, Expr::value(p.nickname.clone()))
+        .col_expr(prices::Column::SnapshotAt, Expr::value(snapshot_at))
+        .col_expr(
+            prices::Column::UpdatedAt,
+            Expr::value(if unchanged { existing.as_ref().map_or(now, |e| e.updated_at) } else { now }),
+        )
+        .filter(prices::Column::StripePriceId.eq(&p.id))
+        .filter(prices::Column::SnapshotAt.lte(snapshot_at))
+        .exec(db)
+        .await?;
+    let row = find_price(db, &p.id).await?;
+    let applied = match (result.rows_affected, unchanged) {
+        (0, _) => Applied::Stale,
+        (_, true) => Applied::Unchanged,
+        _ => Applied::Updated,
+    };
+    Ok((row, applied))
+}
+
+async fn find_price(db: &impl ConnectionTrait, stripe_id: &str) -> Result<prices::Model, DbErr> {
+    prices::Entity::find()
+        .filter(prices::Column::StripePriceId.eq(stripe_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("price {stripe_id}")))
+}
+
+/// Counts reported by a catalog sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deactivated: usize,
+}
+
+impl std::fmt::Display for SyncSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "created {} / updated {} / unchanged {} / deactivated {}",
+            self.created, self.updated, self.unchanged, self.deactivated
+        )
+    }
+}
+
+impl SyncSummary {
+    fn count(&mut self, applied: Applied, was_active: Option<bool>, is_active: bool) {
+        match applied {
+            Applied::Created => self.created += 1,
+            Applied::Updated if was_active == Some(true) && !is_active => self.deactivated += 1,
+            Applied::Updated => self.updated += 1,
+            Applied::Unchanged | Applied::Stale => self.unchanged += 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Stripe's largest page size.
+const PAGE: i64 = 100;
+
+async fn all_products(stripe: &StripeClient) -> Result<Vec<objects::Product>, StripeError> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut req = requests::product::ListProduct::new().limit(PAGE);
+        if let Some(a) = &after {
+            req = req.starting_after(a.clone());
+        }
+        let page: objects::List<objects::Product> = stripe.send(&req, None).await?;
+        after = page.data.last().map(|p| p.id.clone());
+        let more = page.has_more && after.is_some();
+        out.extend(page.data);
+        if !more {
+            return Ok(out);
+        }
+    }
+}
+
+async fn all_prices(stripe: &StripeClient) -> Result<Vec<objects::Price>, StripeError> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut req = requests::price::ListPrice::new().limit(PAGE);
+        if let Some(a) = &after {
+            req = req.starting_after(a.clone());
+        }
+        let page: objects::List<objects::Price> = stripe.send(&req, None).await?;
+        after = page.data.last().map(|p| p.id.clone());
+        let more = page.has_more && after.is_some();
+        out.extend(page.data);
+        if !more {
+            return Ok(out);
+        }
+    }
+}
+
+/// Pulls every product and price from Stripe and mirrors them; local ones Stripe no longer
+/// lists are deactivated. `progress(done, total)` is called after each object.
+pub async fn sync_catalog(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SyncSummary, SyncError> {
+    let snapshot_at = Utc::now();
+    let products = all_products(stripe).await?;
+    let prices = all_prices(stripe).await?;
+    let total = products.len() + prices.len();
+    let mut summary = SyncSummary::default();
+    let mut done = 0;
+
+    let before: Vec<products::Model> = products::Entity::find().all(db).await?;
+    let mut seen_products = HashSet::new();
+    for p in &products {
+        let was_active = before.iter().find(|b| b.stripe_product_id == p.id).map(|b| b.active);
+        let (row, applied) = apply_product(db, p, snapshot_at).await?;
+        summary.count(applied, was_active, row.active);
+        seen_products.insert(p.id.clone());
+        done += 1;
+        progress(done, total);
+    }
+    let before_prices: Vec<prices::Model> = prices::Entity::find().all(db).await?;
+    let mut seen_prices = HashSet::new();
+    for p in &prices {
+        let product = find_product(db, p.product.id()).await?;
+        let was_active =
+            before_prices.iter().find(|b| b.stripe_price_id == p.id).map(|b| b.active);
+        let (row, applied) = apply_price(db, p, product.id, snapshot_at).await?;
+        summary.count(applied, was_active, row.active);
+        seen_prices.insert(p.id.clone());
+        done += 1;
+        progress(done, total);
+    }
+
+    // Objects Stripe no longer lists (deleted there) stop being sold here.
+    for gone in before.iter().filter(|b| b.active && !seen_products.contains(&b.stripe_product_id)) {
+        products::Entity::update_many()
+            .col_expr(products::Column::Active, Expr::value(false))
+            .col_expr(products::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(products::Column::Id.eq(gone.id))
+            .exec(db)
+            .await?;
+        summary.deactivated += 1;
+    }
+    for gone in before_prices.iter().filter(|b| b.active && !seen_prices.contains(&b.stripe_price_id)) {
+        prices::Entity::update_many()
+            .col_expr(prices::Column::Active, Expr::value(false))
+            .col_expr(prices::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(prices::Column::Id.eq(gone.id))
+            .exec(db)
+            .await?;
+        summary.deactivated += 1;
+    }
+    Ok(summary)
+}
+
+/// A product to create in Stripe (admin).
+#[derive(Debug, Clone, Default)]
+pub struct NewProduct {
+    pub name: String,
+    pub description: Option<String>,
+    pub features: Vec<String>,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+/// Creates a product in Stripe and mirrors it at once (write-through).
+pub async fn create_product(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    new: &NewProduct,
+    idempotency_key: Option<&crate::stripe::IdempotencyKey>,
+) -> Result<products::Model, SyncError> {
+    let mut req = requests::product::CreateProduct::new(new.name.clone())
+        .metadata(new.metadata.clone())
+        .marketing_features(
+            new.features.iter().map(|f| requests::product::Features::new(f.clone())).collect::<Vec<_>>(),
+        );
+    if let Some(d) = &new.description {
+        req = req.description(d.clone());
+    }
+    let product: objects::Product = stripe.send(&req, idempotency_key).await?;
+    let (row, _) = apply_product(db, &product, Utc::now()).await?;
+    Ok(row)
+}
+
+/// How often a recurring price bills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recurrence {
+    pub interval: objects::Interval,
+    pub interval_count: u32,
+}
+
+/// Creates a price for a mirrored product in Stripe and mirrors it at once.
+pub async fn create_price(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    product: &products::Model,
+    amount: &crate::money::Money,
+    recurring: Option<&Recurrence>,
+    idempotency_key: Option<&crate::stripe::IdempotencyKey>,
+) -> Result<prices::Model, SyncError> {
+    let currency: stripe_types::Currency = amount
+        .currency()
+        .as_str()
+        .parse()
+        .unwrap_or_else(|never: std::convert::Infallible| match never {});
+    let mut req = requests::price::CreatePrice::new(currency)
+        .product(product.stripe_product_id.clone())
+        .unit_amount(amount.minor_units());
+    if let Some(r) = recurring {
+        let interval = match &r.interval {
+            objects::Interval::Day => requests::price::CreatePriceRecurringInterval::Day,
+            objects::Interval::Week => requests::price::CreatePriceRecurringInterval::Week,
+            objects::Interval::Month => requests::price::CreatePriceRecurringInterval::Month,
+            objects::Interval::Year => requests::price::CreatePriceRecurringInterval::Year,
+            objects::Interval::Other(other) => {
+                return Err(SyncError::Stripe(StripeError::Local(format!(
+                    "unsupported interval {other}"
+                ))))
+            }
+        };
+        let mut rec = requests::price::CreatePriceRecurring::new(interval);
+        rec.interval_count = Some(u64::from(r.interval_count));
+        req = req.recurring(rec);
+    }
+    let price: objects::Price = stripe.send(&req, idempotency_key).await?;
+    let (row, _) = apply_price(db, &price, product.id, Utc::now()).await?;
+    Ok(row)
+}

@@ -1,0 +1,251 @@
+//! The errors users see. Every expected failure carries a stable `code` (DESIGN.md §6) in GraphQL
+//! `extensions`; internal causes are logged with their whole chain and reach clients only as
+//! `INTERNAL`.
+
+use async_graphql::ErrorExtensions;
+
+/// The fixed list of error codes clients may rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    InvalidInput,
+    InvalidAmount,
+    CardDeclined,
+    InsufficientFunds,
+    AuthenticationRequired,
+    RefundExceedsPayment,
+    NotRefundable,
+    IdempotencyKeyReused,
+    StripeUnavailable,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::InvalidAmount => "INVALID_AMOUNT",
+            ErrorCode::CardDeclined => "CARD_DECLINED",
+            ErrorCode::InsufficientFunds => "INSUFFICIENT_FUNDS",
+            ErrorCode::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
+            ErrorCode::RefundExceedsPayment => "REFUND_EXCEEDS_PAYMENT",
+            ErrorCode::NotRefundable => "NOT_REFUNDABLE",
+            ErrorCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            ErrorCode::StripeUnavailable => "STRIPE_UNAVAILABLE",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An error at the API boundary (GraphQL resolvers and the billing functions they call).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field}: {message}")]
+    InvalidInput { field: String, message: String },
+    #[error("{field}: {message}")]
+    InvalidAmount { field: String, message: String },
+    /// A card error reported by Stripe; `code` is one of the card codes above.
+    #[error("{message}")]
+    Card {
+        code: ErrorCode,
+        decline_code: Option<String>,
+        stripe_code: Option<String>,
+        message: String,
+    },
+    #[error("the refund exceeds what is left to refund ({remaining} minor units)")]
+    RefundExceedsPayment { remaining: i64 },
+    #[error("{0}")]
+    NotRefundable(String),
+    #[error("this idempotency key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the payment provider is unavailable; try again later")]
+    StripeUnavailable,
+    #[error("too many requests; slow down")]
+    RateLimited,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::InvalidInput { .. } => ErrorCode::InvalidInput,
+            ApiError::InvalidAmount { .. } => ErrorCode::InvalidAmount,
+            ApiError::Card { code, .. } => *code,
+            ApiError::RefundExceedsPayment { .. } => ErrorCode::RefundExceedsPayment,
+            ApiError::NotRefundable(_) => ErrorCode::NotRefundable,
+            ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            ApiError::StripeUnavailable => ErrorCode::StripeUnavailable,
+            ApiError::RateLimited => ErrorCode::RateLimited,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidInput { field: field.into(), message: message.into() }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    /// The GraphQL error clients receive. Internal causes are logged here, once, with the
+    /// current span (which carries the request id), and replaced by a bare `INTERNAL`.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        let code = self.code().as_str();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let message = self.to_string();
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", code);
+            match &self {
+                ApiError::InvalidInput { field, .. } | ApiError::InvalidAmount { field, .. } => {
+                    ext.set("field", field.as_str());
+                }
+                ApiError::Card { decline_code, stripe_code, .. } => {
+                    if let Some(d) = decline_code {
+                        ext.set("declineCode", d.as_str());
+                    }
+                    if let Some(s) = stripe_code {
+                        ext.set("stripeCode", s.as_str());
+                    }
+                }
+                ApiError::RefundExceedsPayment { remaining } => {
+                    ext.set("remainingMinorUnits", remaining.to_string());
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+/// What resolvers return on failure. It deliberately does not implement `Display`: async-graphql
+/// turns any `Display` error into a bare message, so `?` on an `ApiError` in a resolver
+/// returning `async_graphql::Result` would silently drop the `code`. Going through `GqlError`
+/// keeps the extensions.
+#[derive(Clone)]
+pub struct GqlError(async_graphql::Error);
+
+pub type GqlResult<T> = Result<T, GqlError>;
+
+impl From<ApiError> for GqlError {
+    fn from(e: ApiError) -> Self {
+        GqlError(e.into_graphql())
+    }
+}
+
+impl From<sea_orm::DbErr> for GqlError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<GqlError> for async_graphql::Error {
+    fn from(e: GqlError) -> Self {
+        e.0
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+/// Which unique constraint a database error violated, if any, by table and column, so callers
+/// turn a race into a typed outcome instead of string-matching at each call site. PostgreSQL
+/// names inline unique constraints `<table>_<column>_key`; SQLite reports `table.column`.
+pub fn unique_violation_on(err: &sea_orm::DbErr, table: &str, column: &str) -> bool {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(detail)) => {
+            detail.contains(&format!("{table}_{column}_key"))
+                || detail.contains(&format!("{table}.{column}"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the error is any unique-constraint violation.
+pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(e: ApiError) -> (String, serde_json::Value) {
+        let gql = e.into_graphql();
+        let value = serde_json::to_value(
+            gql.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .cloned()
+                .unwrap_or(async_graphql::Value::Null),
+        )
+        .expect("serialises");
+        let full = serde_json::to_value(gql.extensions.unwrap_or_default()).expect("ser");
+        (value.as_str().unwrap_or_default().to_string(), full)
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        let cases = [
+            (ApiError::Unauthenticated, "UNAUTHENTICATED"),
+            (ApiError::Forbidden, "FORBIDDEN"),
+            (ApiError::NotFound("payment"), "NOT_FOUND"),
+            (ApiError::invalid_input("first", "too big"), "INVALID_INPUT"),
+            (
+                ApiError::InvalidAmount { field: "amount".into(), message: "x".into() },
+                "INVALID_AMOUNT",
+            ),
+            (ApiError::RefundExceedsPayment { remaining: 5 }, "REFUND_EXCEEDS_PAYMENT"),
+            (ApiError::NotRefundable("failed".into()), "NOT_REFUNDABLE"),
+            (ApiError::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"),
+            (ApiError::StripeUnavailable, "STRIPE_UNAVAILABLE"),
+            (ApiError::RateLimited, "RATE_LIMITED"),
+        ];
+        for (err, code) in cases {
+            assert_eq!(ext(err).0, code);
+        }
+    }
+
+    #[test]
+    fn card_errors_carry_decline_code() {
+        let (code, full) = ext(ApiError::Card {
+            code: ErrorCode::InsufficientFunds,
+            decline_code: Some("insufficient_funds".into()),
+            stripe_code: Some("card_declined".into()),
+            message: "Your card has insufficient funds.".into(),
+        });
+        assert_eq!(code, "INSUFFICIENT_FUNDS");
+        assert_eq!(full["declineCode"], "insufficient_funds");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let cause = anyhow::anyhow!("relation \"payments\" does not exist; password=hunter2");
+        let gql = ApiError::internal(cause).into_graphql();
+        assert_eq!(gql.message, "internal error");
+        let full = serde_json::to_string(&gql.extensions).expect("ser");
+        assert!(!full.contains("hunter2") && !full.contains("relation"), "{full}");
+        assert!(full.contains("INTERNAL"));
+    }
+}

@@ -1,0 +1,36 @@
+//! The GraphQL schema: one file per domain, merged here. `schema_builder()` attaches no data, so
+//! the same function serves requests (`app.rs` adds the state) and exports the SDL.
+
+pub mod catalog;
+pub mod context;
+pub mod money;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+/// Every query field, merged from the domain modules.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(catalog::CatalogQuery);
+
+pub type TollgateSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Guard rails (DESIGN.md §6): bounded depth and complexity, no "did you mean" hints that help
+/// probing. Introspection is switched by configuration in `app.rs`.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 2_000;
+pub const MAX_RECURSIVE_DEPTH: usize = 16;
+
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .disable_suggestions()
+        .extension(async_graphql::extensions::Tracing)
+}
+
+/// The SDL of the live schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = schema_builder().finish();
+    let options = async_graphql::SDLExportOptions::new().sorted_fields().sorted_enum_items();
+    schema.sdl_with_options(options)
+}

@@ -1,0 +1,179 @@
+//! Catalog queries: products and their prices.
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{prices, products};
+use uuid::Uuid;
+
+use super::{context, money::MoneyType};
+use crate::{billing::catalog, error::GqlResult};
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Products for sale, newest first, each with its prices. With `activeOnly` (the default)
+    /// archived products and prices are left out.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = true)] active_only: bool,
+    ) -> GqlResult<Vec<Product>> {
+        let state = context::state(ctx)?;
+        let rows = catalog::list_products(&state.db, active_only).await?;
+        Ok(rows.into_iter().map(Product::from).collect())
+    }
+
+    /// One product by its Tollgate id, with all its prices; null when there is none.
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Product>> {
+        let state = context::state(ctx)?;
+        let Ok(id) = Uuid::parse_str(&id) else { return Ok(None) };
+        let row = catalog::get_product(&state.db, id).await?;
+        Ok(row.map(Product::from))
+    }
+}
+
+/// Something for sale, mirrored from Stripe.
+pub struct Product {
+    row: products::Model,
+    prices: Vec<prices::Model>,
+}
+
+impl From<catalog::ProductWithPrices> for Product {
+    fn from(p: catalog::ProductWithPrices) -> Self {
+        Product { row: p.product, prices: p.prices }
+    }
+}
+
+#[Object]
+impl Product {
+    /// Tollgate's id for the product.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    /// Stripe's id (`prod_…`).
+    async fn stripe_product_id(&self) -> &str {
+        &self.row.stripe_product_id
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.row.description.as_deref()
+    }
+
+    /// Whether it is still for sale.
+    async fn active(&self) -> bool {
+        self.row.active
+    }
+
+    /// Marketing features, in display order.
+    async fn features(&self) -> Vec<String> {
+        self.row
+            .features
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Its prices (only active ones when the product list was asked with `activeOnly`).
+    async fn prices(&self) -> Vec<Price> {
+        self.prices.iter().cloned().map(Price).collect()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+/// Whether a price is paid once or on a schedule.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PriceType {
+    OneTime,
+    Recurring,
+}
+
+/// How often a recurring price bills.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RecurringInterval {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// The schedule of a recurring price: every `intervalCount` `interval`s.
+#[derive(SimpleObject)]
+pub struct Recurring {
+    pub interval: RecurringInterval,
+    pub interval_count: i32,
+}
+
+/// A price of a product, in one currency.
+pub struct Price(pub prices::Model);
+
+#[Object]
+impl Price {
+    /// Tollgate's id for the price (use it in `createPaymentIntent` / `createSubscription`).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Stripe's id (`price_…`).
+    async fn stripe_price_id(&self) -> &str {
+        &self.0.stripe_price_id
+    }
+
+    /// Tollgate's id of the product it belongs to.
+    async fn product_id(&self) -> ID {
+        ID(self.0.product_id.to_string())
+    }
+
+    /// The amount charged per period (or once); null for prices without a fixed amount.
+    async fn unit_amount(&self) -> Option<MoneyType> {
+        self.0.unit_amount.map(|a| MoneyType::from_parts(a, &self.0.currency))
+    }
+
+    /// Lower-case ISO-4217 code.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+
+    #[graphql(name = "type")]
+    async fn price_type(&self) -> PriceType {
+        if self.0.recurring_interval.is_some() {
+            PriceType::Recurring
+        } else {
+            PriceType::OneTime
+        }
+    }
+
+    /// The billing schedule; null for one-time prices (and intervals Tollgate does not know).
+    async fn recurring(&self) -> Option<Recurring> {
+        let interval = match self.0.recurring_interval.as_deref()? {
+            "day" => RecurringInterval::Day,
+            "week" => RecurringInterval::Week,
+            "month" => RecurringInterval::Month,
+            "year" => RecurringInterval::Year,
+            _ => return None,
+        };
+        Some(Recurring { interval, interval_count: self.0.recurring_interval_count.unwrap_or(1) })
+    }
+
+    /// Whether it can be bought.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    async fn nickname(&self) -> Option<&str> {
+        self.0.nickname.as_deref()
+    }
+}

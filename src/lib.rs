@@ -1,0 +1,15 @@
+//! Tollgate: a GraphQL billing gateway in front of Stripe. See DESIGN.md for the whole picture;
+//! `app` is the place to start reading.
+
+pub mod app;
+pub mod auth;
+pub mod billing;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod money;
+pub mod stripe;
+pub mod telemetry;
+pub mod webhooks;

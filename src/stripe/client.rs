@@ -1,0 +1,198 @@
+//! The HTTP transport for Stripe requests.
+//!
+//! Requests are built with async-stripe's typed builders (they know every endpoint's path and
+//! form encoding); this client sends them and reads the answer itself, because the SDK's typed
+//! responses pin one API version and fail on sparser objects (see `objects.rs`). Owning the
+//! transport also keeps what the SDK's client loses: the HTTP status of an error whose body does
+//! not match its types, and whether a failed request may have reached Stripe at all.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use stripe_client_core::{RequestBuilder, StripeMethod, StripeRequest};
+
+use super::error::{ApiErrorBody, StripeError};
+use crate::config::{Secret, StripeConfig};
+
+/// The API version Tollgate's request builders were generated for; sent on every request so
+/// Stripe parses parameters the way the builders encode them.
+pub fn api_version() -> &'static str {
+    stripe_shared::version::VERSION.as_str()
+}
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    api_base: reqwest::Url,
+    secret: Secret,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for StripeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeClient").field("api_base", &self.api_base.as_str()).finish()
+    }
+}
+
+/// A Stripe idempotency key (at most 255 characters, Stripe's limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn new(key: impl Into<String>) -> Result<Self, StripeError> {
+        let key = key.into();
+        if key.is_empty() || key.len() > 255 || !key.is_ascii() {
+            return Err(StripeError::Local(format!("invalid idempotency key length {}", key.len())));
+        }
+        Ok(IdempotencyKey(key))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl StripeClient {
+    pub fn new(config: &StripeConfig) -> Result<Self, StripeError> {
+        let api_base = reqwest::Url::parse(&config.api_base)
+            .map_err(|e| StripeError::Local(format!("STRIPE_API_BASE: {e}")))?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            // Redirects would resend the secret key elsewhere; Stripe never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StripeError::Local(e.to_string()))?;
+        Ok(StripeClient {
+            http,
+            api_base,
+            secret: config.secret_key.clone(),
+            timeout: config.timeout,
+        })
+    }
+
+    pub fn api_base(&self) -> &str {
+        self.api_base.as_str()
+    }
+
+    /// Sends a request built with async-stripe and reads the response into `T`, one of
+    /// Tollgate's tolerant readers. With an idempotency key the request is retried on
+    /// connection failures, 409 conflicts and 5xx/429 answers (Stripe replays the first result
+    /// for the same key); without one, only when it certainly never reached Stripe.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        request: &impl StripeRequest,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<T, StripeError> {
+        let built = request.build();
+        let bytes = self.execute(&built, idempotency_key).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            // A 2xx whose body we cannot read: the request did happen at Stripe.
+            StripeError::UnreadableResponse(format!("{} {}: {e}", method_name(&built), built.path))
+        })
+    }
+
+    async fn execute(
+        &self,
+        built: &RequestBuilder,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<bytes::Bytes, StripeError> {
+        let retry_is_safe = idempotency_key.is_some() || matches!(built.method, StripeMethod::Get);
+        let max_attempts = if retry_is_safe { 3 } else { 1 };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.attempt(built, idempotency_key).await;
+            let again = match &result {
+                Err(StripeError::NotSent(_)) => attempt < 3,
+                Err(e) if retry_is_safe => e.is_retryable() && attempt < max_attempts,
+                _ => false,
+            };
+            if !again {
+                return result;
+            }
+            let backoff = Duration::from_millis(100 * 4_u64.pow(attempt - 1));
+            tracing::warn!(attempt, ?backoff, error = ?result.as_ref().err(), "retrying Stripe request");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        built: &RequestBuilder,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<bytes::Bytes, StripeError> {
+        let path = built.path.trim_start_matches('/');
+        let mut url = self
+            .api_base
+            .join(&format!("v1/{path}"))
+            .map_err(|e| StripeError::Local(format!("bad path {path}: {e}")))?;
+        if let Some(q) = built.query.as_deref().filter(|q| !q.is_empty()) {
+            url.set_query(Some(q));
+        }
+        let method = match built.method {
+            StripeMethod::Get => reqwest::Method::GET,
+            StripeMethod::Post => reqwest::Method::POST,
+            StripeMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut req = self
+            .http
+            .request(method, url)
+            .bearer_auth(self.secret.expose())
+            .header("Stripe-Version", api_version())
+            .timeout(self.timeout);
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key.as_str());
+        }
+        if let Some(body) = &built.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body.clone());
+        }
+        let started = std::time::Instant::now();
+        let response = req.send().await.map_err(classify_transport_error)?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.map_err(|e| {
+            // The request reached Stripe; only the answer was lost.
+            StripeError::OutcomeUnknown(format!("reading response: {e}"))
+        })?;
+        tracing::debug!(
+            method = method_name(built),
+            path = %built.path,
+            status = status.as_u16(),
+            request_id = request_id.as_deref().unwrap_or("-"),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "stripe request"
+        );
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let body = serde_json::from_slice::<ApiErrorBody>(&bytes).ok().map(|b| b.error);
+        Err(StripeError::from_status(status.as_u16(), body))
+    }
+}
+
+fn method_name(built: &RequestBuilder) -> &'static str {
+    match built.method {
+        StripeMethod::Get => "GET",
+        StripeMethod::Post => "POST",
+        StripeMethod::Delete => "DELETE",
+    }
+}
+
+/// A connection that could not be made means Stripe never saw the request; a timeout or a
+/// connection lost after sending means it may have.
+fn classify_transport_error(e: reqwest::Error) -> StripeError {
+    if e.is_connect() {
+        StripeError::NotSent(e.to_string())
+    } else if e.is_timeout() {
+        StripeError::OutcomeUnknown(format!("timed out: {e}"))
+    } else {
+        StripeError::OutcomeUnknown(e.to_string())
+    }
+}

@@ -1,0 +1,505 @@
+//! Tolerant readers for Stripe objects: only the fields Tollgate uses, every one optional unless
+//! Stripe has always sent it, unknown fields ignored, unknown enum values kept as `Other`.
+//!
+//! The same reader serves API responses and webhook payloads, which arrive in the webhook
+//! endpoint's API version rather than the SDK's, so one function applies a snapshot to the
+//! database whichever way it came. Nothing here depends on fields only the emulator invents.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+/// Declares a string enum that keeps values it does not know as `Other(String)`.
+macro_rules! stripe_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $($variant,)+
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s.as_str(),
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($text => $name::$variant,)+
+                    other => $name::Other(other.to_string()),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Ok($name::from(s.as_str()))
+            }
+        }
+    };
+}
+
+/// A field Stripe sends as an id, or as the object when expanded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+impl<T: HasId> Expandable<T> {
+    pub fn id(&self) -> &str {
+        match self {
+            Expandable::Id(id) => id,
+            Expandable::Object(o) => o.id(),
+        }
+    }
+
+    pub fn object(&self) -> Option<&T> {
+        match self {
+            Expandable::Id(_) => None,
+            Expandable::Object(o) => Some(o),
+        }
+    }
+}
+
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+macro_rules! has_id {
+    ($($t:ty),+) => { $(impl HasId for $t { fn id(&self) -> &str { &self.id } })+ };
+}
+
+/// A page of a Stripe list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// Seconds since the epoch, as Stripe sends timestamps.
+pub fn timestamp(secs: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0)
+}
+
+pub type Metadata = BTreeMap<String, String>;
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub invoice_settings: Option<InvoiceSettings>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceSettings {
+    #[serde(default)]
+    pub default_payment_method: Option<Expandable<PaymentMethod>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub marketing_features: Vec<MarketingFeature>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MarketingFeature {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+stripe_enum!(
+    /// A recurring price's billing interval.
+    Interval { Day = "day", Week = "week", Month = "month", Year = "year" }
+);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Recurring {
+    pub interval: Interval,
+    #[serde(default = "one")]
+    pub interval_count: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Price {
+    pub id: String,
+    pub product: Expandable<Product>,
+    pub currency: String,
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+stripe_enum!(
+    /// https://docs.stripe.com/payments/paymentintents/lifecycle
+    PaymentIntentStatus {
+        RequiresPaymentMethod = "requires_payment_method",
+        RequiresConfirmation = "requires_confirmation",
+        RequiresAction = "requires_action",
+        Processing = "processing",
+        RequiresCapture = "requires_capture",
+        Canceled = "canceled",
+        Succeeded = "succeeded",
+    }
+);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: PaymentIntentStatus,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub customer: Option<Expandable<Customer>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub payment_method: Option<Expandable<PaymentMethod>>,
+    #[serde(default)]
+    pub latest_charge: Option<Expandable<Charge>>,
+    #[serde(default)]
+    pub last_payment_error: Option<LastPaymentError>,
+    #[serde(default)]
+    pub next_action: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+    /// Older API versions put the invoice on the PaymentIntent.
+    #[serde(default)]
+    pub invoice: Option<Expandable<Invoice>>,
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LastPaymentError {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub decline_code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    #[serde(default)]
+    pub payment_method_details: Option<PaymentMethodDetails>,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+    #[serde(default)]
+    pub failure_message: Option<String>,
+    #[serde(default)]
+    pub refunded: bool,
+    #[serde(default)]
+    pub disputed: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethodDetails {
+    #[serde(default)]
+    pub card: Option<CardSummary>,
+}
+
+/// The card fields Tollgate shows: never the number.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CardSummary {
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub last4: Option<String>,
+    #[serde(default)]
+    pub exp_month: Option<i64>,
+    #[serde(default)]
+    pub exp_year: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethod {
+    pub id: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub card: Option<CardSummary>,
+    #[serde(default)]
+    pub customer: Option<Expandable<Customer>>,
+}
+
+stripe_enum!(
+    RefundStatus {
+        Pending = "pending",
+        RequiresAction = "requires_action",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Canceled = "canceled",
+    }
+);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub status: Option<RefundStatus>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    #[serde(default)]
+    pub charge: Option<Expandable<Charge>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: Metadata,
+}
+
+stripe_enum!(
+    /// https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses
+    SubscriptionStatus {
+        Incomplete = "incomplete",
+        IncompleteExpired = "incomplete_expired",
+        Trialing = "trialing",
+        Active = "active",
+        PastDue = "past_due",
+        Canceled = "canceled",
+        Unpaid = "unpaid",
+        Paused = "paused",
+    }
+);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub customer: Expandable<Customer>,
+    pub status: SubscriptionStatus,
+    pub items: List<SubscriptionItem>,
+    /// Before API 2025-03-31 the period is on the subscription; since then on its items.
+    #[serde(default)]
+    pub current_period_start: Option<i64>,
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+    #[serde(default)]
+    pub trial_start: Option<i64>,
+    #[serde(default)]
+    pub trial_end: Option<i64>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default)]
+    pub cancel_at: Option<i64>,
+    #[serde(default)]
+    pub canceled_at: Option<i64>,
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    #[serde(default)]
+    pub latest_invoice: Option<Expandable<Invoice>>,
+    #[serde(default)]
+    pub default_payment_method: Option<Expandable<PaymentMethod>>,
+}
+
+impl Subscription {
+    /// The (single) price Tollgate subscriptions have.
+    pub fn price_id(&self) -> Option<&str> {
+        let item = self.items.data.first()?;
+        item.price.as_ref().map(|p| p.id.as_str()).or_else(|| item.plan.as_ref().map(|p| p.id.as_str()))
+    }
+
+    pub fn period(&self) -> (Option<i64>, Option<i64>) {
+        let item = self.items.data.first();
+        (
+            item.and_then(|i| i.current_period_start).or(self.current_period_start),
+            item.and_then(|i| i.current_period_end).or(self.current_period_end),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItem {
+    pub id: String,
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Legacy field: the plan has the same id as its price.
+    #[serde(default)]
+    pub plan: Option<PlanRef>,
+    #[serde(default)]
+    pub current_period_start: Option<i64>,
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanRef {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub customer: Option<Expandable<Customer>>,
+    #[serde(default)]
+    pub subscription: Option<Expandable<Subscription>>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    #[serde(default)]
+    pub amount_paid: Option<i64>,
+    #[serde(default)]
+    pub amount_due: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SetupIntent {
+    pub id: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A Stripe event, as delivered to webhooks or listed by the API. `data.object` stays raw JSON
+/// until a handler reads it with the reader for its type.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: i64,
+    pub data: EventData,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub livemode: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventData {
+    pub object: serde_json::Value,
+    #[serde(default)]
+    pub previous_attributes: Option<serde_json::Value>,
+}
+
+has_id!(
+    Customer, Product, Price, PaymentIntent, Charge, PaymentMethod, Refund, Subscription, Invoice
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_and_enum_values_are_tolerated() {
+        let pi: PaymentIntent = serde_json::from_value(json!({
+            "id": "pi_1", "object": "payment_intent", "amount": 1250, "currency": "usd",
+            "status": "requires_magic", "brand_new_field": {"x": 1}, "metadata": null,
+            "latest_charge": "ch_1"
+        }))
+        .expect("reads");
+        assert_eq!(pi.status, PaymentIntentStatus::Other("requires_magic".into()));
+        assert_eq!(pi.latest_charge.as_ref().map(Expandable::id), Some("ch_1"));
+        assert!(pi.metadata.is_empty());
+    }
+
+    #[test]
+    fn expanded_and_collapsed_fields_read_the_same() {
+        let collapsed: Price = serde_json::from_value(json!({
+            "id": "price_1", "product": "prod_1", "currency": "usd", "unit_amount": 100
+        }))
+        .expect("reads");
+        let expanded: Price = serde_json::from_value(json!({
+            "id": "price_1", "product": {"id": "prod_1", "name": "Gold"}, "currency": "usd",
+            "unit_amount": 100, "recurring": {"interval": "month"}
+        }))
+        .expect("reads");
+        assert_eq!(collapsed.product.id(), expanded.product.id());
+        assert_eq!(expanded.recurring.map(|r| r.interval_count), Some(1));
+    }
+
+    #[test]
+    fn subscription_period_from_items_or_top_level() {
+        // API >= 2025-03-31: period on items.
+        let new: Subscription = serde_json::from_value(json!({
+            "id": "sub_1", "customer": "cus_1", "status": "active",
+            "items": {"data": [{"id": "si_1", "price": {"id": "price_1", "product": "prod_1",
+                "currency": "usd"}, "current_period_start": 10, "current_period_end": 20}]}
+        }))
+        .expect("reads");
+        assert_eq!(new.period(), (Some(10), Some(20)));
+        assert_eq!(new.price_id(), Some("price_1"));
+        // Older versions: on the subscription, with a plan.
+        let old: Subscription = serde_json::from_value(json!({
+            "id": "sub_1", "customer": "cus_1", "status": "past_due",
+            "current_period_start": 1, "current_period_end": 2,
+            "items": {"data": [{"id": "si_1", "plan": {"id": "price_9"}}]}
+        }))
+        .expect("reads");
+        assert_eq!(old.period(), (Some(1), Some(2)));
+        assert_eq!(old.price_id(), Some("price_9"));
+        assert_eq!(old.status, SubscriptionStatus::PastDue);
+    }
+}

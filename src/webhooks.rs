@@ -1,0 +1,60 @@
+//! `POST /webhooks/stripe`: verify the signature on the raw body, store the event by Stripe's
+//! id (a redelivery is a no-op), answer 2xx at once. Applying events is the worker's job.
+
+pub mod signature;
+pub mod store;
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use chrono::Utc;
+use serde_json::json;
+
+use crate::{app::AppState, stripe::objects};
+
+/// Largest body accepted; Stripe's events are far smaller. Checked before any HMAC work.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+fn reject(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let secrets = &state.config.stripe.webhook_secrets;
+    if secrets.is_empty() {
+        tracing::error!("webhook received but STRIPE_WEBHOOK_SECRETS is not set");
+        // 503 makes Stripe retry later, once the secret is configured.
+        return reject(StatusCode::SERVICE_UNAVAILABLE, "webhooks are not configured");
+    }
+    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let now = Utc::now().timestamp();
+    if let Err(e) =
+        signature::verify(header, &body, secrets, state.config.stripe.webhook_tolerance, now)
+    {
+        tracing::warn!(reason = %e, "webhook signature rejected");
+        return reject(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return reject(StatusCode::BAD_REQUEST, "body is not UTF-8");
+    };
+    let event: objects::Event = match serde_json::from_str(text) {
+        Ok(e) => e,
+        Err(_) => return reject(StatusCode::BAD_REQUEST, "body is not a Stripe event"),
+    };
+    match store::insert(&state.db, &event, text, Utc::now()).await {
+        Ok(new) => {
+            tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
+            state.webhook_wakeup.notify_one();
+            (StatusCode::OK, Json(json!({ "received": true, "duplicate": !new }))).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, event_id = %event.id, "storing webhook failed");
+            // Stripe retries non-2xx answers, so nothing is lost.
+            reject(StatusCode::INTERNAL_SERVER_ERROR, "could not store the event")
+        }
+    }
+}
