@@ -98,7 +98,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 async fn graphql_handler(
@@ -106,7 +111,9 @@ async fn graphql_handler(
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Response {
-    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let viewer = match state.auth.from_header(header) {
         Ok(v) => v,
         Err(e) => {
@@ -120,7 +127,10 @@ async fn graphql_handler(
             return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
         }
     };
-    let request = req.into_inner().data(RequestViewer(viewer)).data(state.clone());
+    let request = req
+        .into_inner()
+        .data(RequestViewer(viewer))
+        .data(state.clone());
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
@@ -134,10 +144,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "database unreachable"})),
+            )
                 .into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database timeout"})))
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "database timeout"})),
+        )
             .into_response(),
     }
 }
@@ -167,9 +183,14 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let app = router(self.state.clone());
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 

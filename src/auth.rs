@@ -61,7 +61,9 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("algorithms", &self.validation.algorithms).finish()
+        f.debug_struct("Authenticator")
+            .field("algorithms", &self.validation.algorithms)
+            .finish()
     }
 }
 
@@ -77,7 +79,9 @@ impl Authenticator {
     pub fn new(config: &JwtConfig) -> Result<Self, AuthError> {
         let alg = algorithm(config.algorithm);
         let key = match (&config.key, config.algorithm) {
-            (JwtKey::Secret(s), JwtAlgorithm::Hs256) => DecodingKey::from_secret(s.expose().as_bytes()),
+            (JwtKey::Secret(s), JwtAlgorithm::Hs256) => {
+                DecodingKey::from_secret(s.expose().as_bytes())
+            }
             (JwtKey::PublicKeyPem { pem, .. }, JwtAlgorithm::Rs256) => {
                 DecodingKey::from_rsa_pem(pem).map_err(|e| AuthError::Key(e.to_string()))?
             }
@@ -110,9 +114,15 @@ impl Authenticator {
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
         let claims = data.claims;
         if claims.sub.is_empty() || claims.sub.len() > MAX_SUB_LEN {
-            return Err(AuthError::InvalidToken("sub must be 1 to 255 characters".into()));
+            return Err(AuthError::InvalidToken(
+                "sub must be 1 to 255 characters".into(),
+            ));
         }
-        Ok(Viewer { user_id: claims.sub, email: claims.email, roles: claims.roles })
+        Ok(Viewer {
+            user_id: claims.sub,
+            email: claims.email,
+            roles: claims.roles,
+        })
     }
 
     /// Verifies an `Authorization` header value. `Ok(None)` when there is no header.
@@ -142,7 +152,10 @@ pub fn mint(
                 .into(),
         ));
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let claims = Claims {
         sub: sub.to_string(),
         exp: now + ttl.as_secs(),
@@ -177,9 +190,18 @@ mod tests {
     #[test]
     fn minted_tokens_verify() {
         let cfg = hs(Some("idp"), Some("tollgate"));
-        let token = mint(&cfg, "u1", Some("u1@example.com"), true, Duration::from_secs(60))
-            .expect("mints");
-        let viewer = Authenticator::new(&cfg).expect("auth").verify(&token).expect("valid");
+        let token = mint(
+            &cfg,
+            "u1",
+            Some("u1@example.com"),
+            true,
+            Duration::from_secs(60),
+        )
+        .expect("mints");
+        let viewer = Authenticator::new(&cfg)
+            .expect("auth")
+            .verify(&token)
+            .expect("valid");
         assert_eq!(viewer.user_id, "u1");
         assert!(viewer.is_admin());
         assert_eq!(viewer.email.as_deref(), Some("u1@example.com"));
@@ -187,27 +209,53 @@ mod tests {
 
     #[test]
     fn wrong_issuer_audience_or_secret_is_rejected() {
-        let token = mint(&hs(Some("idp"), Some("tollgate")), "u1", None, false, Duration::from_secs(60))
-            .expect("mints");
-        for cfg in [hs(Some("other"), Some("tollgate")), hs(Some("idp"), Some("other"))] {
-            assert!(Authenticator::new(&cfg).expect("auth").verify(&token).is_err());
+        let token = mint(
+            &hs(Some("idp"), Some("tollgate")),
+            "u1",
+            None,
+            false,
+            Duration::from_secs(60),
+        )
+        .expect("mints");
+        for cfg in [
+            hs(Some("other"), Some("tollgate")),
+            hs(Some("idp"), Some("other")),
+        ] {
+            assert!(Authenticator::new(&cfg)
+                .expect("auth")
+                .verify(&token)
+                .is_err());
         }
         let other_secret = JwtConfig {
             key: JwtKey::Secret(Secret::new("another-secret-another-secret-xx")),
             ..hs(Some("idp"), Some("tollgate"))
         };
-        assert!(Authenticator::new(&other_secret).expect("auth").verify(&token).is_err());
+        assert!(Authenticator::new(&other_secret)
+            .expect("auth")
+            .verify(&token)
+            .is_err());
     }
 
     #[test]
     fn header_forms() {
         let cfg = hs(None, None);
         let auth = Authenticator::new(&cfg).expect("auth");
-        assert_eq!(auth.from_header(None).expect("none").map(|v| v.user_id), None);
-        assert!(matches!(auth.from_header(Some("Basic abc")), Err(AuthError::MalformedHeader)));
-        assert!(matches!(auth.from_header(Some("Bearer ")), Err(AuthError::MalformedHeader)));
+        assert_eq!(
+            auth.from_header(None).expect("none").map(|v| v.user_id),
+            None
+        );
+        assert!(matches!(
+            auth.from_header(Some("Basic abc")),
+            Err(AuthError::MalformedHeader)
+        ));
+        assert!(matches!(
+            auth.from_header(Some("Bearer ")),
+            Err(AuthError::MalformedHeader)
+        ));
         let token = mint(&cfg, "u2", None, false, Duration::from_secs(60)).expect("mints");
-        let viewer = auth.from_header(Some(&format!("Bearer {token}"))).expect("ok");
+        let viewer = auth
+            .from_header(Some(&format!("Bearer {token}")))
+            .expect("ok");
         assert_eq!(viewer.map(|v| v.user_id).as_deref(), Some("u2"));
     }
 }

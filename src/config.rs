@@ -33,11 +33,17 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn missing(var: &'static str) -> Self {
-        ConfigError { var, problem: "is required but not set (environment or .env)".into() }
+        ConfigError {
+            var,
+            problem: "is required but not set (environment or .env)".into(),
+        }
     }
 
     fn invalid(var: &'static str, why: impl fmt::Display) -> Self {
-        ConfigError { var, problem: format!("is invalid: {why}") }
+        ConfigError {
+            var,
+            problem: format!("is invalid: {why}"),
+        }
     }
 }
 
@@ -75,7 +81,9 @@ impl<F: Fn(&str) -> Option<String>> Source for F {
 
 /// Reads a variable, treating an empty value as unset.
 fn var(src: &dyn Source, name: &str) -> Option<String> {
-    src.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    src.get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn required(src: &dyn Source, name: &'static str) -> Result<String, ConfigError> {
@@ -101,7 +109,10 @@ fn boolean(src: &dyn Source, name: &'static str, default: bool) -> Result<bool, 
         None => Ok(default),
         Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
         Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
-        Some(v) => Err(ConfigError::invalid(name, format!("`{v}` is not true or false"))),
+        Some(v) => Err(ConfigError::invalid(
+            name,
+            format!("`{v}` is not true or false"),
+        )),
     }
 }
 
@@ -112,7 +123,9 @@ pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
 /// The database to use; a SQLite file by default, created on first run.
 pub fn database_url(src: &dyn Source) -> Result<String, ConfigError> {
     let url = var(src, "DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
     {
         Ok(url)
     } else {
@@ -149,7 +162,10 @@ impl StripeConfig {
         let mut api_base =
             var(src, "STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_string());
         if reqwest::Url::parse(&api_base).is_err() {
-            return Err(ConfigError::invalid("STRIPE_API_BASE", "not an absolute URL"));
+            return Err(ConfigError::invalid(
+                "STRIPE_API_BASE",
+                "not an absolute URL",
+            ));
         }
         if !api_base.ends_with('/') {
             api_base.push('/');
@@ -163,7 +179,10 @@ impl StripeConfig {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(bad) = webhook_secrets.iter().find(|s| !s.expose().starts_with("whsec_")) {
+        if let Some(bad) = webhook_secrets
+            .iter()
+            .find(|s| !s.expose().starts_with("whsec_"))
+        {
             let shown: String = bad.expose().chars().take(6).collect();
             return Err(ConfigError::invalid(
                 "STRIPE_WEBHOOK_SECRETS",
@@ -179,7 +198,10 @@ impl StripeConfig {
         }
         let timeout_ms: u64 = parsed(src, "STRIPE_TIMEOUT_MS", 30_000)?;
         if timeout_ms == 0 {
-            return Err(ConfigError::invalid("STRIPE_TIMEOUT_MS", "must be positive"));
+            return Err(ConfigError::invalid(
+                "STRIPE_TIMEOUT_MS",
+                "must be positive",
+            ));
         }
         Ok(StripeConfig {
             secret_key: Secret::new(secret_key),
@@ -283,9 +305,11 @@ impl Config {
     pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
         let owner_refund_window = match var(src, "REFUND_OWNER_WINDOW_SECS") {
             None => None,
-            Some(v) => Some(Duration::from_secs(
-                v.parse().map_err(|e| ConfigError::invalid("REFUND_OWNER_WINDOW_SECS", e))?,
-            )),
+            Some(v) => {
+                Some(Duration::from_secs(v.parse().map_err(|e| {
+                    ConfigError::invalid("REFUND_OWNER_WINDOW_SECS", e)
+                })?))
+            }
         };
         Ok(Config {
             database_url: database_url(src)?,
@@ -301,7 +325,11 @@ impl Config {
 /// `LOG_FORMAT`: pretty on a terminal, JSON otherwise, unless set.
 pub fn log_format(src: &dyn Source, is_terminal: bool) -> Result<LogFormat, ConfigError> {
     match var(src, "LOG_FORMAT").as_deref() {
-        None => Ok(if is_terminal { LogFormat::Pretty } else { LogFormat::Json }),
+        None => Ok(if is_terminal {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        }),
         Some("pretty") => Ok(LogFormat::Pretty),
         Some("json") => Ok(LogFormat::Json),
         Some(other) => Err(ConfigError::invalid(
@@ -317,8 +345,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn src(pairs: &[(&str, &str)]) -> impl Source {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name: &str| map.get(name).cloned()
     }
 
@@ -345,7 +375,10 @@ mod tests {
     fn missing_required_values_are_named() {
         let e = Config::load(&src(&[("JWT_SECRET", SECRET)])).expect_err("needs stripe key");
         assert_eq!(e.var, "STRIPE_SECRET_KEY");
-        assert!(e.to_string().starts_with("STRIPE_SECRET_KEY is required"), "{e}");
+        assert!(
+            e.to_string().starts_with("STRIPE_SECRET_KEY is required"),
+            "{e}"
+        );
 
         let e = Config::load(&src(&[("STRIPE_SECRET_KEY", "sk_test_x")])).expect_err("jwt");
         assert_eq!(e.var, "JWT_SECRET");
@@ -364,14 +397,30 @@ mod tests {
             ("BIND_ADDR", "nope", "BIND_ADDR"),
             ("STRIPE_SECRET_KEY", "pk_test_x", "STRIPE_SECRET_KEY"),
             ("STRIPE_API_BASE", "not a url", "STRIPE_API_BASE"),
-            ("STRIPE_WEBHOOK_SECRETS", "whsec_a,oops", "STRIPE_WEBHOOK_SECRETS"),
-            ("STRIPE_WEBHOOK_TOLERANCE_SECS", "0", "STRIPE_WEBHOOK_TOLERANCE_SECS"),
-            ("STRIPE_WEBHOOK_TOLERANCE_SECS", "-5", "STRIPE_WEBHOOK_TOLERANCE_SECS"),
+            (
+                "STRIPE_WEBHOOK_SECRETS",
+                "whsec_a,oops",
+                "STRIPE_WEBHOOK_SECRETS",
+            ),
+            (
+                "STRIPE_WEBHOOK_TOLERANCE_SECS",
+                "0",
+                "STRIPE_WEBHOOK_TOLERANCE_SECS",
+            ),
+            (
+                "STRIPE_WEBHOOK_TOLERANCE_SECS",
+                "-5",
+                "STRIPE_WEBHOOK_TOLERANCE_SECS",
+            ),
             ("JWT_ALGORITHM", "none", "JWT_ALGORITHM"),
             ("JWT_SECRET", "short", "JWT_SECRET"),
             ("GRAPHQL_INTROSPECTION", "maybe", "GRAPHQL_INTROSPECTION"),
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
-            ("REFUND_OWNER_WINDOW_SECS", "a day", "REFUND_OWNER_WINDOW_SECS"),
+            (
+                "REFUND_OWNER_WINDOW_SECS",
+                "a day",
+                "REFUND_OWNER_WINDOW_SECS",
+            ),
         ];
         for (name, value, expected) in cases {
             let mut pairs = minimal();
@@ -391,7 +440,12 @@ mod tests {
         pairs.push(("GRAPHQL_INTROSPECTION", "false"));
         pairs.push(("REFUND_OWNER_WINDOW_SECS", "3600"));
         let c = Config::load(&src(&pairs)).expect("loads");
-        let secrets: Vec<&str> = c.stripe.webhook_secrets.iter().map(Secret::expose).collect();
+        let secrets: Vec<&str> = c
+            .stripe
+            .webhook_secrets
+            .iter()
+            .map(Secret::expose)
+            .collect();
         assert_eq!(secrets, ["whsec_a", "whsec_b"]);
         assert_eq!(c.stripe.api_base, "http://127.0.0.1:12111/");
         assert!(!c.graphql_introspection);
@@ -402,6 +456,9 @@ mod tests {
     fn secrets_never_print() {
         let c = Config::load(&src(&minimal())).expect("loads");
         let debug = format!("{c:?}");
-        assert!(!debug.contains("sk_test_x") && !debug.contains(SECRET), "{debug}");
+        assert!(
+            !debug.contains("sk_test_x") && !debug.contains(SECRET),
+            "{debug}"
+        );
     }
 }

@@ -27,7 +27,11 @@ struct DemoProduct {
 }
 
 const fn price(amount: &'static str, currency: &'static str, monthly: bool) -> DemoPrice {
-    DemoPrice { amount, currency, monthly }
+    DemoPrice {
+        amount,
+        currency,
+        monthly,
+    }
 }
 
 const CATALOG: &[DemoProduct] = &[
@@ -47,7 +51,11 @@ const CATALOG: &[DemoProduct] = &[
         key: "pro",
         name: "Tollgate Pro",
         description: "Monthly subscription with priority support.",
-        features: &["Unlimited projects", "Priority support", "14-day trial available"],
+        features: &[
+            "Unlimited projects",
+            "Priority support",
+            "14-day trial available",
+        ],
         prices: &[
             price("12.00", "usd", true),
             price("11.00", "eur", true),
@@ -84,19 +92,27 @@ impl std::fmt::Display for SeedReport {
 }
 
 /// Creates the demo catalog in Stripe where it is missing, then mirrors the whole catalog.
-pub async fn seed(db: &impl ConnectionTrait, stripe: &StripeClient) -> Result<SeedReport, SyncError> {
+pub async fn seed(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+) -> Result<SeedReport, SyncError> {
     let (mut products_created, mut prices_created) = (0, 0);
     let existing = catalog::sync_catalog(db, stripe, &|_, _| {}).await?;
     tracing::debug!(%existing, "catalog before seeding");
     let mirrored = catalog::list_products(db, false).await?;
     for demo in CATALOG {
         let already = mirrored.iter().any(|p| {
-            p.product.metadata.get("tollgate_demo").and_then(|v| v.as_str()) == Some(demo.key)
+            p.product
+                .metadata
+                .get("tollgate_demo")
+                .and_then(|v| v.as_str())
+                == Some(demo.key)
         });
         if already {
             continue;
         }
-        let key = |suffix: &str| IdempotencyKey::new(format!("tollgate-demo-{}-{suffix}", demo.key));
+        let key =
+            |suffix: &str| IdempotencyKey::new(format!("tollgate-demo-{}-{suffix}", demo.key));
         let product = catalog::create_product(
             db,
             stripe,
@@ -115,8 +131,10 @@ pub async fn seed(db: &impl ConnectionTrait, stripe: &StripeClient) -> Result<Se
                 .map_err(|e| SyncError::Stripe(StripeError::Local(e.to_string())))?;
             let money = Money::parse_chargeable(p.amount, &currency)
                 .map_err(|e| SyncError::Stripe(StripeError::Local(e.to_string())))?;
-            let recurring =
-                p.monthly.then_some(Recurrence { interval: Interval::Month, interval_count: 1 });
+            let recurring = p.monthly.then_some(Recurrence {
+                interval: Interval::Month,
+                interval_count: 1,
+            });
             catalog::create_price(
                 db,
                 stripe,
@@ -130,5 +148,9 @@ pub async fn seed(db: &impl ConnectionTrait, stripe: &StripeClient) -> Result<Se
         }
     }
     let catalog = catalog::sync_catalog(db, stripe, &|_, _| {}).await?;
-    Ok(SeedReport { products_created, prices_created, catalog })
+    Ok(SeedReport {
+        products_created,
+        prices_created,
+        catalog,
+    })
 }

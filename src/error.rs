@@ -98,7 +98,10 @@ impl ApiError {
     }
 
     pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::InvalidInput { field: field.into(), message: message.into() }
+        ApiError::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
@@ -119,7 +122,11 @@ impl ApiError {
                 ApiError::InvalidInput { field, .. } | ApiError::InvalidAmount { field, .. } => {
                     ext.set("field", field.as_str());
                 }
-                ApiError::Card { decline_code, stripe_code, .. } => {
+                ApiError::Card {
+                    decline_code,
+                    stripe_code,
+                    ..
+                } => {
                     if let Some(d) = decline_code {
                         ext.set("declineCode", d.as_str());
                     }
@@ -184,7 +191,10 @@ pub fn unique_violation_on(err: &sea_orm::DbErr, table: &str, column: &str) -> b
 
 /// Whether the error is any unique-constraint violation.
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 #[cfg(test)]
@@ -213,10 +223,16 @@ mod tests {
             (ApiError::NotFound("payment"), "NOT_FOUND"),
             (ApiError::invalid_input("first", "too big"), "INVALID_INPUT"),
             (
-                ApiError::InvalidAmount { field: "amount".into(), message: "x".into() },
+                ApiError::InvalidAmount {
+                    field: "amount".into(),
+                    message: "x".into(),
+                },
                 "INVALID_AMOUNT",
             ),
-            (ApiError::RefundExceedsPayment { remaining: 5 }, "REFUND_EXCEEDS_PAYMENT"),
+            (
+                ApiError::RefundExceedsPayment { remaining: 5 },
+                "REFUND_EXCEEDS_PAYMENT",
+            ),
             (ApiError::NotRefundable("failed".into()), "NOT_REFUNDABLE"),
             (ApiError::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"),
             (ApiError::StripeUnavailable, "STRIPE_UNAVAILABLE"),
@@ -245,7 +261,10 @@ mod tests {
         let gql = ApiError::internal(cause).into_graphql();
         assert_eq!(gql.message, "internal error");
         let full = serde_json::to_string(&gql.extensions).expect("ser");
-        assert!(!full.contains("hunter2") && !full.contains("relation"), "{full}");
+        assert!(
+            !full.contains("hunter2") && !full.contains("relation"),
+            "{full}"
+        );
         assert!(full.contains("INTERNAL"));
     }
 }

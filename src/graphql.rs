@@ -31,6 +31,8 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscrip
 /// The SDL of the live schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     let schema = schema_builder().finish();
-    let options = async_graphql::SDLExportOptions::new().sorted_fields().sorted_enum_items();
+    let options = async_graphql::SDLExportOptions::new()
+        .sorted_fields()
+        .sorted_enum_items();
     schema.sdl_with_options(options)
 }

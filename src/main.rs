@@ -14,7 +14,11 @@ use tollgate::{
 };
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "GraphQL billing gateway for Stripe")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "GraphQL billing gateway for Stripe"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,12 +107,25 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
                 None => print!("{sdl}"),
             }
         }
-        Command::Token { sub, email, admin, ttl } => {
+        Command::Token {
+            sub,
+            email,
+            admin,
+            ttl,
+        } => {
             let jwt = JwtConfig::load(env)?;
-            let token = auth::mint(&jwt, &sub, email.as_deref(), admin, Duration::from_secs(ttl))?;
+            let token = auth::mint(
+                &jwt,
+                &sub,
+                email.as_deref(),
+                admin,
+                Duration::from_secs(ttl),
+            )?;
             println!("{token}");
         }
-        Command::Sync { what: SyncWhat::Catalog } => {
+        Command::Sync {
+            what: SyncWhat::Catalog,
+        } => {
             let conn = db::connect(&config::database_url(env)?).await?;
             db::migrate(&conn).await?;
             let stripe = StripeClient::new(&StripeConfig::load(env)?)?;
@@ -137,6 +154,13 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
 
 fn progress_bar(done: usize, total: usize) -> String {
     const WIDTH: usize = 30;
-    let filled = if total == 0 { WIDTH } else { done * WIDTH / total };
-    format!("[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(WIDTH - filled))
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    format!(
+        "[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled)
+    )
 }

@@ -109,7 +109,10 @@ pub struct Money {
 impl Money {
     /// Wraps minor units as read from Stripe or the database (no charge limits applied).
     pub fn from_minor(minor_units: i64, currency: Currency) -> Self {
-        Money { minor_units, currency }
+        Money {
+            minor_units,
+            currency,
+        }
     }
 
     /// Parses a client's decimal string ("10.50", "15000") into a chargeable amount:
@@ -125,7 +128,10 @@ impl Money {
         }
         let step = currency.step();
         if money.minor_units % step != 0 {
-            return Err(MoneyError::BadStep { currency: currency.to_string(), step });
+            return Err(MoneyError::BadStep {
+                currency: currency.to_string(),
+                step,
+            });
         }
         Ok(money)
     }
@@ -165,7 +171,10 @@ impl Money {
             .checked_mul(scale)
             .and_then(|m| m.checked_add(frac_minor))
             .ok_or(MoneyError::TooLarge)?;
-        Ok(Money { minor_units: minor, currency: currency.clone() })
+        Ok(Money {
+            minor_units: minor,
+            currency: currency.clone(),
+        })
     }
 
     pub fn minor_units(&self) -> i64 {
@@ -245,13 +254,22 @@ mod tests {
         assert_eq!(minor("10.50", "usd"), Ok(1050));
         assert_eq!(minor("10", "usd"), Ok(1000));
         assert_eq!(minor("0.01", "usd"), Ok(1));
-        assert_eq!(minor("12.500", "usd"), Ok(1250), "trailing zeros carry no value");
-        assert!(matches!(minor("12.345", "usd"), Err(MoneyError::TooManyDecimals { .. })));
+        assert_eq!(
+            minor("12.500", "usd"),
+            Ok(1250),
+            "trailing zeros carry no value"
+        );
+        assert!(matches!(
+            minor("12.345", "usd"),
+            Err(MoneyError::TooManyDecimals { .. })
+        ));
     }
 
     #[test]
     fn rejects_what_is_not_a_plain_decimal() {
-        for bad in ["1,000", "1e3", "", ".", "1.", ".5", "+1", "1 000", "abc", "1.2.3", "0x10"] {
+        for bad in [
+            "1,000", "1e3", "", ".", "1.", ".5", "+1", "1 000", "abc", "1.2.3", "0x10",
+        ] {
             assert!(
                 matches!(minor(bad, "usd"), Err(MoneyError::NotADecimal(_))),
                 "{bad:?} should be rejected, got {:?}",
@@ -272,8 +290,14 @@ mod tests {
     fn rejects_overflow_and_above_stripe_maximum() {
         assert_eq!(minor("999999.99", "usd"), Ok(99_999_999));
         assert_eq!(minor("1000000.00", "usd"), Err(MoneyError::TooLarge));
-        assert_eq!(minor("99999999999999999999999", "usd"), Err(MoneyError::TooLarge));
-        assert_eq!(minor("92233720368547758.07", "usd"), Err(MoneyError::TooLarge));
+        assert_eq!(
+            minor("99999999999999999999999", "usd"),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(
+            minor("92233720368547758.07", "usd"),
+            Err(MoneyError::TooLarge)
+        );
     }
 
     #[test]
@@ -283,7 +307,10 @@ mod tests {
             assert_eq!(minor("15000", c), Ok(15000), "{c}");
             assert_eq!(minor("15000.0", c), Ok(15000), "{c}");
             assert!(
-                matches!(minor("1.5", c), Err(MoneyError::TooManyDecimals { exponent: 0, .. })),
+                matches!(
+                    minor("1.5", c),
+                    Err(MoneyError::TooManyDecimals { exponent: 0, .. })
+                ),
                 "{c}"
             );
         }
@@ -301,7 +328,10 @@ mod tests {
                 matches!(minor("1.234", c), Err(MoneyError::BadStep { step: 10, .. })),
                 "{c}"
             );
-            assert!(matches!(minor("1.2345", c), Err(MoneyError::TooManyDecimals { .. })));
+            assert!(matches!(
+                minor("1.2345", c),
+                Err(MoneyError::TooManyDecimals { .. })
+            ));
         }
     }
 
@@ -310,7 +340,10 @@ mod tests {
         assert_eq!(cur("isk").exponent(), 2);
         assert_eq!(minor("500", "isk"), Ok(50000));
         assert_eq!(minor("500.00", "isk"), Ok(50000));
-        assert!(matches!(minor("500.50", "isk"), Err(MoneyError::BadStep { step: 100, .. })));
+        assert!(matches!(
+            minor("500.50", "isk"),
+            Err(MoneyError::BadStep { step: 100, .. })
+        ));
     }
 
     #[test]

@@ -28,13 +28,22 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     if secrets.is_empty() {
         tracing::error!("webhook received but STRIPE_WEBHOOK_SECRETS is not set");
         // 503 makes Stripe retry later, once the secret is configured.
-        return reject(StatusCode::SERVICE_UNAVAILABLE, "webhooks are not configured");
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured",
+        );
     }
-    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
     let now = Utc::now().timestamp();
-    if let Err(e) =
-        signature::verify(header, &body, secrets, state.config.stripe.webhook_tolerance, now)
-    {
+    if let Err(e) = signature::verify(
+        header,
+        &body,
+        secrets,
+        state.config.stripe.webhook_tolerance,
+        now,
+    ) {
         tracing::warn!(reason = %e, "webhook signature rejected");
         return reject(StatusCode::BAD_REQUEST, &e.to_string());
     }
@@ -49,12 +58,19 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         Ok(new) => {
             tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
             state.webhook_wakeup.notify_one();
-            (StatusCode::OK, Json(json!({ "received": true, "duplicate": !new }))).into_response()
+            (
+                StatusCode::OK,
+                Json(json!({ "received": true, "duplicate": !new })),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::error!(error = ?e, event_id = %event.id, "storing webhook failed");
             // Stripe retries non-2xx answers, so nothing is lost.
-            reject(StatusCode::INTERNAL_SERVER_ERROR, "could not store the event")
+            reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not store the event",
+            )
         }
     }
 }

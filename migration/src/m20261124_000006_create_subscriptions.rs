@@ -21,8 +21,12 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(Subscriptions::PriceId))
                     .col(string(Subscriptions::StripePriceId))
                     .col(string(Subscriptions::Status))
-                    .col(timestamp_with_time_zone_null(Subscriptions::CurrentPeriodStart))
-                    .col(timestamp_with_time_zone_null(Subscriptions::CurrentPeriodEnd))
+                    .col(timestamp_with_time_zone_null(
+                        Subscriptions::CurrentPeriodStart,
+                    ))
+                    .col(timestamp_with_time_zone_null(
+                        Subscriptions::CurrentPeriodEnd,
+                    ))
                     .col(timestamp_with_time_zone_null(Subscriptions::TrialStart))
                     .col(timestamp_with_time_zone_null(Subscriptions::TrialEnd))
                     .col(boolean(Subscriptions::CancelAtPeriodEnd).default(false))
@@ -61,7 +65,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Subscriptions::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Subscriptions::Table).to_owned())
+            .await
     }
 }
 

@@ -965,8 +965,24 @@ async def config_chaos(request):
 
 
 # ---------------------------------------------------------------------------------------------
+def rebind_patched_routes(app):
+    """localstripe registered its extra routes (confirm, attach, pay, ...) with the functions as
+    they were at import time; point them at the patched versions."""
+    for method, url, func in R.extra_apis:
+        owner, name = getattr(func, '__self__', None), getattr(func, '__name__', None)
+        if owner is None or name is None:
+            continue
+        current = getattr(owner, name)
+        if getattr(current, '__func__', current) is getattr(func, '__func__', func):
+            continue
+        for route in app.router.routes():
+            if route.method == method and route.resource.canonical == url:
+                route._handler = S.api_extra(current, url)
+
+
 def build_app():
     app = S.app
+    rebind_patched_routes(app)
     # Outermost first: chaos, then idempotency (it caches localstripe's error responses too).
     app.middlewares.insert(0, idempotency_middleware)
     app.middlewares.insert(0, chaos_middleware)

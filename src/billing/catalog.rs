@@ -66,10 +66,14 @@ async fn with_prices(
     Ok(products
         .into_iter()
         .map(|product| {
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                all_prices.drain(..).partition(|p| p.product_id == product.id);
+            let (mine, rest): (Vec<_>, Vec<_>) = all_prices
+                .drain(..)
+                .partition(|p| p.product_id == product.id);
             all_prices = rest;
-            ProductWithPrices { product, prices: mine }
+            ProductWithPrices {
+                product,
+                prices: mine,
+            }
         })
         .collect())
 }
@@ -92,7 +96,10 @@ pub async fn apply_product(
     snapshot_at: DateTime<Utc>,
 ) -> Result<(products::Model, Applied), DbErr> {
     let features = serde_json::Value::from(
-        p.marketing_features.iter().filter_map(|f| f.name.clone()).collect::<Vec<_>>(),
+        p.marketing_features
+            .iter()
+            .filter_map(|f| f.name.clone())
+            .collect::<Vec<_>>(),
     );
     let metadata = serde_json::to_value(&p.metadata).unwrap_or_default();
     let active = p.active && !p.deleted;
@@ -115,7 +122,11 @@ pub async fn apply_product(
             updated_at: Set(now),
         };
         let inserted = products::Entity::insert(row)
-            .on_conflict(OnConflict::column(products::Column::StripeProductId).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(products::Column::StripeProductId)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(db)
             .await?;
         if inserted == 1 {
@@ -132,14 +143,21 @@ pub async fn apply_product(
     });
     let result = products::Entity::update_many()
         .col_expr(products::Column::Name, Expr::value(p.name.clone()))
-        .col_expr(products::Column::Description, Expr::value(p.description.clone()))
+        .col_expr(
+            products::Column::Description,
+            Expr::value(p.description.clone()),
+        )
         .col_expr(products::Column::Active, Expr::value(active))
         .col_expr(products::Column::Features, Expr::value(features))
         .col_expr(products::Column::Metadata, Expr::value(metadata))
         .col_expr(products::Column::SnapshotAt, Expr::value(snapshot_at))
         .col_expr(
             products::Column::UpdatedAt,
-            Expr::value(if unchanged { existing.as_ref().map_or(now, |e| e.updated_at) } else { now }),
+            Expr::value(if unchanged {
+                existing.as_ref().map_or(now, |e| e.updated_at)
+            } else {
+                now
+            }),
         )
         .filter(products::Column::StripeProductId.eq(&p.id))
         .filter(products::Column::SnapshotAt.lte(snapshot_at))
@@ -154,7 +172,10 @@ pub async fn apply_product(
     Ok((row, applied))
 }
 
-async fn find_product(db: &impl ConnectionTrait, stripe_id: &str) -> Result<products::Model, DbErr> {
+async fn find_product(
+    db: &impl ConnectionTrait,
+    stripe_id: &str,
+) -> Result<products::Model, DbErr> {
     products::Entity::find()
         .filter(products::Column::StripeProductId.eq(stripe_id))
         .one(db)
@@ -170,9 +191,14 @@ pub async fn apply_price(
     snapshot_at: DateTime<Utc>,
 ) -> Result<(prices::Model, Applied), DbErr> {
     let currency = p.currency.to_ascii_lowercase();
-    let interval = p.recurring.as_ref().map(|r| r.interval.as_str().to_string());
-    let interval_count =
-        p.recurring.as_ref().map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
+    let interval = p
+        .recurring
+        .as_ref()
+        .map(|r| r.interval.as_str().to_string());
+    let interval_count = p
+        .recurring
+        .as_ref()
+        .map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
     let active = p.active && !p.deleted;
     let existing = prices::Entity::find()
         .filter(prices::Column::StripePriceId.eq(&p.id))
@@ -196,7 +222,11 @@ pub async fn apply_price(
             updated_at: Set(now),
         };
         let inserted = prices::Entity::insert(row)
-            .on_conflict(OnConflict::column(prices::Column::StripePriceId).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(prices::Column::StripePriceId)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(db)
             .await?;
         if inserted == 1 {
@@ -214,17 +244,27 @@ pub async fn apply_price(
     });
     let result = prices::Entity::update_many()
         .col_expr(prices::Column::ProductId, Expr::value(product_id))
-        .col_expr(prices::Column::StripeProductId, Expr::value(p.product.id().to_string()))
+        .col_expr(
+            prices::Column::StripeProductId,
+            Expr::value(p.product.id().to_string()),
+        )
         .col_expr(prices::Column::Currency, Expr::value(currency))
         .col_expr(prices::Column::UnitAmount, Expr::value(p.unit_amount))
         .col_expr(prices::Column::RecurringInterval, Expr::value(interval))
-        .col_expr(prices::Column::RecurringIntervalCount, Expr::value(interval_count))
+        .col_expr(
+            prices::Column::RecurringIntervalCount,
+            Expr::value(interval_count),
+        )
         .col_expr(prices::Column::Active, Expr::value(active))
         .col_expr(prices::Column::Nickname, Expr::value(p.nickname.clone()))
         .col_expr(prices::Column::SnapshotAt, Expr::value(snapshot_at))
         .col_expr(
             prices::Column::UpdatedAt,
-            Expr::value(if unchanged { existing.as_ref().map_or(now, |e| e.updated_at) } else { now }),
+            Expr::value(if unchanged {
+                existing.as_ref().map_or(now, |e| e.updated_at)
+            } else {
+                now
+            }),
         )
         .filter(prices::Column::StripePriceId.eq(&p.id))
         .filter(prices::Column::SnapshotAt.lte(snapshot_at))
@@ -341,7 +381,10 @@ pub async fn sync_catalog(
     let before: Vec<products::Model> = products::Entity::find().all(db).await?;
     let mut seen_products = HashSet::new();
     for p in &products {
-        let was_active = before.iter().find(|b| b.stripe_product_id == p.id).map(|b| b.active);
+        let was_active = before
+            .iter()
+            .find(|b| b.stripe_product_id == p.id)
+            .map(|b| b.active);
         let (row, applied) = apply_product(db, p, snapshot_at).await?;
         summary.count(applied, was_active, row.active);
         seen_products.insert(p.id.clone());
@@ -352,8 +395,10 @@ pub async fn sync_catalog(
     let mut seen_prices = HashSet::new();
     for p in &prices {
         let product = find_product(db, p.product.id()).await?;
-        let was_active =
-            before_prices.iter().find(|b| b.stripe_price_id == p.id).map(|b| b.active);
+        let was_active = before_prices
+            .iter()
+            .find(|b| b.stripe_price_id == p.id)
+            .map(|b| b.active);
         let (row, applied) = apply_price(db, p, product.id, snapshot_at).await?;
         summary.count(applied, was_active, row.active);
         seen_prices.insert(p.id.clone());
@@ -362,7 +407,10 @@ pub async fn sync_catalog(
     }
 
     // Objects Stripe no longer lists (deleted there) stop being sold here.
-    for gone in before.iter().filter(|b| b.active && !seen_products.contains(&b.stripe_product_id)) {
+    for gone in before
+        .iter()
+        .filter(|b| b.active && !seen_products.contains(&b.stripe_product_id))
+    {
         products::Entity::update_many()
             .col_expr(products::Column::Active, Expr::value(false))
             .col_expr(products::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -371,7 +419,10 @@ pub async fn sync_catalog(
             .await?;
         summary.deactivated += 1;
     }
-    for gone in before_prices.iter().filter(|b| b.active && !seen_prices.contains(&b.stripe_price_id)) {
+    for gone in before_prices
+        .iter()
+        .filter(|b| b.active && !seen_prices.contains(&b.stripe_price_id))
+    {
         prices::Entity::update_many()
             .col_expr(prices::Column::Active, Expr::value(false))
             .col_expr(prices::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -402,7 +453,10 @@ pub async fn create_product(
     let mut req = requests::product::CreateProduct::new(new.name.clone())
         .metadata(new.metadata.clone())
         .marketing_features(
-            new.features.iter().map(|f| requests::product::Features::new(f.clone())).collect::<Vec<_>>(),
+            new.features
+                .iter()
+                .map(|f| requests::product::Features::new(f.clone()))
+                .collect::<Vec<_>>(),
         );
     if let Some(d) = &new.description {
         req = req.description(d.clone());

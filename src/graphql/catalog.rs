@@ -28,7 +28,9 @@ impl CatalogQuery {
     /// One product by its Tollgate id, with all its prices; null when there is none.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Product>> {
         let state = context::state(ctx)?;
-        let Ok(id) = Uuid::parse_str(&id) else { return Ok(None) };
+        let Ok(id) = Uuid::parse_str(&id) else {
+            return Ok(None);
+        };
         let row = catalog::get_product(&state.db, id).await?;
         Ok(row.map(Product::from))
     }
@@ -42,7 +44,10 @@ pub struct Product {
 
 impl From<catalog::ProductWithPrices> for Product {
     fn from(p: catalog::ProductWithPrices) -> Self {
-        Product { row: p.product, prices: p.prices }
+        Product {
+            row: p.product,
+            prices: p.prices,
+        }
     }
 }
 
@@ -76,7 +81,11 @@ impl Product {
         self.row
             .features
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -139,7 +148,9 @@ impl Price {
 
     /// The amount charged per period (or once); null for prices without a fixed amount.
     async fn unit_amount(&self) -> Option<MoneyType> {
-        self.0.unit_amount.map(|a| MoneyType::from_parts(a, &self.0.currency))
+        self.0
+            .unit_amount
+            .map(|a| MoneyType::from_parts(a, &self.0.currency))
     }
 
     /// Lower-case ISO-4217 code.
@@ -165,7 +176,10 @@ impl Price {
             "year" => RecurringInterval::Year,
             _ => return None,
         };
-        Some(Recurring { interval, interval_count: self.0.recurring_interval_count.unwrap_or(1) })
+        Some(Recurring {
+            interval,
+            interval_count: self.0.recurring_interval_count.unwrap_or(1),
+        })
     }
 
     /// Whether it can be bought.

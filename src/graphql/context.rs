@@ -9,8 +9,12 @@ use crate::{app::AppState, auth::Viewer, error::ApiError};
 pub struct RequestViewer(pub Option<Viewer>);
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
-    ctx.data::<AppState>()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("app state missing from context: {}", e.message)))
+    ctx.data::<AppState>().map_err(|e| {
+        ApiError::internal(anyhow::anyhow!(
+            "app state missing from context: {}",
+            e.message
+        ))
+    })
 }
 
 /// The authenticated viewer, or `UNAUTHENTICATED`.

@@ -12,7 +12,10 @@ pub struct MoneyType(pub Money);
 impl MoneyType {
     /// From minor units and a currency code as stored.
     pub fn from_parts(minor_units: i64, currency: &str) -> Self {
-        MoneyType(Money::from_minor(minor_units, Currency::from_stored(currency)))
+        MoneyType(Money::from_minor(
+            minor_units,
+            Currency::from_stored(currency),
+        ))
     }
 }
 

@@ -30,7 +30,9 @@ pub struct StripeClient {
 
 impl std::fmt::Debug for StripeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeClient").field("api_base", &self.api_base.as_str()).finish()
+        f.debug_struct("StripeClient")
+            .field("api_base", &self.api_base.as_str())
+            .finish()
     }
 }
 
@@ -42,7 +44,10 @@ impl IdempotencyKey {
     pub fn new(key: impl Into<String>) -> Result<Self, StripeError> {
         let key = key.into();
         if key.is_empty() || key.len() > 255 || !key.is_ascii() {
-            return Err(StripeError::Local(format!("invalid idempotency key length {}", key.len())));
+            return Err(StripeError::Local(format!(
+                "invalid idempotency key length {}",
+                key.len()
+            )));
         }
         Ok(IdempotencyKey(key))
     }
@@ -146,7 +151,10 @@ impl StripeClient {
         }
         if let Some(body) = &built.body {
             req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
                 .body(body.clone());
         }
         let started = std::time::Instant::now();
@@ -172,7 +180,9 @@ impl StripeClient {
         if status.is_success() {
             return Ok(bytes);
         }
-        let body = serde_json::from_slice::<ApiErrorBody>(&bytes).ok().map(|b| b.error);
+        let body = serde_json::from_slice::<ApiErrorBody>(&bytes)
+            .ok()
+            .map(|b| b.error);
         Err(StripeError::from_status(status.as_u16(), body))
     }
 }

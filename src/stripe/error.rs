@@ -32,13 +32,16 @@ pub struct StripeApiError {
 pub enum StripeError {
     /// A card was declined or failed (`card_error`, HTTP 402).
     #[error("card error {}: {}", .0.code.as_deref().unwrap_or("-"), .0.message.as_deref().unwrap_or("-"))]
-    Card(StripeApiError),
+    Card(Box<StripeApiError>),
     /// Stripe refused the request as invalid (HTTP 400/404 `invalid_request_error`).
     #[error("invalid request ({status}) {}: {}", .error.code.as_deref().unwrap_or("-"), .error.message.as_deref().unwrap_or("-"))]
-    InvalidRequest { status: u16, error: StripeApiError },
+    InvalidRequest {
+        status: u16,
+        error: Box<StripeApiError>,
+    },
     /// The idempotency key was reused with other parameters (`idempotency_error`).
     #[error("idempotency error: {}", .0.message.as_deref().unwrap_or("-"))]
-    Idempotency(StripeApiError),
+    Idempotency(Box<StripeApiError>),
     /// Too many requests (HTTP 429).
     #[error("rate limited by Stripe")]
     RateLimited,
@@ -50,7 +53,10 @@ pub enum StripeError {
     NotSent(String),
     /// Stripe answered 5xx: it failed, and Stripe documents the outcome as indeterminate.
     #[error("Stripe error {status}: {}", .error.as_ref().and_then(|e| e.message.as_deref()).unwrap_or("-"))]
-    Server { status: u16, error: Option<StripeApiError> },
+    Server {
+        status: u16,
+        error: Option<Box<StripeApiError>>,
+    },
     /// Sent, but no complete answer came back (timeout, connection reset).
     #[error("Stripe's answer was lost: {0}")]
     OutcomeUnknown(String),
@@ -66,13 +72,18 @@ impl StripeError {
     pub(super) fn from_status(status: u16, error: Option<StripeApiError>) -> Self {
         let kind = error.as_ref().and_then(|e| e.kind.clone());
         match (status, kind.as_deref(), error) {
-            (_, Some("card_error"), Some(e)) | (402, _, Some(e)) => StripeError::Card(e),
-            (_, Some("idempotency_error"), Some(e)) => StripeError::Idempotency(e),
+            (_, Some("card_error"), Some(e)) | (402, _, Some(e)) => StripeError::Card(Box::new(e)),
+            (_, Some("idempotency_error"), Some(e)) => StripeError::Idempotency(Box::new(e)),
             (429, ..) => StripeError::RateLimited,
             (401 | 403, ..) => StripeError::Authentication(status),
-            (500.., _, error) => StripeError::Server { status, error },
-            (_, _, Some(e)) => StripeError::InvalidRequest { status, error: e },
-            (_, _, None) => StripeError::InvalidRequest { status, error: StripeApiError::default() },
+            (500.., _, error) => StripeError::Server {
+                status,
+                error: error.map(Box::new),
+            },
+            (_, _, error) => StripeError::InvalidRequest {
+                status,
+                error: Box::new(error.unwrap_or_default()),
+            },
         }
     }
 
@@ -136,7 +147,9 @@ impl From<StripeError> for ApiError {
                     code,
                     decline_code: decline,
                     stripe_code: err.code,
-                    message: err.message.unwrap_or_else(|| "Your card was declined.".into()),
+                    message: err
+                        .message
+                        .unwrap_or_else(|| "Your card was declined.".into()),
                 }
             }
             StripeError::RateLimited => ApiError::RateLimited,
@@ -167,38 +180,65 @@ mod tests {
 
     #[test]
     fn classifies_by_type_and_status() {
-        let card = StripeError::from_status(402, Some(err("card_error", Some("card_declined"), None)));
+        let card =
+            StripeError::from_status(402, Some(err("card_error", Some("card_declined"), None)));
         assert!(matches!(card, StripeError::Card(_)));
         // Older emulators say invalid_request_error with HTTP 402: still a card error.
-        let legacy =
-            StripeError::from_status(402, Some(err("invalid_request_error", Some("card_declined"), None)));
+        let legacy = StripeError::from_status(
+            402,
+            Some(err("invalid_request_error", Some("card_declined"), None)),
+        );
         assert!(matches!(legacy, StripeError::Card(_)));
         let idem = StripeError::from_status(400, Some(err("idempotency_error", None, None)));
         assert!(matches!(idem, StripeError::Idempotency(_)));
-        assert!(matches!(StripeError::from_status(429, None), StripeError::RateLimited));
-        assert!(matches!(StripeError::from_status(401, None), StripeError::Authentication(401)));
+        assert!(matches!(
+            StripeError::from_status(429, None),
+            StripeError::RateLimited
+        ));
+        assert!(matches!(
+            StripeError::from_status(401, None),
+            StripeError::Authentication(401)
+        ));
         let server = StripeError::from_status(503, None);
         assert!(server.outcome_unknown() && server.is_retryable());
-        let missing =
-            StripeError::from_status(404, Some(err("invalid_request_error", Some("resource_missing"), None)));
+        let missing = StripeError::from_status(
+            404,
+            Some(err("invalid_request_error", Some("resource_missing"), None)),
+        );
         assert!(missing.is_not_found() && !missing.is_retryable());
     }
 
     #[test]
     fn maps_card_codes_for_users() {
         let code = |c: Option<&str>, d: Option<&str>| {
-            ApiError::from(StripeError::Card(err("card_error", c, d))).code()
+            ApiError::from(StripeError::Card(Box::new(err("card_error", c, d)))).code()
         };
-        assert_eq!(code(Some("card_declined"), Some("generic_decline")), ErrorCode::CardDeclined);
-        assert_eq!(code(Some("card_declined"), Some("insufficient_funds")), ErrorCode::InsufficientFunds);
-        assert_eq!(code(Some("expired_card"), Some("expired_card")), ErrorCode::CardDeclined);
         assert_eq!(
-            code(Some("authentication_required"), Some("authentication_required")),
+            code(Some("card_declined"), Some("generic_decline")),
+            ErrorCode::CardDeclined
+        );
+        assert_eq!(
+            code(Some("card_declined"), Some("insufficient_funds")),
+            ErrorCode::InsufficientFunds
+        );
+        assert_eq!(
+            code(Some("expired_card"), Some("expired_card")),
+            ErrorCode::CardDeclined
+        );
+        assert_eq!(
+            code(
+                Some("authentication_required"),
+                Some("authentication_required")
+            ),
             ErrorCode::AuthenticationRequired
         );
         let unavailable = ApiError::from(StripeError::NotSent("refused".into()));
         assert_eq!(unavailable.code(), ErrorCode::StripeUnavailable);
         let auth = ApiError::from(StripeError::Authentication(401));
-        assert_eq!(auth.code(), ErrorCode::Internal, "a bad key is our problem, not the user's");
+        assert_eq!(
+            auth.code(),
+            ErrorCode::Internal,
+            "a bad key is our problem, not the user's"
+        );
     }
 }

@@ -362,14 +362,19 @@ impl Subscription {
     /// The (single) price Tollgate subscriptions have.
     pub fn price_id(&self) -> Option<&str> {
         let item = self.items.data.first()?;
-        item.price.as_ref().map(|p| p.id.as_str()).or_else(|| item.plan.as_ref().map(|p| p.id.as_str()))
+        item.price
+            .as_ref()
+            .map(|p| p.id.as_str())
+            .or_else(|| item.plan.as_ref().map(|p| p.id.as_str()))
     }
 
     pub fn period(&self) -> (Option<i64>, Option<i64>) {
         let item = self.items.data.first();
         (
-            item.and_then(|i| i.current_period_start).or(self.current_period_start),
-            item.and_then(|i| i.current_period_end).or(self.current_period_end),
+            item.and_then(|i| i.current_period_start)
+                .or(self.current_period_start),
+            item.and_then(|i| i.current_period_end)
+                .or(self.current_period_end),
         )
     }
 }
@@ -444,7 +449,15 @@ pub struct EventData {
 }
 
 has_id!(
-    Customer, Product, Price, PaymentIntent, Charge, PaymentMethod, Refund, Subscription, Invoice
+    Customer,
+    Product,
+    Price,
+    PaymentIntent,
+    Charge,
+    PaymentMethod,
+    Refund,
+    Subscription,
+    Invoice
 );
 
 #[cfg(test)]
@@ -460,7 +473,10 @@ mod tests {
             "latest_charge": "ch_1"
         }))
         .expect("reads");
-        assert_eq!(pi.status, PaymentIntentStatus::Other("requires_magic".into()));
+        assert_eq!(
+            pi.status,
+            PaymentIntentStatus::Other("requires_magic".into())
+        );
         assert_eq!(pi.latest_charge.as_ref().map(Expandable::id), Some("ch_1"));
         assert!(pi.metadata.is_empty());
     }

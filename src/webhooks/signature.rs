@@ -39,7 +39,9 @@ pub fn verify(
     let mut timestamp: Option<i64> = None;
     let mut v1: Vec<[u8; 32]> = Vec::new();
     for item in header.split(',') {
-        let Some((key, value)) = item.trim().split_once('=') else { continue };
+        let Some((key, value)) = item.trim().split_once('=') else {
+            continue;
+        };
         match key {
             "t" => timestamp = Some(value.parse().map_err(|_| SignatureError::Malformed)?),
             "v1" => {
@@ -89,7 +91,10 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 #[cfg(test)]
@@ -111,8 +116,15 @@ mod tests {
     fn valid_and_rotated_secrets() {
         let h = sign("whsec_a", NOW, BODY);
         assert_eq!(check(Some(&h), BODY, &["whsec_a"]), Ok(NOW));
-        assert_eq!(check(Some(&h), BODY, &["whsec_old", "whsec_a"]), Ok(NOW), "second secret");
-        assert_eq!(check(Some(&h), BODY, &["whsec_b"]), Err(SignatureError::Mismatch));
+        assert_eq!(
+            check(Some(&h), BODY, &["whsec_old", "whsec_a"]),
+            Ok(NOW),
+            "second secret"
+        );
+        assert_eq!(
+            check(Some(&h), BODY, &["whsec_b"]),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -129,17 +141,26 @@ mod tests {
         let good = sign("whsec_a", NOW, BODY);
         let sig = good.split("v1=").nth(1).unwrap_or_default();
         let header = format!("t={NOW},v0={sig}");
-        assert_eq!(check(Some(&header), BODY, &["whsec_a"]), Err(SignatureError::NoV1));
+        assert_eq!(
+            check(Some(&header), BODY, &["whsec_a"]),
+            Err(SignatureError::NoV1)
+        );
     }
 
     #[test]
     fn timestamps_outside_tolerance_both_ways() {
         let old = sign("whsec_a", NOW - 301, BODY);
-        assert_eq!(check(Some(&old), BODY, &["whsec_a"]), Err(SignatureError::Stale));
+        assert_eq!(
+            check(Some(&old), BODY, &["whsec_a"]),
+            Err(SignatureError::Stale)
+        );
         let edge = sign("whsec_a", NOW - 300, BODY);
         assert!(check(Some(&edge), BODY, &["whsec_a"]).is_ok());
         let future = sign("whsec_a", NOW + 301, BODY);
-        assert_eq!(check(Some(&future), BODY, &["whsec_a"]), Err(SignatureError::Stale));
+        assert_eq!(
+            check(Some(&future), BODY, &["whsec_a"]),
+            Err(SignatureError::Stale)
+        );
     }
 
     #[test]
@@ -147,10 +168,22 @@ mod tests {
         let h = sign("whsec_a", NOW, BODY);
         let mut altered = BODY.to_vec();
         altered[10] ^= 1;
-        assert_eq!(check(Some(&h), &altered, &["whsec_a"]), Err(SignatureError::Mismatch));
-        assert_eq!(check(None, BODY, &["whsec_a"]), Err(SignatureError::Missing));
-        assert_eq!(check(Some("garbage"), BODY, &["whsec_a"]), Err(SignatureError::Malformed));
-        assert_eq!(check(Some("t=abc,v1=00"), BODY, &["whsec_a"]), Err(SignatureError::Malformed));
+        assert_eq!(
+            check(Some(&h), &altered, &["whsec_a"]),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(None, BODY, &["whsec_a"]),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            check(Some("garbage"), BODY, &["whsec_a"]),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            check(Some("t=abc,v1=00"), BODY, &["whsec_a"]),
+            Err(SignatureError::Malformed)
+        );
         // Junk elements around a valid signature are ignored.
         let junk = format!("x=1,{h},foo,v1=nothex,=");
         assert_eq!(check(Some(&junk), BODY, &["whsec_a"]), Ok(NOW));

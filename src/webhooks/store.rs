@@ -41,7 +41,11 @@ pub async fn insert(
         last_error: Set(None),
     };
     let inserted = webhook_events::Entity::insert(row)
-        .on_conflict(OnConflict::column(webhook_events::Column::StripeEventId).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(webhook_events::Column::StripeEventId)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(inserted == 1)

@@ -1,0 +1,174 @@
+//! The catalog: mirrored from Stripe, served by `products`.
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::json;
+use tollgate::{billing::catalog, demo};
+
+use crate::helpers::spawn_app;
+
+const PRODUCTS: &str = "query($all: Boolean) { products(activeOnly: $all) { id name active features
+    prices { id currency active type unitAmount { amount minorUnits currency formatted } recurring { interval intervalCount } } } }";
+
+#[tokio::test]
+async fn demo_seed_serves_the_catalog() {
+    let app = spawn_app().await;
+    let report = demo::seed(app.db(), &app.state.stripe).await.expect("seed");
+    assert_eq!((report.products_created, report.prices_created), (3, 10));
+    let again = demo::seed(app.db(), &app.state.stripe)
+        .await
+        .expect("seed again");
+    assert_eq!(
+        (again.products_created, again.prices_created),
+        (0, 0),
+        "seeding is idempotent"
+    );
+    assert_eq!(again.catalog.unchanged, 13);
+
+    let body = app.graphql(PRODUCTS, json!({"all": true}), None).await;
+    let products = body["data"]["products"]
+        .as_array()
+        .expect("products")
+        .clone();
+    assert_eq!(products.len(), 3, "{body}");
+    let pro = products
+        .iter()
+        .find(|p| p["name"] == "Tollgate Pro")
+        .expect("Pro");
+    let krw = pro["prices"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["currency"] == "krw"))
+        .expect("KRW price");
+    assert_eq!(
+        krw["unitAmount"],
+        json!({"amount": "15000", "minorUnits": "15000", "currency": "krw", "formatted": "₩15,000"})
+    );
+    assert_eq!(
+        krw["recurring"],
+        json!({"interval": "MONTH", "intervalCount": 1})
+    );
+    assert_eq!(krw["type"], "RECURRING");
+    let ebook = products
+        .iter()
+        .find(|p| p["name"].as_str().is_some_and(|n| n.contains("e-book")))
+        .expect("ebook");
+    let usd = ebook["prices"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["currency"] == "usd"))
+        .expect("USD");
+    assert_eq!(usd["unitAmount"]["amount"], "19.00");
+    assert_eq!(usd["type"], "ONE_TIME");
+
+    let id = pro["id"].as_str().expect("id");
+    let one = app
+        .graphql(
+            "query($id: ID!) { product(id: $id) { name } }",
+            json!({"id": id}),
+            None,
+        )
+        .await;
+    assert_eq!(one["data"]["product"]["name"], "Tollgate Pro");
+    let none = app
+        .graphql(
+            "query { product(id: \"not-a-uuid\") { name } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(none["data"]["product"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn sync_mirrors_exactly_and_deactivates() {
+    let app = spawn_app().await;
+    let emu = &app.emulator;
+    let mut price_ids = vec![];
+    for (name, currencies) in [
+        ("A", ["usd", "eur"]),
+        ("B", ["usd", "jpy"]),
+        ("C", ["krw", "usd"]),
+    ] {
+        let (_, product) = emu.post("/v1/products", &[("name", name)]).await;
+        let product = product["id"].as_str().expect("id").to_string();
+        for (i, c) in currencies.iter().enumerate() {
+            let mut form = vec![
+                ("product", product.as_str()),
+                ("currency", *c),
+                ("unit_amount", "1000"),
+            ];
+            if i == 1 {
+                form.push(("recurring[interval]", "month"));
+            }
+            let (s, price) = emu.post("/v1/prices", &form).await;
+            assert_eq!(s, StatusCode::OK);
+            price_ids.push(price["id"].as_str().expect("id").to_string());
+        }
+    }
+    let first = catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+        .await
+        .expect("sync");
+    assert_eq!(first.created, 9, "3 products + 6 prices: {first}");
+    let second = catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+        .await
+        .expect("sync");
+    assert_eq!(
+        second,
+        catalog::SyncSummary {
+            unchanged: 9,
+            ..Default::default()
+        }
+    );
+
+    emu.post(
+        &format!("/v1/prices/{}", price_ids[0]),
+        &[("active", "false")],
+    )
+    .await;
+    let third = catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+        .await
+        .expect("sync");
+    assert_eq!(third.deactivated, 1, "{third}");
+    assert_eq!(third.unchanged, 8);
+    let body = app.graphql(PRODUCTS, json!({"all": true}), None).await;
+    let prices: usize = body["data"]["products"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| p["prices"].as_array().map_or(0, Vec::len))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        prices, 5,
+        "the inactive price is hidden from activeOnly listings"
+    );
+}
+
+#[tokio::test]
+async fn an_older_snapshot_never_overwrites_a_newer_one() {
+    let app = spawn_app().await;
+    let product = tollgate::stripe::objects::Product {
+        id: "prod_x".into(),
+        name: "New name".into(),
+        description: None,
+        active: true,
+        marketing_features: vec![],
+        metadata: Default::default(),
+        deleted: false,
+    };
+    let now = Utc::now();
+    let (_, applied) = catalog::apply_product(app.db(), &product, now)
+        .await
+        .expect("apply");
+    assert_eq!(applied, catalog::Applied::Created);
+    let stale = tollgate::stripe::objects::Product {
+        name: "Old name".into(),
+        ..product.clone()
+    };
+    let (row, applied) =
+        catalog::apply_product(app.db(), &stale, now - chrono::Duration::seconds(5))
+            .await
+            .expect("apply");
+    assert_eq!(applied, catalog::Applied::Stale);
+    assert_eq!(row.name, "New name");
+}

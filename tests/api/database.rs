@@ -1,0 +1,201 @@
+use chrono::Utc;
+use entity::{customers, idempotency_keys, payments, webhook_events};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr};
+use serde_json::json;
+use tollgate::error::{is_unique_violation, unique_violation_on};
+use uuid::Uuid;
+
+use crate::helpers::TestDb;
+
+async fn migrated() -> (TestDb, DatabaseConnection) {
+    let db = TestDb::fresh().await;
+    let conn = tollgate::db::connect(&db.url).await.expect("connect");
+    tollgate::db::migrate(&conn).await.expect("migrate");
+    (db, conn)
+}
+
+fn customer(user: &str, stripe_id: &str) -> customers::ActiveModel {
+    let now = Utc::now();
+    customers::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.into()),
+        stripe_customer_id: Set(stripe_id.into()),
+        email: Set(None),
+        default_payment_method_id: Set(None),
+        snapshot_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+#[tokio::test]
+async fn migrations_go_down_and_up_again() {
+    let (_db, conn) = migrated().await;
+    let applied = Migrator::get_applied_migrations(&conn).await.expect("list");
+    assert_eq!(applied.len(), Migrator::migrations().len());
+    Migrator::down(&conn, None).await.expect("down");
+    assert!(Migrator::get_applied_migrations(&conn)
+        .await
+        .expect("list")
+        .is_empty());
+    Migrator::up(&conn, None).await.expect("up again");
+    customer("u1", "cus_1")
+        .insert(&conn)
+        .await
+        .expect("tables usable");
+}
+
+#[tokio::test]
+async fn one_customer_per_user_and_per_stripe_customer() {
+    let (_db, conn) = migrated().await;
+    customer("u1", "cus_1").insert(&conn).await.expect("first");
+    let same_user = customer("u1", "cus_2")
+        .insert(&conn)
+        .await
+        .expect_err("duplicate user");
+    assert!(
+        unique_violation_on(&same_user, "customers", "user_id"),
+        "{same_user}"
+    );
+    assert!(!unique_violation_on(
+        &same_user,
+        "customers",
+        "stripe_customer_id"
+    ));
+    let same_stripe = customer("u2", "cus_1")
+        .insert(&conn)
+        .await
+        .expect_err("duplicate stripe id");
+    assert!(
+        unique_violation_on(&same_stripe, "customers", "stripe_customer_id"),
+        "{same_stripe}"
+    );
+}
+
+fn payment(user: &str, pi: &str, amount: i64, refunded: i64) -> payments::ActiveModel {
+    let now = Utc::now();
+    payments::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.into()),
+        customer_id: Set(None),
+        stripe_payment_intent_id: Set(pi.into()),
+        amount: Set(amount),
+        currency: Set("usd".into()),
+        status: Set("succeeded".into()),
+        description: Set(None),
+        card_brand: Set(None),
+        card_last4: Set(None),
+        failure_code: Set(None),
+        failure_message: Set(None),
+        amount_refunded: Set(refunded),
+        metadata: Set(json!({})),
+        price_id: Set(None),
+        subscription_id: Set(None),
+        stripe_invoice_id: Set(None),
+        disputed: Set(false),
+        snapshot_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+#[tokio::test]
+async fn payments_are_unique_per_intent_and_never_over_refunded() {
+    let (_db, conn) = migrated().await;
+    payment("u1", "pi_1", 1000, 0)
+        .insert(&conn)
+        .await
+        .expect("first");
+    let dup = payment("u2", "pi_1", 500, 0)
+        .insert(&conn)
+        .await
+        .expect_err("same intent");
+    assert!(
+        unique_violation_on(&dup, "payments", "stripe_payment_intent_id"),
+        "{dup}"
+    );
+    // The database itself refuses impossible money states.
+    let over: DbErr = payment("u1", "pi_2", 1000, 1001)
+        .insert(&conn)
+        .await
+        .expect_err("over-refunded");
+    assert!(
+        !is_unique_violation(&over),
+        "a CHECK violation, not a unique one: {over}"
+    );
+    payment("u1", "pi_3", 0, 0)
+        .insert(&conn)
+        .await
+        .expect_err("zero amount");
+}
+
+#[tokio::test]
+async fn webhook_events_and_idempotency_keys_are_unique() {
+    let (_db, conn) = migrated().await;
+    let now = Utc::now();
+    let event = || webhook_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        stripe_event_id: Set("evt_1".into()),
+        event_type: Set("payment_intent.succeeded".into()),
+        payload: Set("{}".into()),
+        api_version: Set(None),
+        livemode: Set(false),
+        stripe_created_at: Set(now),
+        received_at: Set(now),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        processed_at: Set(None),
+        last_error: Set(None),
+    };
+    event().insert(&conn).await.expect("first");
+    let dup = event().insert(&conn).await.expect_err("same event id");
+    assert!(
+        unique_violation_on(&dup, "webhook_events", "stripe_event_id"),
+        "{dup}"
+    );
+
+    let key = |user: &str, key: &str| idempotency_keys::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.into()),
+        key: Set(key.into()),
+        operation: Set("createPaymentIntent".into()),
+        request_fingerprint: Set("f".repeat(64)),
+        response: Set(None),
+        created_at: Set(now),
+        locked_until: Set(None),
+        expires_at: Set(now),
+    };
+    key("u1", "k1").insert(&conn).await.expect("first");
+    key("u2", "k1")
+        .insert(&conn)
+        .await
+        .expect("same key, other user");
+    let dup = key("u1", "k1")
+        .insert(&conn)
+        .await
+        .expect_err("same user and key");
+    assert!(is_unique_violation(&dup), "{dup}");
+}
+
+#[tokio::test]
+async fn history_indexes_exist() {
+    let (db, conn) = migrated().await;
+    let sql = match db.backend {
+        crate::helpers::Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'payments_user_id_created_at_idx'"
+        }
+        crate::helpers::Backend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes WHERE indexname = 'payments_user_id_created_at_idx'"
+        }
+    };
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("query");
+    assert_eq!(rows.len(), 1);
+}

@@ -1,0 +1,542 @@
+//! The emulator launcher's adjustments to localstripe, each checked against the Stripe
+//! behaviour it imitates. These talk to the emulator directly, as Stripe's own docs describe.
+
+use std::time::Duration;
+
+use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post, Router};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::helpers::Emulator;
+
+#[tokio::test]
+async fn binds_loopback_only_and_keeps_its_store_in_memory() {
+    let pickle = std::env::temp_dir().join("localstripe.pickle");
+    let before = std::fs::metadata(&pickle).and_then(|m| m.modified()).ok();
+    let emu = Emulator::start().await;
+    let (s, _) = emu
+        .post("/v1/customers", &[("email", "a@example.com")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let after = std::fs::metadata(&pickle).and_then(|m| m.modified()).ok();
+    assert_eq!(
+        before,
+        after,
+        "stock localstripe would pickle its store to {}",
+        pickle.display()
+    );
+    // Stock localstripe listens on `::` (every interface, IPv6 included).
+    let v6 = tokio::net::TcpStream::connect(("::1", emu.port)).await;
+    assert!(v6.is_err(), "must not accept on ::1");
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", emu.port))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn prices_api_create_retrieve_list_update() {
+    let emu = Emulator::start().await;
+    let (_, product) = emu.post("/v1/products", &[("name", "Gold")]).await;
+    let product = product["id"].as_str().expect("id");
+    let (s, monthly) = emu
+        .post(
+            "/v1/prices",
+            &[
+                ("product", product),
+                ("currency", "usd"),
+                ("unit_amount", "1250"),
+                ("recurring[interval]", "month"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{monthly}");
+    assert_eq!(monthly["object"], "price");
+    assert_eq!(monthly["type"], "recurring");
+    assert_eq!(monthly["unit_amount"], 1250);
+    assert_eq!(monthly["recurring"]["interval"], "month");
+    assert_eq!(monthly["recurring"]["interval_count"], 1);
+    let id = monthly["id"].as_str().expect("id");
+    assert!(id.starts_with("price_"));
+
+    let (s, once) = emu
+        .post(
+            "/v1/prices",
+            &[
+                ("product", product),
+                ("currency", "jpy"),
+                ("unit_amount", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(once["type"], "one_time");
+    assert_eq!(once["recurring"], Value::Null);
+
+    let (s, fetched) = emu.get(&format!("/v1/prices/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(fetched["id"], monthly["id"]);
+
+    let (_, list) = emu.get("/v1/prices?limit=1").await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["has_more"], true);
+    let first = list["data"][0]["id"].as_str().expect("id");
+    let (_, rest) = emu
+        .get(&format!("/v1/prices?limit=10&starting_after={first}"))
+        .await;
+    assert_eq!(rest["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rest["has_more"], false);
+
+    let (s, archived) = emu
+        .post(&format!("/v1/prices/{id}"), &[("active", "false")])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(archived["active"], false);
+    let (_, active) = emu.get("/v1/prices?active=true").await;
+    assert_eq!(active["data"].as_array().map(Vec::len), Some(1));
+
+    // Stripe validates what it is given.
+    let (s, err) = emu
+        .post(
+            "/v1/prices",
+            &[
+                ("product", product),
+                ("currency", "usd"),
+                ("unit_amount", "-5"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{err}");
+    let (s, _) = emu
+        .post(
+            "/v1/prices",
+            &[
+                ("product", "prod_missing"),
+                ("currency", "usd"),
+                ("unit_amount", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_or_refuse() {
+    let emu = Emulator::start().await;
+    let form = [("amount", "1250"), ("currency", "usd")];
+    let (s1, first) = emu
+        .post_with("/v1/payment_intents", &form, Some("key-1"))
+        .await;
+    let (s2, second) = emu
+        .post_with("/v1/payment_intents", &form, Some("key-1"))
+        .await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        first, second,
+        "same key + same params replays the first response"
+    );
+    let (s3, other) = emu
+        .post_with(
+            "/v1/payment_intents",
+            &[("amount", "999"), ("currency", "usd")],
+            Some("key-1"),
+        )
+        .await;
+    assert_eq!(s3, StatusCode::BAD_REQUEST);
+    assert_eq!(other["error"]["type"], "idempotency_error");
+    let (_, third) = emu
+        .post_with("/v1/payment_intents", &form, Some("key-2"))
+        .await;
+    assert_ne!(third["id"], first["id"], "another key is another request");
+    let (_, all) = emu.get("/v1/payment_intents?limit=100").await;
+    assert_eq!(all["data"].as_array().map(Vec::len), Some(2));
+}
+
+async fn customer(emu: &Emulator) -> String {
+    let (_, c) = emu
+        .post("/v1/customers", &[("email", "c@example.com")])
+        .await;
+    c["id"].as_str().expect("customer id").to_string()
+}
+
+#[tokio::test]
+async fn card_errors_and_three_d_secure_look_like_stripe() {
+    let emu = Emulator::start().await;
+    let cus = customer(&emu).await;
+    let pay = |pm: &'static str| {
+        let cus = cus.clone();
+        let emu = &emu;
+        async move {
+            emu.post(
+                "/v1/payment_intents",
+                &[
+                    ("amount", "1250"),
+                    ("currency", "usd"),
+                    ("customer", &cus),
+                    ("payment_method", pm),
+                    ("confirm", "true"),
+                ],
+            )
+            .await
+        }
+    };
+    let (s, ok) = pay("pm_card_visa").await;
+    assert_eq!(
+        (s, ok["status"].as_str()),
+        (StatusCode::OK, Some("succeeded"))
+    );
+
+    let (s, declined) = pay("pm_card_visa_chargeDeclined").await;
+    assert_eq!(s, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(declined["error"]["type"], "card_error");
+    assert_eq!(declined["error"]["code"], "card_declined");
+    assert_eq!(declined["error"]["decline_code"], "generic_decline");
+    assert_eq!(
+        declined["error"]["payment_intent"]["status"],
+        "requires_payment_method"
+    );
+
+    let (_, broke) = pay("pm_card_visa_chargeDeclinedInsufficientFunds").await;
+    assert_eq!(broke["error"]["decline_code"], "insufficient_funds");
+
+    let (s, at_charge) = pay("pm_card_chargeCustomerFail").await;
+    assert_eq!(
+        s,
+        StatusCode::PAYMENT_REQUIRED,
+        "4000000000000341 declines when charged"
+    );
+    assert_eq!(at_charge["error"]["type"], "card_error");
+
+    let (s, sca) = pay("pm_card_authenticationRequired").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sca["status"], "requires_action");
+    assert!(sca["next_action"].is_object());
+
+    // 4000000000000002 is declined when attached to a customer.
+    let (_, pm) = emu
+        .post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4000000000000002"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2031"),
+                ("card[cvc]", "123"),
+            ],
+        )
+        .await;
+    let pm = pm["id"].as_str().expect("pm id");
+    let (s, attach) = emu
+        .post(
+            &format!("/v1/payment_methods/{pm}/attach"),
+            &[("customer", &cus)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(attach["error"]["type"], "card_error");
+    assert_eq!(attach["error"]["code"], "card_declined");
+}
+
+#[tokio::test]
+async fn accepts_parameters_tollgate_sends_and_refuses_over_refunds() {
+    let emu = Emulator::start().await;
+    let (s, pi) = emu
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "5000"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+                ("automatic_payment_methods[enabled]", "true"),
+                ("automatic_payment_methods[allow_redirects]", "never"),
+                ("description", "order 42"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{pi}");
+    assert_eq!(pi["automatic_payment_methods"]["enabled"], true);
+    assert_eq!(pi["description"], "order 42");
+    let pi = pi["id"].as_str().expect("id");
+
+    let (s, over) = emu
+        .post("/v1/refunds", &[("payment_intent", pi), ("amount", "9999")])
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{over}");
+    assert_eq!(over["error"]["type"], "invalid_request_error");
+    let (s, partial) = emu
+        .post(
+            "/v1/refunds",
+            &[
+                ("payment_intent", pi),
+                ("amount", "3000"),
+                ("reason", "requested_by_customer"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{partial}");
+    assert_eq!(partial["reason"], "requested_by_customer");
+    let (s, rest) = emu.post("/v1/refunds", &[("payment_intent", pi)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        rest["amount"], 2000,
+        "a refund without amount refunds what is left"
+    );
+    let (s, again) = emu.post("/v1/refunds", &[("payment_intent", pi)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(again["error"]["code"], "charge_already_refunded");
+}
+
+#[tokio::test]
+async fn subscriptions_take_prices_default_payment_methods_and_trials() {
+    let emu = Emulator::start().await;
+    let cus = customer(&emu).await;
+    let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
+    let (_, pm) = emu.get("/v1/payment_methods/pm_card_visa").await;
+    let pm = pm["id"].as_str().expect("pm").to_string();
+    let (s, _) = emu
+        .post(
+            &format!("/v1/payment_methods/{pm}/attach"),
+            &[("customer", &cus)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, sub) = emu
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &cus),
+                ("items[0][price]", &price),
+                ("default_payment_method", &pm),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sub}");
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["default_payment_method"], pm.as_str());
+    let item = &sub["items"]["data"][0];
+    assert_eq!(item["price"]["id"], price.as_str());
+    let period = item["current_period_end"].as_i64().unwrap_or(0)
+        - item["current_period_start"].as_i64().unwrap_or(0);
+    assert!(
+        (28 * 86_400..=31 * 86_400).contains(&period),
+        "a month: {period}"
+    );
+
+    let (s, trial) = emu
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &cus),
+                ("items[0][price]", &price),
+                ("trial_period_days", "14"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{trial}");
+    assert_eq!(trial["status"], "trialing");
+    let trial_len =
+        trial["trial_end"].as_i64().unwrap_or(0) - trial["trial_start"].as_i64().unwrap_or(0);
+    assert_eq!(trial_len, 14 * 86_400);
+
+    // A payment method of another customer is refused.
+    let other = customer(&emu).await;
+    let (s, _) = emu
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &other),
+                ("items[0][price]", &price),
+                ("default_payment_method", &pm),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+async fn collect(
+    State(tx): State<mpsc::UnboundedSender<(String, Value)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) {
+    let sig = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+        let _ = tx.send((sig, v));
+    }
+}
+
+#[tokio::test]
+async fn emits_the_events_stripe_would() {
+    let emu = Emulator::start().await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            Router::new().route("/hook", post(collect)).with_state(tx),
+        )
+        .await;
+    });
+    emu.register_webhook(&format!("http://{addr}/hook"), "whsec_emu", None)
+        .await;
+
+    let cus = customer(&emu).await;
+    let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
+    let (_, pm) = emu.get("/v1/payment_methods/pm_card_visa").await;
+    let pm = pm["id"].as_str().expect("pm").to_string();
+    emu.post(
+        &format!("/v1/payment_methods/{pm}/attach"),
+        &[("customer", &cus)],
+    )
+    .await;
+    let (_, sub) = emu
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &cus),
+                ("items[0][price]", &price),
+                ("default_payment_method", &pm),
+            ],
+        )
+        .await;
+    let sub = sub["id"].as_str().expect("sub").to_string();
+    emu.post(
+        &format!("/v1/subscriptions/{sub}"),
+        &[("cancel_at_period_end", "true")],
+    )
+    .await;
+    let (_, pi) = emu
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "700"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    let pi = pi["id"].as_str().expect("pi").to_string();
+    emu.post("/v1/refunds", &[("payment_intent", &pi), ("amount", "100")])
+        .await;
+
+    let wanted = [
+        "price.created",
+        "payment_method.attached",
+        "customer.subscription.created",
+        "invoice.paid",
+        "customer.subscription.updated",
+        "payment_intent.created",
+        "payment_intent.succeeded",
+        "refund.created",
+        "charge.refunded",
+    ];
+    let mut seen: Vec<(String, Value)> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !wanted
+        .iter()
+        .all(|w| seen.iter().any(|(_, e)| e["type"] == *w))
+    {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(e)) => seen.push(e),
+            _ => break,
+        }
+    }
+    let types: Vec<&str> = seen
+        .iter()
+        .filter_map(|(_, e)| e["type"].as_str())
+        .collect();
+    for w in wanted {
+        assert!(types.contains(&w), "missing {w}; got {types:?}");
+    }
+    let (sig, updated) = seen
+        .iter()
+        .find(|(_, e)| e["type"] == "customer.subscription.updated")
+        .expect("updated event");
+    assert_eq!(updated["data"]["object"]["cancel_at_period_end"], true);
+    assert_eq!(
+        updated["data"]["previous_attributes"]["cancel_at_period_end"],
+        false
+    );
+    assert!(updated["request"].is_object() && updated["pending_webhooks"] == 1);
+    // Signed like Stripe: t=<event.created>,v1=<hmac>, verifiable with our own verifier.
+    let created = updated["created"].as_i64().expect("created");
+    assert!(sig.starts_with(&format!("t={created},v1=")), "{sig}");
+}
+
+#[tokio::test]
+async fn chaos_makes_requests_fail_on_purpose() {
+    let emu = Emulator::start().await;
+    emu.chaos("error", 2).await;
+    let (s1, body) = emu.get("/v1/customers").await;
+    let (s2, _) = emu.get("/v1/customers").await;
+    let (s3, _) = emu.get("/v1/customers").await;
+    assert_eq!(
+        (s1, s2, s3),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::OK
+        )
+    );
+    assert_eq!(body["error"]["type"], "api_error");
+}
+
+#[tokio::test]
+async fn confirm_takes_a_payment_method_and_cancel_works() {
+    let emu = Emulator::start().await;
+    let (_, pi) = emu
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "800"),
+                ("currency", "eur"),
+                ("automatic_payment_methods[enabled]", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(pi["status"], "requires_payment_method");
+    assert!(pi["client_secret"]
+        .as_str()
+        .is_some_and(|s| s.contains("_secret_")));
+    let id = pi["id"].as_str().expect("id");
+    // Stock localstripe answers 500 "Not implemented" here.
+    let (s, confirmed) = emu
+        .post(
+            &format!("/v1/payment_intents/{id}/confirm"),
+            &[("payment_method", "pm_card_visa")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["status"], "succeeded");
+    let (s, _) = emu
+        .post(&format!("/v1/payment_intents/{id}/cancel"), &[])
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a succeeded payment cannot be canceled"
+    );
+
+    let (_, open) = emu
+        .post(
+            "/v1/payment_intents",
+            &[("amount", "800"), ("currency", "eur")],
+        )
+        .await;
+    let open = open["id"].as_str().expect("id");
+    let (s, canceled) = emu
+        .post(&format!("/v1/payment_intents/{open}/cancel"), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(canceled["status"], "canceled");
+    assert!(canceled["canceled_at"].is_i64());
+}

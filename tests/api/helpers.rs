@@ -1,0 +1,408 @@
+//! Test harness: the real app on a random port, a fresh database per test (SQLite temp file, or a
+//! new PostgreSQL database when `TEST_DATABASE_URL` points at a server), and a real Stripe
+//! emulator process (localstripe through our launcher) per test.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+    task::JoinHandle,
+};
+use tollgate::{
+    app::{AppState, Application},
+    auth,
+    config::{Config, JwtConfig},
+};
+
+pub const STRIPE_SECRET_KEY: &str = "sk_test_tollgate_suite";
+pub const WEBHOOK_SECRET: &str = "whsec_tollgate_suite_secret";
+pub const JWT_SECRET: &str = "tollgate-test-secret-0123456789abcdef";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn init_tracing() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tollgate::telemetry::init(tollgate::config::LogFormat::Pretty);
+        }
+    });
+}
+
+/// Installs the emulator's virtualenv once per test process (the script holds a file lock, so
+/// parallel test processes wait for one install).
+fn ensure_venv() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let status =
+            std::process::Command::new(repo_root().join("scripts/stripe-emulator/ensure-venv"))
+                .status()
+                .expect("run ensure-venv");
+        assert!(status.success(), "installing localstripe failed");
+    });
+}
+
+/// A running Stripe emulator on a free loopback port; stopped when dropped.
+pub struct Emulator {
+    child: Option<Child>,
+    pub port: u16,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    pub async fn start() -> Emulator {
+        ensure_venv();
+        let root = repo_root();
+        let mut child = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("scripts/stripe-emulator/launcher.py"))
+            .args(["--port", "0", "--quiet"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the emulator");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("emulator did not start within 30 s")
+            .expect("read emulator stdout")
+            .expect("emulator exited before listening");
+        let port: u16 = line
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected emulator output: {line}"));
+        // Keep draining stdout so the emulator never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Emulator {
+            child: Some(child),
+            port,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// POST a form to the emulator's Stripe API (`path` like `/v1/prices`).
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.post_with(path, form, None).await
+    }
+
+    pub async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .basic_auth(STRIPE_SECRET_KEY, Some(""))
+            .form(form);
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let res = req.send().await.expect("emulator reachable");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .get(self.url(path))
+            .basic_auth(STRIPE_SECRET_KEY, Some(""))
+            .send()
+            .await
+            .expect("emulator reachable");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Makes the next `count` API requests fail (`error`: HTTP 500) or hang (`hang`).
+    pub async fn chaos(&self, mode: &str, count: u32) {
+        let res = self
+            .http
+            .post(self.url("/_config/chaos"))
+            .form(&[("mode", mode), ("count", &count.to_string())])
+            .send()
+            .await
+            .expect("emulator reachable");
+        assert!(res.status().is_success(), "chaos config refused");
+    }
+
+    /// Registers a webhook endpoint that receives the given event types (all when None).
+    pub async fn register_webhook(&self, url: &str, secret: &str, events: Option<&[&str]>) {
+        let mut form: Vec<(&str, &str)> = vec![("url", url), ("secret", secret)];
+        for e in events.unwrap_or(&[]) {
+            form.push(("events[]", e));
+        }
+        let res = self
+            .http
+            .post(self.url("/_config/webhooks/tollgate"))
+            .form(&form)
+            .send()
+            .await
+            .expect("emulator reachable");
+        assert!(res.status().is_success(), "webhook registration refused");
+    }
+
+    /// Stops the emulator now (for "Stripe is down" tests).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Creates a product and a price directly in the emulator, as an admin would in Stripe.
+    pub async fn create_price(
+        &self,
+        product_name: &str,
+        currency: &str,
+        unit_amount: i64,
+        monthly: bool,
+    ) -> (String, String) {
+        let (s, product) = self.post("/v1/products", &[("name", product_name)]).await;
+        assert_eq!(s, StatusCode::OK, "{product}");
+        let product_id = product["id"].as_str().expect("product id").to_string();
+        let amount = unit_amount.to_string();
+        let mut form = vec![
+            ("product", product_id.as_str()),
+            ("currency", currency),
+            ("unit_amount", amount.as_str()),
+        ];
+        if monthly {
+            form.push(("recurring[interval]", "month"));
+        }
+        let (s, price) = self.post("/v1/prices", &form).await;
+        assert_eq!(s, StatusCode::OK, "{price}");
+        (
+            product_id,
+            price["id"].as_str().expect("price id").to_string(),
+        )
+    }
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of the test's own.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    /// For PostgreSQL: the server's maintenance URL and our database's name.
+    admin: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn fresh() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url = reqwest::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    url: url.to_string(),
+                    backend: Backend::Postgres,
+                    admin: Some((admin_url, name)),
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/tollgate.db?mode=rwc", dir.path().display());
+                TestDb {
+                    url,
+                    backend: Backend::Sqlite,
+                    admin: None,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    /// Drops the database out from under whoever is connected (PostgreSQL only).
+    pub async fn drop_database(&self) {
+        if let Some((admin_url, name)) = &self.admin {
+            let admin = Database::connect(admin_url).await.expect("connect admin");
+            admin
+                .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+                .await
+                .expect("drop database");
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// A running Tollgate, its emulator and its database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub emulator: Emulator,
+    pub db: TestDb,
+    pub jwt: JwtConfig,
+    http: reqwest::Client,
+    shutdown: Mutex<Option<oneshot::Sender<()>>>,
+    server: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app with the default test configuration, adjusted by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    init_tracing();
+    let emulator = Emulator::start().await;
+    let db = TestDb::fresh().await;
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY),
+        ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
+        ("STRIPE_TIMEOUT_MS", "3000"),
+        ("JWT_SECRET", JWT_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.insert("STRIPE_API_BASE".into(), emulator.base_url());
+    customize(&mut vars);
+    let source = move |name: &str| vars.get(name).cloned();
+    let config = Config::load(&source).expect("test configuration loads");
+    let jwt = config.jwt.clone();
+    let app = Application::build(config).await.expect("app builds");
+    let addr = app.local_addr().expect("bound");
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        state,
+        emulator,
+        db,
+        jwt,
+        http: reqwest::Client::new(),
+        shutdown: Mutex::new(Some(tx)),
+        server: Mutex::new(Some(server)),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    pub fn token(&self, sub: &str, admin: bool) -> String {
+        auth::mint(
+            &self.jwt,
+            sub,
+            Some(&format!("{sub}@example.com")),
+            admin,
+            Duration::from_secs(600),
+        )
+        .expect("mint token")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("app reachable")
+    }
+
+    /// Sends a GraphQL operation; returns the HTTP status and the JSON body.
+    pub async fn graphql_raw(
+        &self,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("app reachable");
+        let status = res.status();
+        (status, res.json().await.expect("JSON body"))
+    }
+
+    /// Sends a GraphQL operation and returns the JSON body.
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        self.graphql_raw(query, variables, token).await.1
+    }
+
+    /// Posts a body to the webhook route with the given signature header.
+    pub async fn post_webhook(&self, body: &str, signature: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.url("/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(s) = signature {
+            req = req.header("stripe-signature", s);
+        }
+        req.send().await.expect("app reachable")
+    }
+
+    /// Stops serving (graceful shutdown) and waits for the server task.
+    pub async fn stop(&self) {
+        let tx = self.shutdown.lock().ok().and_then(|mut s| s.take());
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+        let server = self.server.lock().ok().and_then(|mut s| s.take());
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+    }
+}
+
+/// The first error's `extensions.code`, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
