@@ -168,6 +168,11 @@ impl Application {
     /// Connects to the database, runs pending migrations, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url).await?;
+        Self::build_with_db(config, db).await
+    }
+
+    /// Like `build`, with a connection the caller prepared (tests count its statements).
+    pub async fn build_with_db(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         db::migrate(&db).await?;
         let listener = TcpListener::bind(config.bind_addr).await?;
         let state = AppState::new(config, db)?;

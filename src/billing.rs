@@ -2,3 +2,7 @@
 //! tests can call them without GraphQL. Resolvers only authorise, call these, and map results.
 
 pub mod catalog;
+pub mod customers;
+pub mod idempotency;
+pub mod payments;
+pub mod refunds;

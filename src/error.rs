@@ -24,6 +24,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    const ALL: [ErrorCode; 14] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidInput,
+        ErrorCode::InvalidAmount,
+        ErrorCode::CardDeclined,
+        ErrorCode::InsufficientFunds,
+        ErrorCode::AuthenticationRequired,
+        ErrorCode::RefundExceedsPayment,
+        ErrorCode::NotRefundable,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::StripeUnavailable,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+    ];
+
+    pub fn parse(code: &str) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
@@ -75,6 +96,9 @@ pub enum ApiError {
     StripeUnavailable,
     #[error("too many requests; slow down")]
     RateLimited,
+    /// The stored outcome of an earlier request with the same idempotency key.
+    #[error("{message}")]
+    Replayed { code: ErrorCode, message: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -93,8 +117,26 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             ApiError::StripeUnavailable => ErrorCode::StripeUnavailable,
             ApiError::RateLimited => ErrorCode::RateLimited,
+            ApiError::Replayed { code, .. } => *code,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// Whether the error is a settled fact about the request (a decline, a refused refund,
+    /// invalid input) that an idempotent retry should get again, rather than a transient
+    /// failure it may get past.
+    pub fn is_final_outcome(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Card { .. }
+                | ApiError::RefundExceedsPayment { .. }
+                | ApiError::NotRefundable(_)
+                | ApiError::InvalidAmount { .. }
+                | ApiError::InvalidInput { .. }
+                | ApiError::NotFound(_)
+                | ApiError::Forbidden
+                | ApiError::Replayed { .. }
+        )
     }
 
     pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -110,15 +152,15 @@ impl ApiError {
 
     /// The GraphQL error clients receive. Internal causes are logged here, once, with the
     /// current span (which carries the request id), and replaced by a bare `INTERNAL`.
-    pub fn into_graphql(self) -> async_graphql::Error {
+    pub fn to_graphql(&self) -> async_graphql::Error {
         let code = self.code().as_str();
-        if let ApiError::Internal(cause) = &self {
+        if let ApiError::Internal(cause) = self {
             tracing::error!(error = ?cause, "internal error");
         }
         let message = self.to_string();
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code);
-            match &self {
+            match self {
                 ApiError::InvalidInput { field, .. } | ApiError::InvalidAmount { field, .. } => {
                     ext.set("field", field.as_str());
                 }
@@ -154,7 +196,13 @@ pub type GqlResult<T> = Result<T, GqlError>;
 
 impl From<ApiError> for GqlError {
     fn from(e: ApiError) -> Self {
-        GqlError(e.into_graphql())
+        GqlError(e.to_graphql())
+    }
+}
+
+impl From<std::sync::Arc<ApiError>> for GqlError {
+    fn from(e: std::sync::Arc<ApiError>) -> Self {
+        GqlError(e.to_graphql())
     }
 }
 
@@ -202,7 +250,7 @@ mod tests {
     use super::*;
 
     fn ext(e: ApiError) -> (String, serde_json::Value) {
-        let gql = e.into_graphql();
+        let gql = e.to_graphql();
         let value = serde_json::to_value(
             gql.extensions
                 .as_ref()
@@ -258,7 +306,7 @@ mod tests {
     #[test]
     fn internal_errors_hide_their_cause() {
         let cause = anyhow::anyhow!("relation \"payments\" does not exist; password=hunter2");
-        let gql = ApiError::internal(cause).into_graphql();
+        let gql = ApiError::internal(cause).to_graphql();
         assert_eq!(gql.message, "internal error");
         let full = serde_json::to_string(&gql.extensions).expect("ser");
         assert!(

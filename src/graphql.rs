@@ -3,15 +3,27 @@
 
 pub mod catalog;
 pub mod context;
+pub mod limits;
+pub mod loaders;
 pub mod money;
+pub mod payments;
+pub mod viewer;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 /// Every query field, merged from the domain modules.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(catalog::CatalogQuery);
+pub struct QueryRoot(
+    viewer::ViewerQuery,
+    catalog::CatalogQuery,
+    payments::PaymentsQuery,
+);
 
-pub type TollgateSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+/// Every mutation, merged from the domain modules.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(payments::PaymentsMutation);
+
+pub type TollgateSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Guard rails (DESIGN.md §6): bounded depth and complexity, no "did you mean" hints that help
 /// probing. Introspection is switched by configuration in `app.rs`.
@@ -19,13 +31,19 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 pub const MAX_RECURSIVE_DEPTH: usize = 16;
 
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-        .disable_suggestions()
-        .extension(async_graphql::extensions::Tracing)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+    .limit_directives(limits::MAX_DIRECTIVES_PER_FIELD)
+    .disable_suggestions()
+    .extension(limits::DocumentLimits)
+    .extension(async_graphql::extensions::Tracing)
 }
 
 /// The SDL of the live schema, as committed in `schema.graphql`.

@@ -8,8 +8,11 @@ pub struct Model {
     pub id: Uuid,
     pub user_id: String,
     pub customer_id: Option<Uuid>,
+    /// None only while the outcome of the create request at Stripe is unknown.
     #[sea_orm(unique)]
-    pub stripe_payment_intent_id: String,
+    pub stripe_payment_intent_id: Option<String>,
+    /// The key the PaymentIntent was created with, to re-ask Stripe for its outcome.
+    pub stripe_idempotency_key: Option<String>,
     /// Minor units of `currency`.
     pub amount: i64,
     pub currency: String,
@@ -23,6 +26,9 @@ pub struct Model {
     pub failure_message: Option<String>,
     /// Minor units refunded so far (succeeded refunds).
     pub amount_refunded: i64,
+    /// Minor units of refunds requested but not yet settled; reserved so that concurrent
+    /// refunds can never add up to more than `amount`.
+    pub refund_reserved: i64,
     pub metadata: Json,
     pub price_id: Option<Uuid>,
     pub subscription_id: Option<Uuid>,

@@ -17,7 +17,10 @@ impl MigrationTrait for Migration {
                     .col(pk_uuid(Payments::Id))
                     .col(string(Payments::UserId))
                     .col(uuid_null(Payments::CustomerId))
-                    .col(string_uniq(Payments::StripePaymentIntentId))
+                    // Null only while a create request's outcome at Stripe is unknown; the
+                    // webhook or a retry with the same idempotency key fills it in.
+                    .col(string_null(Payments::StripePaymentIntentId).unique_key())
+                    .col(string_null(Payments::StripeIdempotencyKey))
                     .col(big_integer(Payments::Amount))
                     .col(string_len(Payments::Currency, 3))
                     .col(string(Payments::Status))
@@ -27,6 +30,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(Payments::FailureCode))
                     .col(text_null(Payments::FailureMessage))
                     .col(big_integer(Payments::AmountRefunded).default(0))
+                    .col(big_integer(Payments::RefundReserved).default(0))
                     .col(json(Payments::Metadata))
                     .col(uuid_null(Payments::PriceId))
                     .col(uuid_null(Payments::SubscriptionId))
@@ -47,8 +51,15 @@ impl MigrationTrait for Migration {
                             .from(Payments::Table, Payments::PriceId)
                             .to(Prices::Table, Prices::Id),
                     )
-                    // The amount refunded can never exceed the amount, whatever the code does.
-                    .check(Expr::col(Payments::AmountRefunded).lte(Expr::col(Payments::Amount)))
+                    // Refunds (done and in flight) can never exceed the amount, whatever the
+                    // code does: the database refuses it.
+                    .check(
+                        Expr::col(Payments::AmountRefunded)
+                            .add(Expr::col(Payments::RefundReserved))
+                            .lte(Expr::col(Payments::Amount)),
+                    )
+                    .check(Expr::col(Payments::AmountRefunded).gte(0))
+                    .check(Expr::col(Payments::RefundReserved).gte(0))
                     .check(Expr::col(Payments::Amount).gt(0))
                     .to_owned(),
             )
@@ -102,6 +113,7 @@ pub enum Payments {
     UserId,
     CustomerId,
     StripePaymentIntentId,
+    StripeIdempotencyKey,
     Amount,
     Currency,
     Status,
@@ -111,6 +123,7 @@ pub enum Payments {
     FailureCode,
     FailureMessage,
     AmountRefunded,
+    RefundReserved,
     Metadata,
     PriceId,
     SubscriptionId,

@@ -1,0 +1,262 @@
+//! Client idempotency keys (DESIGN.md §5). The first request with a (user, key) pair inserts a
+//! row (`ON CONFLICT DO NOTHING`) and runs; its outcome is stored. A repeat with the same
+//! request replays the stored outcome without calling Stripe; a repeat with another request is
+//! `IDEMPOTENCY_KEY_REUSED`; a concurrent duplicate waits for the first. The key sent to Stripe
+//! is derived from (user, key), so even a retry after a crash cannot charge twice.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::idempotency_keys;
+use sea_orm::{
+    sea_query::{Expr, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, ErrorCode},
+    stripe::IdempotencyKey,
+};
+
+/// Longest key a client may send (Stripe's own limit).
+pub const MAX_KEY_LEN: usize = 255;
+/// How long a stored outcome is replayed.
+const RETENTION: chrono::Duration = chrono::Duration::hours(24);
+/// How long the first request holds the key before a duplicate may assume it crashed. Longer
+/// than any Stripe call (three attempts at `STRIPE_TIMEOUT_MS` plus backoff) can take.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+const POLL: Duration = Duration::from_millis(50);
+
+/// An idempotency scope: who, which key, which operation and which exact request.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    user_id: String,
+    key: String,
+    operation: &'static str,
+    fingerprint: String,
+}
+
+impl Scope {
+    /// `request` is the operation's input without the key itself; its canonical JSON is the
+    /// fingerprint, so field order in the client's query does not matter.
+    pub fn new(
+        user_id: &str,
+        key: &str,
+        operation: &'static str,
+        request: &impl Serialize,
+    ) -> Result<Self, ApiError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+            return Err(ApiError::invalid_input(
+                "idempotencyKey",
+                format!("must be 1 to {MAX_KEY_LEN} printable characters"),
+            ));
+        }
+        let canonical = serde_json::to_value(request)
+            .and_then(|v| serde_json::to_string(&v))
+            .map_err(ApiError::internal)?;
+        let mut hash = Sha256::new();
+        hash.update(operation.as_bytes());
+        hash.update([0]);
+        hash.update(canonical.as_bytes());
+        Ok(Scope {
+            user_id: user_id.to_string(),
+            key: key.to_string(),
+            operation,
+            fingerprint: hex::encode(hash.finalize()),
+        })
+    }
+
+    /// The Stripe idempotency key for one step (`"pi"`, `"refund"`, …) of this request:
+    /// derived from (user, key) only, so it is the same on every retry.
+    pub fn stripe_key(&self, step: &str) -> Result<IdempotencyKey, ApiError> {
+        stripe_key_for(&self.user_id, &self.key, step)
+    }
+}
+
+pub fn stripe_key_for(user_id: &str, key: &str, step: &str) -> Result<IdempotencyKey, ApiError> {
+    let mut hash = Sha256::new();
+    hash.update(user_id.as_bytes());
+    hash.update([0]);
+    hash.update(key.as_bytes());
+    let digest = hex::encode(hash.finalize());
+    IdempotencyKey::new(format!("tollgate-{}-{step}", &digest[..40])).map_err(ApiError::internal)
+}
+
+/// A fresh Stripe key for a request the client did not make idempotent (still retry-safe
+/// within this request).
+pub fn one_off_stripe_key(step: &str) -> Result<IdempotencyKey, ApiError> {
+    IdempotencyKey::new(format!("tollgate-once-{}-{step}", Uuid::new_v4().simple()))
+        .map_err(ApiError::internal)
+}
+
+/// The outcome stored for a key: the operation's result, or the user-facing error it ended in.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stored<T> {
+    Ok { value: T },
+    Err { code: String, message: String },
+}
+
+/// Either run the operation (we hold the key) or replay what the first request produced.
+pub enum Begin<T> {
+    Run(Lease),
+    Replay(Stored<T>),
+}
+
+/// Proof that this request holds the key; finish it with `complete` or `release`.
+#[derive(Debug)]
+pub struct Lease {
+    id: Uuid,
+}
+
+pub async fn begin<T: DeserializeOwned>(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+) -> Result<Begin<T>, ApiError> {
+    let now = Utc::now();
+    // Expired keys are forgotten lazily, only for this (user, key).
+    idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::UserId.eq(&scope.user_id))
+        .filter(idempotency_keys::Column::Key.eq(&scope.key))
+        .filter(idempotency_keys::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    let id = Uuid::now_v7();
+    let row = idempotency_keys::ActiveModel {
+        id: Set(id),
+        user_id: Set(scope.user_id.clone()),
+        key: Set(scope.key.clone()),
+        operation: Set(scope.operation.to_string()),
+        request_fingerprint: Set(scope.fingerprint.clone()),
+        response: Set(None),
+        created_at: Set(now),
+        locked_until: Set(Some(now + LEASE)),
+        expires_at: Set(now + RETENTION),
+    };
+    let inserted = idempotency_keys::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                idempotency_keys::Column::UserId,
+                idempotency_keys::Column::Key,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 1 {
+        return Ok(Begin::Run(Lease { id }));
+    }
+    // Someone used this key before: same request → wait for / replay its outcome.
+    let deadline = tokio::time::Instant::now() + LEASE.to_std().unwrap_or(Duration::from_secs(120));
+    loop {
+        let existing = idempotency_keys::Entity::find()
+            .filter(idempotency_keys::Column::UserId.eq(&scope.user_id))
+            .filter(idempotency_keys::Column::Key.eq(&scope.key))
+            .one(db)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency row vanished")))?;
+        if existing.operation != scope.operation
+            || existing.request_fingerprint != scope.fingerprint
+        {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        if let Some(response) = existing.response {
+            let stored = serde_json::from_value(response).map_err(ApiError::internal)?;
+            return Ok(Begin::Replay(stored));
+        }
+        let now = Utc::now();
+        if existing.locked_until.is_some_and(|t| t < now) {
+            // The first request died without finishing: take the key over. Stripe calls use
+            // the key derived from (user, key), so redoing them cannot charge twice.
+            let taken = idempotency_keys::Entity::update_many()
+                .col_expr(
+                    idempotency_keys::Column::LockedUntil,
+                    Expr::value(now + LEASE),
+                )
+                .filter(idempotency_keys::Column::Id.eq(existing.id))
+                .filter(idempotency_keys::Column::LockedUntil.eq(existing.locked_until))
+                .exec(db)
+                .await?;
+            if taken.rows_affected == 1 {
+                return Ok(Begin::Run(Lease { id: existing.id }));
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "idempotent request still in progress after the lease"
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Stores the outcome for replays and releases the lease.
+pub async fn complete<T: Serialize>(
+    db: &impl ConnectionTrait,
+    lease: Lease,
+    outcome: &Stored<T>,
+) -> Result<(), ApiError> {
+    let value = serde_json::to_value(outcome).map_err(ApiError::internal)?;
+    idempotency_keys::Entity::update_many()
+        .col_expr(idempotency_keys::Column::Response, Expr::value(value))
+        .col_expr(
+            idempotency_keys::Column::LockedUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(idempotency_keys::Column::Id.eq(lease.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the key: the request failed in a way that is safe to retry (nothing reached
+/// Stripe, or the input was invalid), so the client may reuse the key.
+pub async fn release(db: &impl ConnectionTrait, lease: Lease) -> Result<(), ApiError> {
+    idempotency_keys::Entity::delete_by_id(lease.id)
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Runs `op` under the idempotency key when there is one. Outcomes that are facts (a result, a
+/// card decline, a refused refund) are stored and replayed; transient failures release the key.
+pub async fn run<T, F, Fut>(
+    db: &impl ConnectionTrait,
+    scope: Option<&Scope>,
+    op: F,
+) -> Result<T, ApiError>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let Some(scope) = scope else {
+        return op().await;
+    };
+    let lease = match begin::<T>(db, scope).await? {
+        Begin::Replay(Stored::Ok { value }) => return Ok(value),
+        Begin::Replay(Stored::Err { code, message }) => {
+            let code = ErrorCode::parse(&code).unwrap_or(ErrorCode::Internal);
+            return Err(ApiError::Replayed { code, message });
+        }
+        Begin::Run(lease) => lease,
+    };
+    let result = op().await;
+    match &result {
+        Ok(value) => complete(db, lease, &Stored::Ok { value }).await?,
+        Err(e) if e.is_final_outcome() => {
+            let stored: Stored<()> = Stored::Err {
+                code: e.code().as_str().to_string(),
+                message: e.to_string(),
+            };
+            complete(db, lease, &stored).await?
+        }
+        Err(_) => release(db, lease).await?,
+    }
+    result
+}

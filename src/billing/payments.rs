@@ -1,0 +1,867 @@
+//! One-time payments: PaymentIntents created, confirmed and canceled through Tollgate, and the
+//! local projection of every PaymentIntent Stripe tells us about.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{payment_methods, payments, prices};
+use sea_orm::{
+    sea_query::{Expr, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    billing::{customers, idempotency},
+    error::ApiError,
+    money::{Currency, Money},
+    stripe::{objects, requests::payment_intent as req, IdempotencyKey, StripeClient, StripeError},
+};
+
+/// Payment statuses as stored and exposed (upper-cased) in GraphQL.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const PROCESSING: &str = "processing";
+    pub const REQUIRES_ACTION: &str = "requires_action";
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const CANCELED: &str = "canceled";
+    pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
+    pub const REFUNDED: &str = "refunded";
+
+    /// Money was taken: the payment counts as revenue and may be refunded.
+    pub const CAPTURED: [&str; 3] = [SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED];
+    /// The SPA or the server may still confirm these.
+    pub const CONFIRMABLE: [&str; 3] = [PENDING, FAILED, REQUIRES_ACTION];
+}
+
+/// Stripe's PaymentIntent status in Tollgate's terms.
+fn status_of(pi: &objects::PaymentIntent) -> &'static str {
+    use objects::PaymentIntentStatus as S;
+    match &pi.status {
+        S::Succeeded => status::SUCCEEDED,
+        S::Canceled => status::CANCELED,
+        S::Processing | S::RequiresCapture => status::PROCESSING,
+        S::RequiresAction => status::REQUIRES_ACTION,
+        // A failed attempt leaves the intent waiting for another payment method.
+        S::RequiresPaymentMethod if pi.last_payment_error.is_some() => status::FAILED,
+        S::RequiresPaymentMethod | S::RequiresConfirmation | S::Other(_) => status::PENDING,
+    }
+}
+
+/// The status after applying `incoming` to a row in `current`. Final states are never walked
+/// back: a stale `processing` cannot undo `succeeded`, nothing undoes `canceled`, and refund
+/// states follow the refunded amount, which only grows.
+pub fn next_status(current: &str, incoming: &str, amount: i64, amount_refunded: i64) -> String {
+    let refunded = if amount_refunded > 0 && amount_refunded >= amount {
+        Some(status::REFUNDED)
+    } else if amount_refunded > 0 {
+        Some(status::PARTIALLY_REFUNDED)
+    } else {
+        None
+    };
+    let captured = status::CAPTURED.contains(&current) || incoming == status::SUCCEEDED;
+    let next = if current == status::CANCELED {
+        status::CANCELED
+    } else if captured {
+        refunded.unwrap_or(status::SUCCEEDED)
+    } else {
+        incoming
+    };
+    next.to_string()
+}
+
+/// What a client asks to pay: an amount and currency, or a one-time price.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewPayment {
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub price_id: Option<String>,
+    pub description: Option<String>,
+    pub payment_method_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// The outcome of creating or confirming: the payment, and the secret Stripe.js needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntentOutcome {
+    pub payment_id: Uuid,
+    pub client_secret: Option<String>,
+}
+
+/// Limits Stripe puts on metadata (https://docs.stripe.com/api/metadata); two keys are ours.
+const MAX_METADATA_KEYS: usize = 48;
+const MAX_METADATA_KEY_LEN: usize = 40;
+const MAX_METADATA_VALUE_LEN: usize = 500;
+const MAX_DESCRIPTION_LEN: usize = 1000;
+
+fn validate_metadata(
+    value: Option<&serde_json::Value>,
+) -> Result<HashMap<String, String>, ApiError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(HashMap::new());
+    };
+    let bad = |m: &str| ApiError::invalid_input("metadata", m);
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("must be an object of strings"))?;
+    if object.len() > MAX_METADATA_KEYS {
+        return Err(bad(&format!("at most {MAX_METADATA_KEYS} keys")));
+    }
+    object
+        .iter()
+        .map(|(k, v)| {
+            if k.is_empty() || k.len() > MAX_METADATA_KEY_LEN || k.contains(['[', ']']) {
+                return Err(bad(&format!(
+                    "keys are 1 to {MAX_METADATA_KEY_LEN} characters, no brackets"
+                )));
+            }
+            if k.starts_with("tollgate_") {
+                return Err(bad("keys starting with tollgate_ are reserved"));
+            }
+            let v = v.as_str().ok_or_else(|| bad("values must be strings"))?;
+            if v.len() > MAX_METADATA_VALUE_LEN {
+                return Err(bad(&format!(
+                    "values are at most {MAX_METADATA_VALUE_LEN} characters"
+                )));
+            }
+            Ok((k.clone(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Checks a new payment's input; returns the amount and the local price it is for, if any.
+async fn validate(
+    db: &impl ConnectionTrait,
+    input: &NewPayment,
+) -> Result<(Money, Option<Uuid>), ApiError> {
+    if input
+        .description
+        .as_ref()
+        .is_some_and(|d| d.len() > MAX_DESCRIPTION_LEN)
+    {
+        return Err(ApiError::invalid_input(
+            "description",
+            format!("at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    match (&input.price_id, &input.amount, &input.currency) {
+        (Some(price_id), None, None) => {
+            let not_found = || ApiError::NotFound("price");
+            let id = Uuid::parse_str(price_id).map_err(|_| not_found())?;
+            let price = prices::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(not_found)?;
+            if !price.active {
+                return Err(ApiError::invalid_input(
+                    "priceId",
+                    "this price is no longer for sale",
+                ));
+            }
+            if price.recurring_interval.is_some() {
+                return Err(ApiError::invalid_input(
+                    "priceId",
+                    "a recurring price is bought with createSubscription",
+                ));
+            }
+            let amount = price.unit_amount.ok_or_else(|| {
+                ApiError::invalid_input("priceId", "this price has no fixed amount")
+            })?;
+            Ok((
+                Money::from_minor(amount, Currency::from_stored(&price.currency)),
+                Some(price.id),
+            ))
+        }
+        (None, Some(amount), Some(currency)) => {
+            let invalid = |e: crate::money::MoneyError, field: &str| ApiError::InvalidAmount {
+                field: field.into(),
+                message: e.to_string(),
+            };
+            let currency = Currency::parse(currency).map_err(|e| invalid(e, "currency"))?;
+            let money =
+                Money::parse_chargeable(amount, &currency).map_err(|e| invalid(e, "amount"))?;
+            Ok((money, None))
+        }
+        _ => Err(ApiError::invalid_input(
+            "input",
+            "give either amount and currency, or priceId (not both)",
+        )),
+    }
+}
+
+/// A payment method given by id must not be another customer's saved card.
+pub async fn check_payment_method(
+    db: &impl ConnectionTrait,
+    customer_id: Uuid,
+    payment_method_id: &str,
+) -> Result<(), ApiError> {
+    if payment_method_id.is_empty() || payment_method_id.len() > 255 {
+        return Err(ApiError::invalid_input(
+            "paymentMethodId",
+            "not a payment method id",
+        ));
+    }
+    let saved = payment_methods::Entity::find()
+        .filter(payment_methods::Column::StripePaymentMethodId.eq(payment_method_id))
+        .one(db)
+        .await?;
+    match saved {
+        Some(pm) if pm.customer_id != customer_id => Err(ApiError::NotFound("payment method")),
+        _ => Ok(()),
+    }
+}
+
+/// Where a payment came from, for rows Tollgate creates itself.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub payment_id: Uuid,
+    pub user_id: String,
+    pub customer_id: Option<Uuid>,
+    pub price_id: Option<Uuid>,
+    pub stripe_idempotency_key: Option<String>,
+}
+
+/// What to expand on PaymentIntents so the card summary comes back in the same answer.
+fn expansions() -> Vec<String> {
+    vec!["payment_method".into(), "latest_charge".into()]
+}
+
+pub async fn create_payment_intent(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    input: NewPayment,
+    idempotency_key: Option<&str>,
+) -> Result<(payments::Model, Option<String>), ApiError> {
+    let scope = idempotency_key
+        .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createPaymentIntent", &input))
+        .transpose()?;
+    let outcome = idempotency::run(db, scope.as_ref(), || async {
+        let (money, price_id) = validate(db, &input).await?;
+        let metadata = validate_metadata(input.metadata.as_ref())?;
+        let customer = customers::ensure_customer(db, stripe, viewer).await?;
+        if let Some(pm) = &input.payment_method_id {
+            check_payment_method(db, customer.id, pm).await?;
+        }
+        let stripe_key = match &scope {
+            Some(s) => s.stripe_key("pi")?,
+            None => idempotency::one_off_stripe_key("pi")?,
+        };
+        // Derived from the Stripe key: a retry sends identical parameters, as Stripe requires.
+        let payment_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, stripe_key.as_str().as_bytes());
+        let origin = Origin {
+            payment_id,
+            user_id: viewer.user_id.clone(),
+            customer_id: Some(customer.id),
+            price_id,
+            stripe_idempotency_key: Some(stripe_key.as_str().to_string()),
+        };
+        let mut all_metadata = metadata;
+        all_metadata.insert("tollgate_payment_id".into(), payment_id.to_string());
+        all_metadata.insert("tollgate_user_id".into(), viewer.user_id.clone());
+        let currency: stripe_types::Currency = money
+            .currency()
+            .as_str()
+            .parse()
+            .unwrap_or_else(|never: std::convert::Infallible| match never {});
+        let mut automatic = req::CreatePaymentIntentAutomaticPaymentMethods::new(true);
+        // No redirect-based methods: the SPA confirms in place, so no return_url is needed.
+        automatic.allow_redirects =
+            Some(req::CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never);
+        let mut request = req::CreatePaymentIntent::new(money.minor_units(), currency)
+            .customer(customer.stripe_customer_id.clone())
+            .automatic_payment_methods(automatic)
+            .metadata(all_metadata)
+            .expand(expansions());
+        if let Some(d) = &input.description {
+            request = request.description(d.clone());
+        }
+        if let Some(pm) = &input.payment_method_id {
+            request = request.payment_method(pm.clone()).confirm(true);
+        }
+        let pending = PendingPayment {
+            money: &money,
+            description: input.description.as_deref(),
+            metadata: input.metadata.as_ref(),
+        };
+        let result = stripe
+            .send::<objects::PaymentIntent>(&request, Some(&stripe_key))
+            .await;
+        settle_intent_call(db, result, &origin, Some(&pending)).await
+    })
+    .await?;
+    let payment = payments::Entity::find_by_id(outcome.payment_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment row missing")))?;
+    Ok((payment, outcome.client_secret))
+}
+
+/// What Tollgate knows of a payment before Stripe has answered.
+struct PendingPayment<'a> {
+    money: &'a Money,
+    description: Option<&'a str>,
+    metadata: Option<&'a serde_json::Value>,
+}
+
+/// Turns a Stripe answer to a create/confirm call into local state and the mutation's result.
+async fn settle_intent_call(
+    db: &impl ConnectionTrait,
+    result: Result<objects::PaymentIntent, StripeError>,
+    origin: &Origin,
+    pending: Option<&PendingPayment<'_>>,
+) -> Result<IntentOutcome, ApiError> {
+    match result {
+        Ok(pi) => {
+            let row = apply_intent(db, &pi, Utc::now(), Some(origin)).await?;
+            Ok(IntentOutcome {
+                payment_id: row.id,
+                client_secret: pi.client_secret,
+            })
+        }
+        Err(StripeError::Card(card)) => {
+            // Stripe records the failed attempt on the intent; so do we, then report it.
+            if let Some(pi) = card
+                .payment_intent
+                .clone()
+                .and_then(|v| serde_json::from_value::<objects::PaymentIntent>(v).ok())
+            {
+                apply_intent(db, &pi, Utc::now(), Some(origin)).await?;
+            }
+            Err(StripeError::Card(card).into())
+        }
+        Err(e) if e.outcome_unknown() => {
+            // Stripe may have created it: keep a pending row the webhook (which carries our
+            // payment id in metadata) or a retry with the same key will settle.
+            if let Some(p) = pending {
+                record_unknown_outcome(db, origin, p).await?;
+            }
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn record_unknown_outcome(
+    db: &impl ConnectionTrait,
+    origin: &Origin,
+    p: &PendingPayment<'_>,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let row = payments::ActiveModel {
+        id: Set(origin.payment_id),
+        user_id: Set(origin.user_id.clone()),
+        customer_id: Set(origin.customer_id),
+        stripe_payment_intent_id: Set(None),
+        stripe_idempotency_key: Set(origin.stripe_idempotency_key.clone()),
+        amount: Set(p.money.minor_units()),
+        currency: Set(p.money.currency().as_str().to_string()),
+        status: Set(status::PENDING.into()),
+        description: Set(p.description.map(str::to_owned)),
+        card_brand: Set(None),
+        card_last4: Set(None),
+        failure_code: Set(None),
+        failure_message: Set(None),
+        amount_refunded: Set(0),
+        refund_reserved: Set(0),
+        metadata: Set(p.metadata.cloned().unwrap_or_else(|| serde_json::json!({}))),
+        price_id: Set(origin.price_id),
+        subscription_id: Set(None),
+        stripe_invoice_id: Set(None),
+        disputed: Set(false),
+        // The epoch: any real snapshot is newer.
+        snapshot_at: Set(DateTime::UNIX_EPOCH),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    payments::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(payments::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The card summary of an intent, from its expanded payment method or its latest charge.
+fn card_of(pi: &objects::PaymentIntent) -> (Option<String>, Option<String>) {
+    let card = pi
+        .payment_method
+        .as_ref()
+        .and_then(|pm| pm.object())
+        .and_then(|pm| pm.card.clone())
+        .or_else(|| {
+            pi.latest_charge
+                .as_ref()
+                .and_then(|c| c.object())
+                .and_then(|c| c.payment_method_details.as_ref())
+                .and_then(|d| d.card.clone())
+        });
+    match card {
+        Some(c) => (c.brand, c.last4),
+        None => (None, None),
+    }
+}
+
+/// Applies a PaymentIntent snapshot taken at `snapshot_at` to the local projection, whichever
+/// way it arrived (API answer or webhook). Rows are matched by Stripe id, else by the Tollgate
+/// id in the intent's metadata. A snapshot older than what the row holds changes nothing.
+/// Returns None for an intent that belongs to no Tollgate user.
+pub async fn apply_intent(
+    db: &impl ConnectionTrait,
+    pi: &objects::PaymentIntent,
+    snapshot_at: DateTime<Utc>,
+    origin: Option<&Origin>,
+) -> Result<payments::Model, ApiError> {
+    let by_metadata = pi
+        .metadata
+        .get("tollgate_payment_id")
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let local_id = origin.map(|o| o.payment_id).or(by_metadata);
+    let mut existing = payments::Entity::find()
+        .filter(payments::Column::StripePaymentIntentId.eq(&pi.id))
+        .one(db)
+        .await?;
+    if existing.is_none() {
+        if let Some(id) = local_id {
+            existing = payments::Entity::find_by_id(id).one(db).await?;
+        }
+    }
+    let incoming = status_of(pi);
+    let (brand, last4) = card_of(pi);
+    let (failure_code, failure_message) = match &pi.last_payment_error {
+        Some(e) if incoming != status::SUCCEEDED => (
+            e.decline_code.clone().or_else(|| e.code.clone()),
+            e.message.clone(),
+        ),
+        _ => (None, None),
+    };
+    let now = Utc::now();
+    let Some(current) = existing else {
+        let origin = origin.ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "payment intent {} has no local origin",
+                pi.id
+            ))
+        })?;
+        let metadata: serde_json::Map<String, serde_json::Value> = pi
+            .metadata
+            .iter()
+            .filter(|(k, _)| !k.starts_with("tollgate_"))
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+            .collect();
+        let row = payments::ActiveModel {
+            id: Set(origin.payment_id),
+            user_id: Set(origin.user_id.clone()),
+            customer_id: Set(origin.customer_id),
+            stripe_payment_intent_id: Set(Some(pi.id.clone())),
+            stripe_idempotency_key: Set(origin.stripe_idempotency_key.clone()),
+            amount: Set(pi.amount),
+            currency: Set(pi.currency.to_ascii_lowercase()),
+            status: Set(next_status(status::PENDING, incoming, pi.amount, 0)),
+            description: Set(pi.description.clone()),
+            card_brand: Set(brand),
+            card_last4: Set(last4),
+            failure_code: Set(failure_code),
+            failure_message: Set(failure_message),
+            amount_refunded: Set(0),
+            refund_reserved: Set(0),
+            metadata: Set(serde_json::Value::Object(metadata)),
+            price_id: Set(origin.price_id),
+            subscription_id: Set(None),
+            stripe_invoice_id: Set(None),
+            disputed: Set(false),
+            snapshot_at: Set(snapshot_at),
+            created_at: Set(pi.created.and_then(objects::timestamp).unwrap_or(now)),
+            updated_at: Set(now),
+        };
+        let inserted = payments::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(payments::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        if inserted == 1 {
+            return find(db, origin.payment_id).await;
+        }
+        // A concurrent writer inserted it first: apply as an update.
+        return Box::pin(apply_intent(db, pi, snapshot_at, Some(origin))).await;
+    };
+    let next = next_status(
+        &current.status,
+        incoming,
+        current.amount,
+        current.amount_refunded,
+    );
+    let result = payments::Entity::update_many()
+        .col_expr(
+            payments::Column::StripePaymentIntentId,
+            Expr::value(Some(pi.id.clone())),
+        )
+        .col_expr(payments::Column::Status, Expr::value(next))
+        .col_expr(
+            payments::Column::CardBrand,
+            Expr::value(brand.or(current.card_brand.clone())),
+        )
+        .col_expr(
+            payments::Column::CardLast4,
+            Expr::value(last4.or(current.card_last4.clone())),
+        )
+        .col_expr(payments::Column::FailureCode, Expr::value(failure_code))
+        .col_expr(
+            payments::Column::FailureMessage,
+            Expr::value(failure_message),
+        )
+        .col_expr(
+            payments::Column::Description,
+            Expr::value(pi.description.clone().or(current.description.clone())),
+        )
+        .col_expr(payments::Column::SnapshotAt, Expr::value(snapshot_at))
+        .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+        .filter(payments::Column::Id.eq(current.id))
+        // Optimistic: the status we merged with must still be there, and ours must be newer.
+        .filter(payments::Column::Status.eq(current.status.clone()))
+        .filter(payments::Column::SnapshotAt.lte(snapshot_at))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        let fresh = find(db, current.id).await?;
+        if fresh.status != current.status && fresh.snapshot_at <= snapshot_at {
+            // Lost a race with another writer; merge again with what it wrote.
+            return Box::pin(apply_intent(db, pi, snapshot_at, origin)).await;
+        }
+        return Ok(fresh);
+    }
+    find(db, current.id).await
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<payments::Model, ApiError> {
+    payments::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("payment"))
+}
+
+/// A payment the viewer may see: their own, or any for admins. Anything else is `NOT_FOUND`,
+/// never `FORBIDDEN`, so ids cannot be probed.
+pub async fn find_for_viewer(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<payments::Model, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("payment"))?;
+    let row = find(db, id).await?;
+    if row.user_id == viewer.user_id || viewer.is_admin() {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound("payment"))
+    }
+}
+
+fn stripe_id(row: &payments::Model) -> Result<&str, ApiError> {
+    row.stripe_payment_intent_id.as_deref().ok_or_else(|| {
+        ApiError::invalid_input(
+            "paymentId",
+            "this payment is still being created; try again shortly",
+        )
+    })
+}
+
+/// Confirms a payment server-side with a payment method (3-D Secure cards end in
+/// `requires_action` with what the SPA needs to continue).
+pub async fn confirm_payment(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    payment_id: &str,
+    payment_method_id: &str,
+    idempotency_key: Option<&str>,
+) -> Result<(payments::Model, Option<String>), ApiError> {
+    #[derive(Serialize)]
+    struct Request<'a> {
+        payment_id: &'a str,
+        payment_method_id: &'a str,
+    }
+    let scope = idempotency_key
+        .map(|k| {
+            idempotency::Scope::new(
+                &viewer.user_id,
+                k,
+                "confirmPayment",
+                &Request {
+                    payment_id,
+                    payment_method_id,
+                },
+            )
+        })
+        .transpose()?;
+    let outcome = idempotency::run(db, scope.as_ref(), || async {
+        let payment = find_for_viewer(db, viewer, payment_id).await?;
+        if payment.user_id != viewer.user_id {
+            // Admins see every payment but only its owner pays with their card.
+            return Err(ApiError::NotFound("payment"));
+        }
+        if !status::CONFIRMABLE.contains(&payment.status.as_str()) {
+            return Err(ApiError::invalid_input(
+                "paymentId",
+                format!("a {} payment cannot be confirmed", payment.status),
+            ));
+        }
+        if let Some(customer_id) = payment.customer_id {
+            check_payment_method(db, customer_id, payment_method_id).await?;
+        }
+        let key = match &scope {
+            Some(s) => s.stripe_key("confirm")?,
+            None => idempotency::one_off_stripe_key("confirm")?,
+        };
+        let request = req::ConfirmPaymentIntent::new(stripe_id(&payment)?)
+            .payment_method(payment_method_id)
+            .expand(expansions());
+        let origin = origin_of(&payment, &key);
+        let result = stripe
+            .send::<objects::PaymentIntent>(&request, Some(&key))
+            .await;
+        settle_intent_call(db, result, &origin, None).await
+    })
+    .await?;
+    Ok((find(db, outcome.payment_id).await?, outcome.client_secret))
+}
+
+fn origin_of(payment: &payments::Model, key: &IdempotencyKey) -> Origin {
+    Origin {
+        payment_id: payment.id,
+        user_id: payment.user_id.clone(),
+        customer_id: payment.customer_id,
+        price_id: payment.price_id,
+        stripe_idempotency_key: Some(key.as_str().to_string()),
+    }
+}
+
+/// Cancels a payment that has not succeeded.
+pub async fn cancel_payment(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    payment_id: &str,
+) -> Result<payments::Model, ApiError> {
+    let payment = find_for_viewer(db, viewer, payment_id).await?;
+    if !status::CONFIRMABLE.contains(&payment.status.as_str()) {
+        return Err(ApiError::invalid_input(
+            "paymentId",
+            format!("a {} payment cannot be canceled", payment.status),
+        ));
+    }
+    let key = IdempotencyKey::new(format!("tollgate-cancel-{}", payment.id))
+        .map_err(ApiError::internal)?;
+    let request = req::CancelPaymentIntent::new(stripe_id(&payment)?).expand(expansions());
+    let pi: objects::PaymentIntent = stripe.send(&request, Some(&key)).await?;
+    apply_intent(db, &pi, Utc::now(), Some(&origin_of(&payment, &key))).await
+}
+
+/// Filters of a payment listing.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub user_id: Option<String>,
+    pub status: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// A position in a newest-first listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn of(row: &payments::Model) -> Self {
+        Cursor {
+            created_at: row.created_at,
+            id: row.id,
+        }
+    }
+
+    /// Opaque to clients; stable across requests.
+    pub fn encode(&self) -> String {
+        hex::encode(format!(
+            "{}|{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let raw = String::from_utf8(hex::decode(s).ok()?).ok()?;
+        let (micros, id) = raw.split_once('|')?;
+        Some(Cursor {
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// One page of payments, newest first, plus whether more follow and the total count.
+pub struct Page {
+    pub rows: Vec<payments::Model>,
+    pub has_next: bool,
+    pub total: u64,
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &PaymentFilter,
+    first: u64,
+    after: Option<Cursor>,
+) -> Result<Page, ApiError> {
+    let mut condition = Condition::all();
+    if let Some(u) = &filter.user_id {
+        condition = condition.add(payments::Column::UserId.eq(u.clone()));
+    }
+    if let Some(s) = &filter.status {
+        condition = condition.add(payments::Column::Status.eq(s.clone()));
+    }
+    if let Some(c) = &filter.currency {
+        condition = condition.add(payments::Column::Currency.eq(c.to_ascii_lowercase()));
+    }
+    let total = payments::Entity::find()
+        .filter(condition.clone())
+        .count(db)
+        .await?;
+    let mut page_condition = condition;
+    if let Some(c) = after {
+        page_condition = page_condition.add(
+            Condition::any()
+                .add(payments::Column::CreatedAt.lt(c.created_at))
+                .add(
+                    Condition::all()
+                        .add(payments::Column::CreatedAt.eq(c.created_at))
+                        .add(payments::Column::Id.lt(c.id)),
+                ),
+        );
+    }
+    let mut rows = payments::Entity::find()
+        .filter(page_condition)
+        .order_by_desc(payments::Column::CreatedAt)
+        .order_by_desc(payments::Column::Id)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok(Page {
+        rows,
+        has_next,
+        total,
+    })
+}
+
+/// Revenue of one currency over a period, in minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevenueLine {
+    pub currency: String,
+    pub gross: i64,
+    pub refunded: i64,
+}
+
+/// Captured payments per currency in [from, to): gross, refunded (net is the difference).
+pub async fn revenue(
+    db: &impl ConnectionTrait,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<RevenueLine>, ApiError> {
+    let mut query = payments::Entity::find()
+        .select_only()
+        .column(payments::Column::Currency)
+        // SUM of BIGINT is NUMERIC on PostgreSQL; cast back so it reads as i64 on both.
+        .column_as(Expr::cust("CAST(SUM(amount) AS BIGINT)"), "gross")
+        .column_as(
+            Expr::cust("CAST(SUM(amount_refunded) AS BIGINT)"),
+            "refunded",
+        )
+        .filter(payments::Column::Status.is_in(status::CAPTURED))
+        .group_by(payments::Column::Currency)
+        .order_by_asc(payments::Column::Currency);
+    if let Some(f) = from {
+        query = query.filter(payments::Column::CreatedAt.gte(f));
+    }
+    if let Some(t) = to {
+        query = query.filter(payments::Column::CreatedAt.lt(t));
+    }
+    let rows: Vec<(String, i64, i64)> = query.into_tuple().all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(currency, gross, refunded)| RevenueLine {
+            currency,
+            gross,
+            refunded,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_states_are_never_walked_back() {
+        use status::*;
+        assert_eq!(next_status(PENDING, SUCCEEDED, 100, 0), SUCCEEDED);
+        assert_eq!(next_status(SUCCEEDED, PROCESSING, 100, 0), SUCCEEDED);
+        assert_eq!(next_status(SUCCEEDED, FAILED, 100, 0), SUCCEEDED);
+        assert_eq!(next_status(CANCELED, SUCCEEDED, 100, 0), CANCELED);
+        assert_eq!(next_status(REFUNDED, SUCCEEDED, 100, 100), REFUNDED);
+        assert_eq!(
+            next_status(SUCCEEDED, SUCCEEDED, 100, 40),
+            PARTIALLY_REFUNDED
+        );
+        assert_eq!(
+            next_status(PARTIALLY_REFUNDED, SUCCEEDED, 100, 100),
+            REFUNDED
+        );
+        assert_eq!(
+            next_status(FAILED, SUCCEEDED, 100, 0),
+            SUCCEEDED,
+            "a retry can succeed"
+        );
+        assert_eq!(next_status(REQUIRES_ACTION, FAILED, 100, 0), FAILED);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = Cursor {
+            created_at: Utc::now(),
+            id: Uuid::now_v7(),
+        };
+        let back = Cursor::decode(&c.encode()).expect("decodes");
+        assert_eq!(back.id, c.id);
+        assert_eq!(
+            back.created_at.timestamp_micros(),
+            c.created_at.timestamp_micros()
+        );
+        assert!(Cursor::decode("zz").is_none());
+        assert!(Cursor::decode(&hex::encode("1|not-a-uuid")).is_none());
+    }
+
+    #[test]
+    fn metadata_rules() {
+        use serde_json::json;
+        assert!(validate_metadata(Some(&json!({"order": "42"}))).is_ok());
+        assert!(validate_metadata(Some(&json!(null)))
+            .expect("null is none")
+            .is_empty());
+        assert!(validate_metadata(Some(&json!(["x"]))).is_err());
+        assert!(validate_metadata(Some(&json!({"n": 1}))).is_err());
+        assert!(validate_metadata(Some(&json!({"tollgate_payment_id": "x"}))).is_err());
+        let many: serde_json::Map<_, _> = (0..49).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert!(validate_metadata(Some(&serde_json::Value::Object(many))).is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! Refunds. The refundable balance is enforced by the database: a refund first reserves its
+//! amount with one conditional UPDATE (`amount_refunded + refund_reserved + x <= amount`), so
+//! two concurrent refunds can never both pass, on SQLite or PostgreSQL, in one process or many.
+//! Only then is Stripe asked; its answer turns the reservation into a refund or releases it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::{payments as payment_rows, refunds};
+use sea_orm::{
+    sea_query::{Expr, ExprTrait},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession,
+    TransactionTrait,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    billing::{
+        idempotency,
+        payments::{self, status},
+    },
+    error::ApiError,
+    money::{Currency, Money},
+    stripe::{objects, requests::refund as req, StripeClient, StripeError},
+};
+
+/// Refund statuses as stored.
+pub mod refund_status {
+    pub const PENDING: &str = "pending";
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const CANCELED: &str = "canceled";
+    pub const REQUIRES_ACTION: &str = "requires_action";
+}
+
+/// Why a refund is made (Stripe's reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Duplicate,
+    Fraudulent,
+    RequestedByCustomer,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Duplicate => "duplicate",
+            Reason::Fraudulent => "fraudulent",
+            Reason::RequestedByCustomer => "requested_by_customer",
+        }
+    }
+
+    fn to_stripe(self) -> req::CreateRefundReason {
+        match self {
+            Reason::Duplicate => req::CreateRefundReason::Duplicate,
+            Reason::Fraudulent => req::CreateRefundReason::Fraudulent,
+            Reason::RequestedByCustomer => req::CreateRefundReason::RequestedByCustomer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundRequest {
+    pub payment_id: String,
+    /// Decimal amount in the payment's currency; the whole remaining amount when absent.
+    pub amount: Option<String>,
+    pub reason: Option<Reason>,
+}
+
+/// Who may refund: admins always; a payment's owner only within the configured window after
+/// the payment (None: never). Everyone else does not see the payment at all.
+fn authorise(
+    viewer: &Viewer,
+    payment: &payment_rows::Model,
+    owner_window: Option<Duration>,
+) -> Result<(), ApiError> {
+    if viewer.is_admin() {
+        return Ok(());
+    }
+    if payment.user_id != viewer.user_id {
+        return Err(ApiError::NotFound("payment"));
+    }
+    let within = owner_window.is_some_and(|w| {
+        chrono::Duration::from_std(w).is_ok_and(|w| Utc::now() - payment.created_at <= w)
+    });
+    if within {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    owner_window: Option<Duration>,
+    request: RefundRequest,
+    idempotency_key: Option<&str>,
+) -> Result<refunds::Model, ApiError> {
+    let scope = idempotency_key
+        .map(|k| idempotency::Scope::new(&viewer.user_id, k, "refundPayment", &request))
+        .transpose()?;
+    let refund_id = idempotency::run(db, scope.as_ref(), || async {
+        let payment = payments::find_for_viewer(db, viewer, &request.payment_id).await?;
+        authorise(viewer, &payment, owner_window)?;
+        let Some(pi) = payment.stripe_payment_intent_id.clone() else {
+            return Err(ApiError::NotRefundable(
+                "the payment has not been made".into(),
+            ));
+        };
+        let key = match &scope {
+            Some(s) => s.stripe_key("refund")?,
+            None => idempotency::one_off_stripe_key("refund")?,
+        };
+        let refund_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_str().as_bytes());
+        let refund = match refunds::Entity::find_by_id(refund_id).one(db).await? {
+            // A retry of a refund whose outcome was unknown: ask Stripe again, same key.
+            Some(existing) if existing.status == refund_status::PENDING => existing,
+            Some(settled) => return Ok(settled.id),
+            None => reserve(db, viewer, &payment, refund_id, &request).await?,
+        };
+        let mut call = req::CreateRefund::new()
+            .payment_intent(pi)
+            .amount(refund.amount)
+            .metadata(std::collections::HashMap::from([(
+                "tollgate_refund_id".to_string(),
+                refund.id.to_string(),
+            )]));
+        if let Some(r) = request.reason {
+            call = call.reason(r.to_stripe());
+        }
+        match stripe.send::<objects::Refund>(&call, Some(&key)).await {
+            Ok(answer) => {
+                settle(db, refund.id, &answer, Utc::now()).await?;
+                Ok(refund.id)
+            }
+            Err(e) if e.outcome_unknown() => {
+                // Keep the reservation: Stripe may have refunded. The refund webhook or a
+                // retry with the same idempotency key settles it.
+                Err(e.into())
+            }
+            Err(e) => {
+                release(db, refund.id, &e.to_string()).await?;
+                Err(match e {
+                    StripeError::InvalidRequest { error, .. } => ApiError::NotRefundable(
+                        error
+                            .message
+                            .unwrap_or_else(|| "Stripe refused the refund".into()),
+                    ),
+                    other => other.into(),
+                })
+            }
+        }
+    })
+    .await?;
+    refunds::Entity::find_by_id(refund_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund row missing")))
+}
+
+/// Reserves the refund's amount on the payment and records the refund as pending, in one
+/// transaction.
+async fn reserve<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    payment: &payment_rows::Model,
+    refund_id: Uuid,
+    request: &RefundRequest,
+) -> Result<refunds::Model, ApiError> {
+    if !status::CAPTURED.contains(&payment.status.as_str()) {
+        return Err(ApiError::NotRefundable(format!(
+            "only succeeded payments can be refunded (this one is {})",
+            payment.status
+        )));
+    }
+    let remaining = payment.amount - payment.amount_refunded - payment.refund_reserved;
+    let amount = match &request.amount {
+        None => remaining,
+        Some(a) => Money::parse_chargeable(a, &Currency::from_stored(&payment.currency))
+            .map_err(|e| ApiError::InvalidAmount {
+                field: "amount".into(),
+                message: e.to_string(),
+            })?
+            .minor_units(),
+    };
+    if amount <= 0 || amount > remaining {
+        return Err(ApiError::RefundExceedsPayment {
+            remaining: Ord::max(remaining, 0),
+        });
+    }
+    let txn = db.begin().await?;
+    // The check and the reservation are one statement: concurrent refunds serialise on the row.
+    let reserved = payment_rows::Entity::update_many()
+        .col_expr(
+            payment_rows::Column::RefundReserved,
+            Expr::col(payment_rows::Column::RefundReserved).add(amount),
+        )
+        .col_expr(payment_rows::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_rows::Column::Id.eq(payment.id))
+        .filter(payment_rows::Column::Status.is_in(status::CAPTURED))
+        .filter(
+            Expr::col(payment_rows::Column::AmountRefunded)
+                .add(Expr::col(payment_rows::Column::RefundReserved))
+                .add(amount)
+                .lte(Expr::col(payment_rows::Column::Amount)),
+        )
+        .exec(&txn)
+        .await?;
+    if reserved.rows_affected == 0 {
+        txn.rollback().await?;
+        let now = payments::find(db, payment.id).await?;
+        return Err(if status::CAPTURED.contains(&now.status.as_str()) {
+            ApiError::RefundExceedsPayment {
+                remaining: Ord::max(now.amount - now.amount_refunded - now.refund_reserved, 0),
+            }
+        } else {
+            ApiError::NotRefundable(format!("the payment is {}", now.status))
+        });
+    }
+    let at = Utc::now();
+    let row = refunds::ActiveModel {
+        id: Set(refund_id),
+        payment_id: Set(payment.id),
+        stripe_refund_id: Set(None),
+        amount: Set(amount),
+        currency: Set(payment.currency.clone()),
+        reason: Set(request.reason.map(|r| r.as_str().to_string())),
+        status: Set(refund_status::PENDING.into()),
+        failure_reason: Set(None),
+        requested_by: Set(Some(viewer.user_id.clone())),
+        snapshot_at: Set(DateTime::UNIX_EPOCH),
+        created_at: Set(at),
+        updated_at: Set(at),
+    };
+    let inserted = refunds::Entity::insert(row)
+        .exec_with_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(inserted)
+}
+
+/// Applies Stripe's answer for a refund Tollgate reserved. Idempotent: only the first
+/// settlement of a pending refund moves money on the payment.
+pub async fn settle<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    refund_id: Uuid,
+    answer: &objects::Refund,
+    snapshot_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    use objects::RefundStatus as S;
+    let new_status = match &answer.status {
+        Some(S::Succeeded) => refund_status::SUCCEEDED,
+        Some(S::Failed) => refund_status::FAILED,
+        Some(S::Canceled) => refund_status::CANCELED,
+        Some(S::RequiresAction) => refund_status::REQUIRES_ACTION,
+        Some(S::Pending) | Some(S::Other(_)) | None => refund_status::PENDING,
+    };
+    let txn = db.begin().await?;
+    let moved = refunds::Entity::update_many()
+        .col_expr(
+            refunds::Column::StripeRefundId,
+            Expr::value(Some(answer.id.clone())),
+        )
+        .col_expr(refunds::Column::Status, Expr::value(new_status))
+        .col_expr(
+            refunds::Column::FailureReason,
+            Expr::value(answer.failure_reason.clone()),
+        )
+        .col_expr(refunds::Column::SnapshotAt, Expr::value(snapshot_at))
+        .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(refunds::Column::Id.eq(refund_id))
+        .filter(refunds::Column::Status.eq(refund_status::PENDING))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected == 1 && new_status != refund_status::PENDING {
+        let refund = refunds::Entity::find_by_id(refund_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund vanished")))?;
+        let succeeded = new_status == refund_status::SUCCEEDED;
+        move_reservation(&txn, refund.payment_id, refund.amount, succeeded).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Marks a reserved refund failed (Stripe refused it) and frees its amount.
+async fn release<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    refund_id: Uuid,
+    why: &str,
+) -> Result<(), ApiError> {
+    let txn = db.begin().await?;
+    let moved = refunds::Entity::update_many()
+        .col_expr(refunds::Column::Status, Expr::value(refund_status::FAILED))
+        .col_expr(
+            refunds::Column::FailureReason,
+            Expr::value(Some(why.chars().take(500).collect::<String>())),
+        )
+        .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(refunds::Column::Id.eq(refund_id))
+        .filter(refunds::Column::Status.eq(refund_status::PENDING))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected == 1 {
+        if let Some(refund) = refunds::Entity::find_by_id(refund_id).one(&txn).await? {
+            move_reservation(&txn, refund.payment_id, refund.amount, false).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Takes `amount` out of the payment's reservation: into `amount_refunded` when the refund
+/// succeeded, back to the refundable balance otherwise; then recomputes the payment status.
+async fn move_reservation(
+    txn: &impl ConnectionTrait,
+    payment_id: Uuid,
+    amount: i64,
+    succeeded: bool,
+) -> Result<(), ApiError> {
+    let refunded_delta = if succeeded { amount } else { 0 };
+    payment_rows::Entity::update_many()
+        .col_expr(
+            payment_rows::Column::RefundReserved,
+            Expr::col(payment_rows::Column::RefundReserved).sub(amount),
+        )
+        .col_expr(
+            payment_rows::Column::AmountRefunded,
+            Expr::col(payment_rows::Column::AmountRefunded).add(refunded_delta),
+        )
+        .col_expr(payment_rows::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_rows::Column::Id.eq(payment_id))
+        .exec(txn)
+        .await?;
+    let payment = payments::find(txn, payment_id).await?;
+    let next = payments::next_status(
+        &payment.status,
+        &payment.status,
+        payment.amount,
+        payment.amount_refunded,
+    );
+    if next != payment.status {
+        payment_rows::Entity::update_many()
+            .col_expr(payment_rows::Column::Status, Expr::value(next))
+            .filter(payment_rows::Column::Id.eq(payment_id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Refunds of several payments in one query (for the GraphQL loader), oldest first.
+pub async fn for_payments(
+    db: &impl ConnectionTrait,
+    payment_ids: &[Uuid],
+) -> Result<Vec<refunds::Model>, ApiError> {
+    if payment_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(refunds::Entity::find()
+        .filter(refunds::Column::PaymentId.is_in(payment_ids.to_vec()))
+        .order_by_asc(refunds::Column::CreatedAt)
+        .all(db)
+        .await?)
+}

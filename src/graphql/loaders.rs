@@ -1,0 +1,76 @@
+//! DataLoader batching: nested objects of a page cost one query per kind, not one per row.
+//! A loader is created per request, so nothing cached crosses users.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{customers, refunds};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::billing;
+
+/// The refunds of a payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PaymentRefundsKey(pub Uuid);
+
+/// A customer by Tollgate id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CustomerKey(pub Uuid);
+
+pub struct Loaders {
+    db: DatabaseConnection,
+}
+
+pub type RequestLoader = DataLoader<Loaders>;
+
+pub fn request_loader(db: DatabaseConnection) -> RequestLoader {
+    DataLoader::new(Loaders { db }, tokio::spawn)
+}
+
+impl Loader<PaymentRefundsKey> for Loaders {
+    type Value = Vec<refunds::Model>;
+    type Error = Arc<crate::error::ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[PaymentRefundsKey],
+    ) -> Result<HashMap<PaymentRefundsKey, Self::Value>, Self::Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = billing::refunds::for_payments(&self.db, &ids)
+            .await
+            .map_err(Arc::new)?;
+        let mut out: HashMap<PaymentRefundsKey, Vec<refunds::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for r in rows {
+            out.entry(PaymentRefundsKey(r.payment_id))
+                .or_default()
+                .push(r);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<CustomerKey> for Loaders {
+    type Value = customers::Model;
+    type Error = Arc<crate::error::ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[CustomerKey],
+    ) -> Result<HashMap<CustomerKey, Self::Value>, Self::Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = customers::Entity::find()
+            .filter(customers::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await
+            .map_err(|e| Arc::new(e.into()))?;
+        Ok(rows.into_iter().map(|c| (CustomerKey(c.id), c)).collect())
+    }
+}

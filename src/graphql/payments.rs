@@ -1,0 +1,550 @@
+//! Payments and refunds: the viewer's history, admin views, and the money-moving mutations.
+
+use async_graphql::{Context, Enum, InputObject, Json, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{payments, refunds};
+
+use super::{
+    context,
+    loaders::{CustomerKey, PaymentRefundsKey, RequestLoader},
+    money::MoneyType,
+    viewer::Customer,
+};
+use crate::{
+    billing::{
+        self,
+        payments::{Cursor, PaymentFilter},
+        refunds::{Reason, RefundRequest},
+    },
+    error::{ApiError, GqlResult},
+};
+
+/// Largest page a client may ask for; larger requests are clamped.
+pub const MAX_PAGE: i32 = 100;
+
+/// Where a payment stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PaymentStatus {
+    /// Created; waiting for the customer to confirm (or for Stripe's answer).
+    Pending,
+    /// Stripe is processing it.
+    Processing,
+    /// The customer must complete an action (3-D Secure) in the SPA.
+    RequiresAction,
+    Succeeded,
+    /// The last attempt failed; it may be confirmed again with another payment method.
+    Failed,
+    Canceled,
+    PartiallyRefunded,
+    Refunded,
+}
+
+impl PaymentStatus {
+    pub fn as_db(self) -> &'static str {
+        use billing::payments::status::*;
+        match self {
+            PaymentStatus::Pending => PENDING,
+            PaymentStatus::Processing => PROCESSING,
+            PaymentStatus::RequiresAction => REQUIRES_ACTION,
+            PaymentStatus::Succeeded => SUCCEEDED,
+            PaymentStatus::Failed => FAILED,
+            PaymentStatus::Canceled => CANCELED,
+            PaymentStatus::PartiallyRefunded => PARTIALLY_REFUNDED,
+            PaymentStatus::Refunded => REFUNDED,
+        }
+    }
+
+    fn from_db(s: &str) -> Self {
+        use billing::payments::status::*;
+        match s {
+            PROCESSING => PaymentStatus::Processing,
+            REQUIRES_ACTION => PaymentStatus::RequiresAction,
+            SUCCEEDED => PaymentStatus::Succeeded,
+            FAILED => PaymentStatus::Failed,
+            CANCELED => PaymentStatus::Canceled,
+            PARTIALLY_REFUNDED => PaymentStatus::PartiallyRefunded,
+            REFUNDED => PaymentStatus::Refunded,
+            _ => PaymentStatus::Pending,
+        }
+    }
+}
+
+/// A one-time payment (one Stripe PaymentIntent).
+pub struct Payment(pub payments::Model);
+
+#[Object]
+impl Payment {
+    /// Tollgate's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Stripe's PaymentIntent id (`pi_…`); null only while Stripe's answer is awaited.
+    async fn stripe_payment_intent_id(&self) -> Option<&str> {
+        self.0.stripe_payment_intent_id.as_deref()
+    }
+
+    /// The amount charged.
+    async fn amount(&self) -> MoneyType {
+        MoneyType::from_parts(self.0.amount, &self.0.currency)
+    }
+
+    /// How much of it has been refunded.
+    async fn amount_refunded(&self) -> MoneyType {
+        MoneyType::from_parts(self.0.amount_refunded, &self.0.currency)
+    }
+
+    async fn status(&self) -> PaymentStatus {
+        PaymentStatus::from_db(&self.0.status)
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Card brand (`visa`, `mastercard`, …) when paid by card.
+    async fn card_brand(&self) -> Option<&str> {
+        self.0.card_brand.as_deref()
+    }
+
+    /// Last four digits of the card.
+    async fn card_last4(&self) -> Option<&str> {
+        self.0.card_last4.as_deref()
+    }
+
+    /// Stripe's decline or error code of the last failed attempt.
+    async fn failure_code(&self) -> Option<&str> {
+        self.0.failure_code.as_deref()
+    }
+
+    /// A message about the last failed attempt, fit to show the customer.
+    async fn failure_message(&self) -> Option<&str> {
+        self.0.failure_message.as_deref()
+    }
+
+    /// Whether the customer disputed the charge with their bank.
+    async fn disputed(&self) -> bool {
+        self.0.disputed
+    }
+
+    /// The client's own key-value data.
+    async fn metadata(&self) -> Json<serde_json::Value> {
+        Json(self.0.metadata.clone())
+    }
+
+    /// The payer's user id (the token's `sub`).
+    async fn user_id(&self) -> &str {
+        &self.0.user_id
+    }
+
+    /// The Stripe customer it was charged to.
+    async fn customer(&self, ctx: &Context<'_>) -> GqlResult<Option<Customer>> {
+        let Some(id) = self.0.customer_id else {
+            return Ok(None);
+        };
+        let loader = ctx
+            .data::<RequestLoader>()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!(e.message)))?;
+        Ok(loader.load_one(CustomerKey(id)).await?.map(Customer))
+    }
+
+    /// Its refunds, oldest first.
+    async fn refunds(&self, ctx: &Context<'_>) -> GqlResult<Vec<Refund>> {
+        let loader = ctx
+            .data::<RequestLoader>()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!(e.message)))?;
+        let rows = loader
+            .load_one(PaymentRefundsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Refund).collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Where a refund stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RefundStatus {
+    Pending,
+    RequiresAction,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+/// Why a refund was made.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RefundReason {
+    Duplicate,
+    Fraudulent,
+    RequestedByCustomer,
+}
+
+impl From<RefundReason> for Reason {
+    fn from(r: RefundReason) -> Self {
+        match r {
+            RefundReason::Duplicate => Reason::Duplicate,
+            RefundReason::Fraudulent => Reason::Fraudulent,
+            RefundReason::RequestedByCustomer => Reason::RequestedByCustomer,
+        }
+    }
+}
+
+/// Money returned to the customer, in part or in full.
+pub struct Refund(pub refunds::Model);
+
+#[Object]
+impl Refund {
+    /// Tollgate's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The refunded payment's id.
+    async fn payment_id(&self) -> ID {
+        ID(self.0.payment_id.to_string())
+    }
+
+    /// Stripe's refund id (`re_…`); null until Stripe has answered.
+    async fn stripe_refund_id(&self) -> Option<&str> {
+        self.0.stripe_refund_id.as_deref()
+    }
+
+    async fn amount(&self) -> MoneyType {
+        MoneyType::from_parts(self.0.amount, &self.0.currency)
+    }
+
+    async fn reason(&self) -> Option<RefundReason> {
+        match self.0.reason.as_deref()? {
+            "duplicate" => Some(RefundReason::Duplicate),
+            "fraudulent" => Some(RefundReason::Fraudulent),
+            "requested_by_customer" => Some(RefundReason::RequestedByCustomer),
+            _ => None,
+        }
+    }
+
+    async fn status(&self) -> RefundStatus {
+        use billing::refunds::refund_status::*;
+        match self.0.status.as_str() {
+            SUCCEEDED => RefundStatus::Succeeded,
+            FAILED => RefundStatus::Failed,
+            CANCELED => RefundStatus::Canceled,
+            REQUIRES_ACTION => RefundStatus::RequiresAction,
+            _ => RefundStatus::Pending,
+        }
+    }
+
+    /// Why Stripe could not refund, when it failed.
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure_reason.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Pagination state of a connection (Relay).
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// Always false: pages only go forward.
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// A payment and its cursor.
+#[derive(SimpleObject)]
+pub struct PaymentEdge {
+    /// Pass as `after` to continue after this payment.
+    pub cursor: String,
+    pub node: Payment,
+}
+
+/// A page of payments, newest first.
+#[derive(SimpleObject)]
+pub struct PaymentConnection {
+    pub edges: Vec<PaymentEdge>,
+    pub page_info: PageInfo,
+    /// How many payments match the filters, across all pages.
+    pub total_count: u64,
+}
+
+fn page_args(first: i32, after: Option<String>) -> Result<(u64, Option<Cursor>), ApiError> {
+    if first < 1 {
+        return Err(ApiError::invalid_input("first", "must be at least 1"));
+    }
+    let first = first.min(MAX_PAGE) as u64;
+    let after = match after {
+        None => None,
+        Some(a) => Some(
+            Cursor::decode(&a)
+                .ok_or_else(|| ApiError::invalid_input("after", "not a cursor from this API"))?,
+        ),
+    };
+    Ok((first, after))
+}
+
+fn connection(page: billing::payments::Page) -> PaymentConnection {
+    let edges: Vec<PaymentEdge> = page
+        .rows
+        .into_iter()
+        .map(|row| PaymentEdge {
+            cursor: Cursor::of(&row).encode(),
+            node: Payment(row),
+        })
+        .collect();
+    PaymentConnection {
+        page_info: PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: false,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: page.total,
+    }
+}
+
+/// Revenue of one currency over a period.
+#[derive(SimpleObject)]
+pub struct RevenueLine {
+    pub currency: String,
+    /// Everything captured.
+    pub gross: MoneyType,
+    /// Everything refunded of it.
+    pub refunded: MoneyType,
+    /// Gross minus refunded.
+    pub net: MoneyType,
+}
+
+#[derive(Default)]
+pub struct PaymentsQuery;
+
+#[Object]
+impl PaymentsQuery {
+    /// The viewer's payments, newest first.
+    async fn payments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        status: Option<PaymentStatus>,
+    ) -> GqlResult<PaymentConnection> {
+        let viewer = context::viewer(ctx)?;
+        let state = context::state(ctx)?;
+        let (first, after) = page_args(first, after)?;
+        let filter = PaymentFilter {
+            user_id: Some(viewer.user_id.clone()),
+            status: status.map(|s| s.as_db().to_string()),
+            currency: None,
+        };
+        Ok(connection(
+            billing::payments::list(&state.db, &filter, first, after).await?,
+        ))
+    }
+
+    /// One of the viewer's payments (any payment for admins); null when there is none.
+    async fn payment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Payment>> {
+        let viewer = context::viewer(ctx)?;
+        let state = context::state(ctx)?;
+        match billing::payments::find_for_viewer(&state.db, viewer, &id).await {
+            Ok(row) => Ok(Some(Payment(row))),
+            Err(ApiError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Admin: every payment, newest first, filtered by status, user or currency.
+    async fn admin_payments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        status: Option<PaymentStatus>,
+        user_id: Option<String>,
+        currency: Option<String>,
+    ) -> GqlResult<PaymentConnection> {
+        context::admin(ctx)?;
+        let state = context::state(ctx)?;
+        let (first, after) = page_args(first, after)?;
+        let filter = PaymentFilter {
+            user_id,
+            status: status.map(|s| s.as_db().to_string()),
+            currency,
+        };
+        Ok(connection(
+            billing::payments::list(&state.db, &filter, first, after).await?,
+        ))
+    }
+
+    /// Admin: captured revenue per currency in [from, to).
+    async fn revenue(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> GqlResult<Vec<RevenueLine>> {
+        context::admin(ctx)?;
+        let state = context::state(ctx)?;
+        let lines = billing::payments::revenue(&state.db, from, to).await?;
+        Ok(lines
+            .into_iter()
+            .map(|l| RevenueLine {
+                gross: MoneyType::from_parts(l.gross, &l.currency),
+                refunded: MoneyType::from_parts(l.refunded, &l.currency),
+                net: MoneyType::from_parts(l.gross - l.refunded, &l.currency),
+                currency: l.currency,
+            })
+            .collect())
+    }
+}
+
+/// Pay an amount (`amount` + `currency`) or a one-time price (`priceId`).
+#[derive(InputObject)]
+pub struct CreatePaymentIntentInput {
+    /// Decimal amount in major units ("12.50"; "15000" for KRW).
+    pub amount: Option<String>,
+    /// ISO-4217 code, with `amount`.
+    pub currency: Option<String>,
+    /// A one-time price instead of amount + currency.
+    pub price_id: Option<ID>,
+    pub description: Option<String>,
+    /// Confirm at once with this payment method (a saved card); otherwise the SPA confirms
+    /// with Stripe.js using the returned `clientSecret`.
+    pub payment_method_id: Option<String>,
+    /// Up to 48 string values, kept with the payment.
+    pub metadata: Option<Json<serde_json::Value>>,
+    /// One per click: a repeat returns the first result instead of paying twice.
+    pub idempotency_key: Option<String>,
+}
+
+/// Confirm a pending payment server-side.
+#[derive(InputObject)]
+pub struct ConfirmPaymentInput {
+    pub payment_id: ID,
+    pub payment_method_id: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// Refund a payment, in full or in part.
+#[derive(InputObject)]
+pub struct RefundPaymentInput {
+    pub payment_id: ID,
+    /// Decimal amount; the whole remaining amount when absent.
+    pub amount: Option<String>,
+    pub reason: Option<RefundReason>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A payment and what the SPA needs to continue it.
+#[derive(SimpleObject)]
+pub struct PaymentIntentPayload {
+    pub payment: Payment,
+    /// For Stripe.js (`confirmCardPayment`, `handleNextAction`) while the payment is pending
+    /// or requires action.
+    pub client_secret: Option<String>,
+}
+
+#[derive(Default)]
+pub struct PaymentsMutation;
+
+#[Object]
+impl PaymentsMutation {
+    /// Starts a payment. With `paymentMethodId` it is confirmed at once and the result is
+    /// `SUCCEEDED`, `REQUIRES_ACTION` (3-D Secure: continue with `clientSecret`) or a card
+    /// error; without, it stays `PENDING` for the SPA to confirm with Stripe.js.
+    async fn create_payment_intent(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePaymentIntentInput,
+    ) -> GqlResult<PaymentIntentPayload> {
+        let viewer = context::viewer(ctx)?;
+        let state = context::state(ctx)?;
+        let request = billing::payments::NewPayment {
+            amount: input.amount,
+            currency: input.currency,
+            price_id: input.price_id.map(|id| id.0),
+            description: input.description,
+            payment_method_id: input.payment_method_id,
+            metadata: input.metadata.map(|j| j.0),
+        };
+        let (payment, client_secret) = billing::payments::create_payment_intent(
+            &state.db,
+            &state.stripe,
+            viewer,
+            request,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+        Ok(PaymentIntentPayload {
+            payment: Payment(payment),
+            client_secret,
+        })
+    }
+
+    /// Confirms a pending (or failed) payment with a payment method.
+    async fn confirm_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: ConfirmPaymentInput,
+    ) -> GqlResult<PaymentIntentPayload> {
+        let viewer = context::viewer(ctx)?;
+        let state = context::state(ctx)?;
+        let (payment, client_secret) = billing::payments::confirm_payment(
+            &state.db,
+            &state.stripe,
+            viewer,
+            &input.payment_id,
+            &input.payment_method_id,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+        Ok(PaymentIntentPayload {
+            payment: Payment(payment),
+            client_secret,
+        })
+    }
+
+    /// Cancels a payment that has not succeeded.
+    async fn cancel_payment_intent(&self, ctx: &Context<'_>, payment_id: ID) -> GqlResult<Payment> {
+        let viewer = context::viewer(ctx)?;
+        let state = context::state(ctx)?;
+        let row = billing::payments::cancel_payment(&state.db, &state.stripe, viewer, &payment_id)
+            .await?;
+        Ok(Payment(row))
+    }
+
+    /// Refunds a payment: admins always; its owner within the configured refund window.
+    async fn refund_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundPaymentInput,
+    ) -> GqlResult<Refund> {
+        let viewer = context::viewer(ctx)?;
+        let state = context::state(ctx)?;
+        let request = RefundRequest {
+            payment_id: input.payment_id.0,
+            amount: input.amount,
+            reason: input.reason.map(Into::into),
+        };
+        let refund = billing::refunds::refund_payment(
+            &state.db,
+            &state.stripe,
+            viewer,
+            state.config.owner_refund_window,
+            request,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+        Ok(Refund(refund))
+    }
+}

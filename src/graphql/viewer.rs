@@ -1,0 +1,73 @@
+//! `viewer`: who is calling, and their billing identity.
+
+use async_graphql::{Context, Object, ID};
+use chrono::{DateTime, Utc};
+use entity::customers;
+
+use super::context;
+use crate::{auth, billing, error::GqlResult};
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The authenticated user.
+    async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
+        Ok(Viewer(context::viewer(ctx)?.clone()))
+    }
+}
+
+/// The authenticated user, as the token describes them.
+pub struct Viewer(pub auth::Viewer);
+
+#[Object]
+impl Viewer {
+    /// The user id (the token's `sub`).
+    async fn id(&self) -> ID {
+        ID(self.0.user_id.clone())
+    }
+
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// Whether the token carries the `admin` role.
+    async fn is_admin(&self) -> bool {
+        self.0.is_admin()
+    }
+
+    /// Their Stripe customer; null until their first payment or subscription creates it.
+    async fn customer(&self, ctx: &Context<'_>) -> GqlResult<Option<Customer>> {
+        let state = context::state(ctx)?;
+        Ok(
+            billing::customers::find_for_user(&state.db, &self.0.user_id)
+                .await?
+                .map(Customer),
+        )
+    }
+}
+
+/// A user's Stripe customer.
+pub struct Customer(pub customers::Model);
+
+#[Object]
+impl Customer {
+    /// Tollgate's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Stripe's id (`cus_…`).
+    async fn stripe_customer_id(&self) -> &str {
+        &self.0.stripe_customer_id
+    }
+
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
