@@ -130,6 +130,7 @@ async fn graphql_handler(
     let request = req
         .into_inner()
         .data(RequestViewer(viewer))
+        .data(graphql::loaders::request_loader(state.db.clone()))
         .data(state.clone());
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
@@ -165,15 +166,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to the database, runs pending migrations, and binds the listener.
+    /// Runs pending migrations, connects to the database, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url).await?;
-        Self::build_with_db(config, db).await
+        Self::build_with(config, |_| {}).await
     }
 
-    /// Like `build`, with a connection the caller prepared (tests count its statements).
-    pub async fn build_with_db(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
-        db::migrate(&db).await?;
+    /// Like `build`; `prepare` gets the connection pool first (tests count its statements).
+    pub async fn build_with(
+        config: Config,
+        prepare: impl FnOnce(&mut DatabaseConnection),
+    ) -> anyhow::Result<Self> {
+        db::migrate_url(&config.database_url).await?;
+        let mut db = db::connect(&config.database_url).await?;
+        prepare(&mut db);
         let listener = TcpListener::bind(config.bind_addr).await?;
         let state = AppState::new(config, db)?;
         Ok(Application { listener, state })

@@ -21,7 +21,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
+        .sqlx_logging(std::env::var_os("TOLLGATE_SQL_LOG").is_some());
     if is_sqlite {
         options.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -40,6 +40,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+/// Applies pending migrations over a connection of its own, closed afterwards. Pools should be
+/// opened after this: a SQLite connection that cached the schema mid-migration can fail to
+/// prepare an upsert against an index created later ("ON CONFLICT clause does not match").
+pub async fn migrate_url(url: &str) -> Result<(), DbErr> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    db.close().await
 }
 
 /// Whether the database answers a trivial query.

@@ -13,6 +13,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 /// Every query field, merged from the domain modules.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     viewer::ViewerQuery,
     catalog::CatalogQuery,
@@ -21,6 +22,7 @@ pub struct QueryRoot(
 
 /// Every mutation, merged from the domain modules.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(payments::PaymentsMutation);
 
 pub type TollgateSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -96,8 +96,7 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
             app.run_until(app::shutdown_signal()).await?;
         }
         Command::Migrate => {
-            let conn = db::connect(&config::database_url(env)?).await?;
-            db::migrate(&conn).await?;
+            db::migrate_url(&config::database_url(env)?).await?;
             eprintln!("migrations applied");
         }
         Command::ExportSchema { output } => {
@@ -126,8 +125,9 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
         Command::Sync {
             what: SyncWhat::Catalog,
         } => {
-            let conn = db::connect(&config::database_url(env)?).await?;
-            db::migrate(&conn).await?;
+            let url = config::database_url(env)?;
+            db::migrate_url(&url).await?;
+            let conn = db::connect(&url).await?;
             let stripe = StripeClient::new(&StripeConfig::load(env)?)?;
             let show = std::io::stderr().is_terminal();
             let summary = catalog::sync_catalog(&conn, &stripe, &|done, total| {
@@ -142,8 +142,9 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
             println!("catalog: {summary}");
         }
         Command::Demo => {
-            let conn = db::connect(&config::database_url(env)?).await?;
-            db::migrate(&conn).await?;
+            let url = config::database_url(env)?;
+            db::migrate_url(&url).await?;
+            let conn = db::connect(&url).await?;
             let stripe = StripeClient::new(&StripeConfig::load(env)?)?;
             let summary = demo::seed(&conn, &stripe).await?;
             println!("demo catalog: {summary}");

@@ -479,7 +479,9 @@ pub async fn apply_intent(
             stripe_invoice_id: Set(None),
             disputed: Set(false),
             snapshot_at: Set(snapshot_at),
-            created_at: Set(pi.created.and_then(objects::timestamp).unwrap_or(now)),
+            // Our own clock for rows we create: Stripe's `created` has one-second resolution,
+            // too coarse to order a history.
+            created_at: Set(now),
             updated_at: Set(now),
         };
         let inserted = payments::Entity::insert(row)

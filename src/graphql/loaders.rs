@@ -25,7 +25,9 @@ pub struct Loaders {
 pub type RequestLoader = DataLoader<Loaders>;
 
 pub fn request_loader(db: DatabaseConnection) -> RequestLoader {
-    DataLoader::new(Loaders { db }, tokio::spawn)
+    // A couple of milliseconds lets every row of a page register its key before the batch
+    // query goes out.
+    DataLoader::new(Loaders { db }, tokio::spawn).delay(std::time::Duration::from_millis(2))
 }
 
 impl Loader<PaymentRefundsKey> for Loaders {

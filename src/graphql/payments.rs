@@ -278,7 +278,8 @@ pub struct PaymentConnection {
     pub total_count: u64,
 }
 
-fn page_args(first: i32, after: Option<String>) -> Result<(u64, Option<Cursor>), ApiError> {
+fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<Cursor>), ApiError> {
+    let first = first.unwrap_or(20);
     if first < 1 {
         return Err(ApiError::invalid_input("first", "must be at least 1"));
     }
@@ -335,7 +336,7 @@ impl PaymentsQuery {
     async fn payments(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         status: Option<PaymentStatus>,
     ) -> GqlResult<PaymentConnection> {
@@ -352,22 +353,21 @@ impl PaymentsQuery {
         ))
     }
 
-    /// One of the viewer's payments (any payment for admins); null when there is none.
+    /// One of the viewer's payments (any payment for admins). Another user's payment is
+    /// `NOT_FOUND`, exactly like one that does not exist.
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Payment>> {
         let viewer = context::viewer(ctx)?;
         let state = context::state(ctx)?;
-        match billing::payments::find_for_viewer(&state.db, viewer, &id).await {
-            Ok(row) => Ok(Some(Payment(row))),
-            Err(ApiError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(Some(Payment(
+            billing::payments::find_for_viewer(&state.db, viewer, &id).await?,
+        )))
     }
 
     /// Admin: every payment, newest first, filtered by status, user or currency.
     async fn admin_payments(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         status: Option<PaymentStatus>,
         user_id: Option<String>,

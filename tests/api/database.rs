@@ -10,8 +10,8 @@ use crate::helpers::TestDb;
 
 async fn migrated() -> (TestDb, DatabaseConnection) {
     let db = TestDb::fresh().await;
+    tollgate::db::migrate_url(&db.url).await.expect("migrate");
     let conn = tollgate::db::connect(&db.url).await.expect("connect");
-    tollgate::db::migrate(&conn).await.expect("migrate");
     (db, conn)
 }
 

@@ -286,6 +286,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with the default test configuration, adjusted by `customize`.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    spawn_app_custom(customize, |_| {}).await
+}
+
+/// Like `spawn_app_with`, and lets the test prepare the database connection (e.g. to count
+/// statements) before the app takes it.
+pub async fn spawn_app_custom(
+    customize: impl FnOnce(&mut HashMap<String, String>),
+    prepare_db: impl FnOnce(&mut DatabaseConnection),
+) -> TestApp {
     init_tracing();
     let emulator = Emulator::start().await;
     let db = TestDb::fresh().await;
@@ -305,7 +314,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     let source = move |name: &str| vars.get(name).cloned();
     let config = Config::load(&source).expect("test configuration loads");
     let jwt = config.jwt.clone();
-    let app = Application::build(config).await.expect("app builds");
+    let app = Application::build_with(config, prepare_db)
+        .await
+        .expect("app builds");
     let addr = app.local_addr().expect("bound");
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -399,6 +410,39 @@ impl TestApp {
         if let Some(server) = server {
             let _ = server.await;
         }
+    }
+}
+
+pub const PAY: &str =
+    "mutation($input: CreatePaymentIntentInput!) { createPaymentIntent(input: $input) {
+    clientSecret payment { id status stripePaymentIntentId amount { amount minorUnits currency }
+    amountRefunded { amount } cardBrand cardLast4 failureCode failureMessage } } }";
+
+impl TestApp {
+    /// Pays `amount` `currency` as `token`'s user, confirming at once with `payment_method`.
+    pub async fn pay(
+        &self,
+        token: &str,
+        amount: &str,
+        currency: &str,
+        payment_method: Option<&str>,
+    ) -> Value {
+        self.graphql(
+            PAY,
+            json!({"input": {"amount": amount, "currency": currency, "paymentMethodId": payment_method}}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// Pays and returns the payment's id, asserting it succeeded.
+    pub async fn pay_ok(&self, token: &str, amount: &str, currency: &str) -> String {
+        let body = self
+            .pay(token, amount, currency, Some("pm_card_visa"))
+            .await;
+        let payment = &body["data"]["createPaymentIntent"]["payment"];
+        assert_eq!(payment["status"], "SUCCEEDED", "{body}");
+        payment["id"].as_str().expect("payment id").to_string()
     }
 }
 

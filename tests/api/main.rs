@@ -1,11 +1,17 @@
 //! One integration-test binary (it links once). Every test runs the real app on a random port
 //! against its own database and its own Stripe emulator process.
 
+mod auth;
 mod catalog;
 mod cli;
 mod database;
 mod emulator;
+mod guard_rails;
 mod health;
 mod helpers;
+mod idempotency;
+mod payments;
+mod query_cost;
+mod refunds;
 mod stripe_client;
 mod webhook_intake;

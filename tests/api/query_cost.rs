@@ -1,0 +1,124 @@
+//! A page of payments costs a constant number of SQL statements, whatever its size.
+
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
+};
+
+use chrono::{Duration, Utc};
+use entity::{payments, refunds};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::spawn_app_custom;
+
+const PAGE: &str = "query($first: Int) { payments(first: $first) { totalCount edges { node {
+    id amount { formatted } refunds { id amount { amount } } customer { stripeCustomerId } } } } }";
+
+#[tokio::test]
+async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    let app = spawn_app_custom(
+        |_| {},
+        move |db| {
+            db.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })
+        },
+    )
+    .await;
+    let token = app.token("alice", false);
+    app.pay_ok(&token, "1.00", "usd").await; // creates the customer row
+    let customer = tollgate::billing::customers::find_for_user(app.db(), "alice")
+        .await
+        .expect("query")
+        .expect("customer");
+
+    // 60 more payments with two refunds each, written directly: this test is about reading.
+    let now = Utc::now();
+    let mut payment_rows = vec![];
+    let mut refund_rows = vec![];
+    for i in 0..60 {
+        let id = Uuid::now_v7();
+        let at = now - Duration::seconds(i + 10);
+        payment_rows.push(payments::ActiveModel {
+            id: Set(id),
+            user_id: Set("alice".into()),
+            customer_id: Set(Some(customer.id)),
+            stripe_payment_intent_id: Set(Some(format!("pi_seed_{i}"))),
+            stripe_idempotency_key: Set(None),
+            amount: Set(1000),
+            currency: Set("usd".into()),
+            status: Set("partially_refunded".into()),
+            description: Set(None),
+            card_brand: Set(Some("visa".into())),
+            card_last4: Set(Some("4242".into())),
+            failure_code: Set(None),
+            failure_message: Set(None),
+            amount_refunded: Set(200),
+            refund_reserved: Set(0),
+            metadata: Set(json!({})),
+            price_id: Set(None),
+            subscription_id: Set(None),
+            stripe_invoice_id: Set(None),
+            disputed: Set(false),
+            snapshot_at: Set(at),
+            created_at: Set(at),
+            updated_at: Set(at),
+        });
+        for j in 0..2 {
+            refund_rows.push(refunds::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                payment_id: Set(id),
+                stripe_refund_id: Set(Some(format!("re_seed_{i}_{j}"))),
+                amount: Set(100),
+                currency: Set("usd".into()),
+                reason: Set(None),
+                status: Set("succeeded".into()),
+                failure_reason: Set(None),
+                requested_by: Set(None),
+                snapshot_at: Set(at),
+                created_at: Set(at),
+                updated_at: Set(at),
+            });
+        }
+    }
+    payments::Entity::insert_many(payment_rows)
+        .exec(app.db())
+        .await
+        .expect("insert payments");
+    refunds::Entity::insert_many(refund_rows)
+        .exec(app.db())
+        .await
+        .expect("insert refunds");
+
+    let mut costs = vec![];
+    for first in [5, 50] {
+        statements.store(0, Ordering::SeqCst);
+        let body = app
+            .graphql(PAGE, json!({"first": first}), Some(&token))
+            .await;
+        let edges = body["data"]["payments"]["edges"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(edges.len(), first, "{body}");
+        assert!(edges
+            .iter()
+            .skip(1)
+            .all(|e| e["node"]["refunds"].as_array().map(Vec::len) == Some(2)));
+        costs.push(statements.load(Ordering::SeqCst));
+    }
+    println!(
+        "statements per page: first=5 → {}, first=50 → {}",
+        costs[0], costs[1]
+    );
+    assert_eq!(costs[0], costs[1], "cost does not grow with the page");
+    assert!(
+        costs[1] <= 4,
+        "count + page + refunds + customers, got {}",
+        costs[1]
+    );
+}
