@@ -4,5 +4,7 @@
 pub mod catalog;
 pub mod customers;
 pub mod idempotency;
+pub mod payment_methods;
 pub mod payments;
 pub mod refunds;
+pub mod subscriptions;

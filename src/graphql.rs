@@ -6,7 +6,9 @@ pub mod context;
 pub mod limits;
 pub mod loaders;
 pub mod money;
+pub mod payment_methods;
 pub mod payments;
+pub mod subscriptions;
 pub mod viewer;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -18,12 +20,18 @@ pub struct QueryRoot(
     viewer::ViewerQuery,
     catalog::CatalogQuery,
     payments::PaymentsQuery,
+    subscriptions::SubscriptionsQuery,
 );
 
 /// Every mutation, merged from the domain modules.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(payments::PaymentsMutation);
+pub struct MutationRoot(
+    catalog::CatalogMutation,
+    payments::PaymentsMutation,
+    subscriptions::SubscriptionsMutation,
+    payment_methods::PaymentMethodsMutation,
+);
 
 pub type TollgateSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

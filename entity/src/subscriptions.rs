@@ -37,6 +37,18 @@ pub enum Relation {
         to = "super::customers::Column::Id"
     )]
     Customer,
+    #[sea_orm(
+        belongs_to = "super::prices::Entity",
+        from = "Column::PriceId",
+        to = "super::prices::Column::Id"
+    )]
+    Price,
+}
+
+impl Related<super::prices::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Price.def()
+    }
 }
 
 impl Related<super::customers::Entity> for Entity {

@@ -663,6 +663,9 @@ class Price(R.StripeObject):
 _SUB_EXTRA = ('default_payment_method', 'description', 'off_session', 'collection_method',
               'payment_settings', 'cancel_at_period_end')
 _pending_default_pm = contextvars.ContextVar('pending_default_pm', default=None)
+# payment_behavior=default_incomplete: the first invoice gets a PaymentIntent for the client to
+# confirm instead of being charged. https://docs.stripe.com/billing/subscriptions/build-subscriptions
+_defer_first_payment = contextvars.ContextVar('defer_first_payment', default=False)
 
 
 def _items_price_to_plan(items):
@@ -706,17 +709,25 @@ def _sub_init(self, *args, **kwargs):
     extra = {k: kwargs.pop(k) for k in _SUB_EXTRA if k in kwargs}
     kwargs['items'] = _items_price_to_plan(kwargs.get('items'))
     behaviour = kwargs.get('payment_behavior')
-    if behaviour in ('default_incomplete', 'pending_if_incomplete'):
-        raise UserError(400, 'payment_behavior=%s is not emulated' % behaviour,
+    if behaviour == 'pending_if_incomplete':
+        raise UserError(400, 'payment_behavior=pending_if_incomplete is not emulated',
                         {'param': 'payment_behavior'})
+    deferred = behaviour == 'default_incomplete'
+    if deferred:
+        kwargs['payment_behavior'] = 'allow_incomplete'
     pm = extra.get('default_payment_method')
     if pm:
         _check_customer_pm(kwargs.get('customer'), pm)
     token = _pending_default_pm.set(pm)
+    defer_token = _defer_first_payment.set(deferred)
     try:
         _orig_sub_init(self, *args, **kwargs)
     finally:
         _pending_default_pm.reset(token)
+        _defer_first_payment.reset(defer_token)
+    invoices = [v for k, v in R.store.items()
+                if k.startswith('invoice:') and v.subscription == self.id]
+    self.latest_invoice = max(invoices, key=lambda i: i.created).id if invoices else None
     self.default_payment_method = pm
     self.description = extra.get('description')
     self.collection_method = extra.get('collection_method') or 'charge_automatically'
@@ -849,6 +860,12 @@ def _invoice_api_pay(cls, id, **kwargs):
         obj._on_payment_success()
         return obj
     # Stripe charges the subscription's default payment method first, then the customer's.
+    if _defer_first_payment.get():
+        pi = quietly(R.PaymentIntent, amount=obj.total, currency=obj.currency,
+                     customer=obj.customer)
+        obj.payment_intent = pi.id
+        pi.invoice = obj.id
+        return obj
     pm_id = _pending_default_pm.get()
     if pm_id is None and obj.subscription:
         pm_id = getattr(R.store.get('subscription:' + obj.subscription), 'default_payment_method',
@@ -868,6 +885,17 @@ def _invoice_api_pay(cls, id, **kwargs):
 
 
 R.Invoice._api_pay_invoice = _invoice_api_pay
+
+
+def _invoice_confirmation_secret(self):
+    # Since API 2025-03-31 the client secret of an invoice's payment is exposed here.
+    if not self.payment_intent:
+        return None
+    pi = R.PaymentIntent._api_retrieve(self.payment_intent)
+    return {'client_secret': pi.client_secret, 'type': 'payment_intent'}
+
+
+R.Invoice.confirmation_secret = property(_invoice_confirmation_secret)
 
 # ---------------------------------------------------------------------------------------------
 # Idempotency-Key: same key + same request replays the first response; same key + different

@@ -510,3 +510,118 @@ pub async fn create_price(
     let (row, _) = apply_price(db, &price, product.id, Utc::now()).await?;
     Ok(row)
 }
+
+/// Longest product name Stripe accepts… and that a storefront should show.
+const MAX_NAME_LEN: usize = 250;
+
+/// `create_product` for the admin API: validated input, errors users can act on.
+pub async fn create_product_checked(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    admin_id: &str,
+    new: &NewProduct,
+    idempotency_key: Option<&str>,
+) -> Result<products::Model, crate::error::ApiError> {
+    use crate::error::ApiError;
+    if new.name.trim().is_empty() || new.name.len() > MAX_NAME_LEN {
+        return Err(ApiError::invalid_input(
+            "name",
+            format!("1 to {MAX_NAME_LEN} characters"),
+        ));
+    }
+    if new.features.len() > 15
+        || new
+            .features
+            .iter()
+            .any(|f| f.trim().is_empty() || f.len() > 80)
+    {
+        return Err(ApiError::invalid_input(
+            "features",
+            "at most 15 features of 1 to 80 characters",
+        ));
+    }
+    let key = match idempotency_key {
+        Some(k) => crate::billing::idempotency::stripe_key_for(admin_id, k, "product")?,
+        None => crate::billing::idempotency::one_off_stripe_key("product")?,
+    };
+    create_product(db, stripe, new, Some(&key))
+        .await
+        .map_err(sync_error)
+}
+
+/// A recurrence as the admin API receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct RecurrenceInput {
+    pub interval: &'static str,
+    pub interval_count: i32,
+}
+
+/// `create_price` for the admin API.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_price_checked(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    admin_id: &str,
+    product_id: &str,
+    amount: &str,
+    currency: &str,
+    recurring: Option<RecurrenceInput>,
+    idempotency_key: Option<&str>,
+) -> Result<prices::Model, crate::error::ApiError> {
+    use crate::error::ApiError;
+    use crate::money::{Currency, Money};
+    let product_uuid = Uuid::parse_str(product_id).map_err(|_| ApiError::NotFound("product"))?;
+    let product = products::Entity::find_by_id(product_uuid)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("product"))?;
+    let invalid = |field: &str, e: crate::money::MoneyError| ApiError::InvalidAmount {
+        field: field.into(),
+        message: e.to_string(),
+    };
+    let currency = Currency::parse(currency).map_err(|e| invalid("currency", e))?;
+    let money = Money::parse_chargeable(amount, &currency).map_err(|e| invalid("amount", e))?;
+    let recurrence = match recurring {
+        None => None,
+        Some(r) => {
+            // Stripe's limit: at most one year between charges.
+            let max = match r.interval {
+                "day" => 365,
+                "week" => 52,
+                "month" => 12,
+                _ => 1,
+            };
+            if r.interval_count < 1 || r.interval_count > max {
+                return Err(ApiError::invalid_input(
+                    "recurring.intervalCount",
+                    format!("1 to {max} for {} prices (at most a year)", r.interval),
+                ));
+            }
+            Some(Recurrence {
+                interval: objects::Interval::from(r.interval),
+                interval_count: r.interval_count.unsigned_abs(),
+            })
+        }
+    };
+    let key = match idempotency_key {
+        Some(k) => crate::billing::idempotency::stripe_key_for(admin_id, k, "price")?,
+        None => crate::billing::idempotency::one_off_stripe_key("price")?,
+    };
+    create_price(
+        db,
+        stripe,
+        &product,
+        &money,
+        recurrence.as_ref(),
+        Some(&key),
+    )
+    .await
+    .map_err(sync_error)
+}
+
+fn sync_error(e: SyncError) -> crate::error::ApiError {
+    match e {
+        SyncError::Stripe(s) => s.into(),
+        SyncError::Db(d) => d.into(),
+    }
+}

@@ -223,6 +223,9 @@ pub struct Origin {
     pub user_id: String,
     pub customer_id: Option<Uuid>,
     pub price_id: Option<Uuid>,
+    /// For subscription charges: the subscription and the invoice paid.
+    pub subscription_id: Option<Uuid>,
+    pub stripe_invoice_id: Option<String>,
     pub stripe_idempotency_key: Option<String>,
 }
 
@@ -259,6 +262,8 @@ pub async fn create_payment_intent(
             user_id: viewer.user_id.clone(),
             customer_id: Some(customer.id),
             price_id,
+            subscription_id: None,
+            stripe_invoice_id: None,
             stripe_idempotency_key: Some(stripe_key.as_str().to_string()),
         };
         let mut all_metadata = metadata;
@@ -475,8 +480,8 @@ pub async fn apply_intent(
             refund_reserved: Set(0),
             metadata: Set(serde_json::Value::Object(metadata)),
             price_id: Set(origin.price_id),
-            subscription_id: Set(None),
-            stripe_invoice_id: Set(None),
+            subscription_id: Set(origin.subscription_id),
+            stripe_invoice_id: Set(origin.stripe_invoice_id.clone()),
             disputed: Set(false),
             snapshot_at: Set(snapshot_at),
             // Our own clock for rows we create: Stripe's `created` has one-second resolution,
@@ -644,6 +649,8 @@ fn origin_of(payment: &payments::Model, key: &IdempotencyKey) -> Origin {
         user_id: payment.user_id.clone(),
         customer_id: payment.customer_id,
         price_id: payment.price_id,
+        subscription_id: payment.subscription_id,
+        stripe_invoice_id: payment.stripe_invoice_id.clone(),
         stripe_idempotency_key: Some(key.as_str().to_string()),
     }
 }

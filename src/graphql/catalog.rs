@@ -191,3 +191,96 @@ impl Price {
         self.0.nickname.as_deref()
     }
 }
+
+/// A product to sell (admin).
+#[derive(async_graphql::InputObject)]
+pub struct CreateProductInput {
+    pub name: String,
+    pub description: Option<String>,
+    /// Marketing features, in display order.
+    #[graphql(default)]
+    pub features: Vec<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// How often a new recurring price bills.
+#[derive(async_graphql::InputObject)]
+pub struct RecurringInput {
+    pub interval: RecurringInterval,
+    /// Bill every this many intervals (at most one year in total).
+    #[graphql(default = 1)]
+    pub interval_count: i32,
+}
+
+/// A price for a product (admin).
+#[derive(async_graphql::InputObject)]
+pub struct CreatePriceInput {
+    pub product_id: ID,
+    /// Decimal amount in major units ("12.00"; "15000" for KRW).
+    pub amount: String,
+    pub currency: String,
+    /// Omit for a one-time price.
+    pub recurring: Option<RecurringInput>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    /// Admin: creates a product in Stripe and in the catalog.
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> GqlResult<Product> {
+        let viewer = context::admin(ctx)?;
+        let state = context::state(ctx)?;
+        let new = catalog::NewProduct {
+            name: input.name,
+            description: input.description,
+            features: input.features,
+            metadata: Default::default(),
+        };
+        let product = catalog::create_product_checked(
+            &state.db,
+            &state.stripe,
+            &viewer.user_id,
+            &new,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+        Ok(Product {
+            row: product,
+            prices: vec![],
+        })
+    }
+
+    /// Admin: creates a price for a product in Stripe and in the catalog.
+    async fn create_price(&self, ctx: &Context<'_>, input: CreatePriceInput) -> GqlResult<Price> {
+        let viewer = context::admin(ctx)?;
+        let state = context::state(ctx)?;
+        let recurring = input.recurring.map(|r| catalog::RecurrenceInput {
+            interval: match r.interval {
+                RecurringInterval::Day => "day",
+                RecurringInterval::Week => "week",
+                RecurringInterval::Month => "month",
+                RecurringInterval::Year => "year",
+            },
+            interval_count: r.interval_count,
+        });
+        let price = catalog::create_price_checked(
+            &state.db,
+            &state.stripe,
+            &viewer.user_id,
+            &input.product_id,
+            &input.amount,
+            &input.currency,
+            recurring,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+        Ok(Price(price))
+    }
+}

@@ -325,6 +325,8 @@ pub struct RevenueLine {
     pub refunded: MoneyType,
     /// Gross minus refunded.
     pub net: MoneyType,
+    /// Monthly recurring revenue of subscriptions active now (yearly prices count 1/12).
+    pub mrr: MoneyType,
 }
 
 #[derive(Default)]
@@ -386,7 +388,8 @@ impl PaymentsQuery {
         ))
     }
 
-    /// Admin: captured revenue per currency in [from, to).
+    /// Admin: per currency, payments captured in [from, to) (gross, refunded, net) and the
+    /// monthly recurring revenue of subscriptions active now.
     async fn revenue(
         &self,
         ctx: &Context<'_>,
@@ -396,13 +399,29 @@ impl PaymentsQuery {
         context::admin(ctx)?;
         let state = context::state(ctx)?;
         let lines = billing::payments::revenue(&state.db, from, to).await?;
-        Ok(lines
+        let mrr: std::collections::BTreeMap<String, i64> = billing::subscriptions::mrr(&state.db)
+            .await?
             .into_iter()
-            .map(|l| RevenueLine {
-                gross: MoneyType::from_parts(l.gross, &l.currency),
-                refunded: MoneyType::from_parts(l.refunded, &l.currency),
-                net: MoneyType::from_parts(l.gross - l.refunded, &l.currency),
-                currency: l.currency,
+            .collect();
+        let mut currencies: Vec<String> = lines
+            .iter()
+            .map(|l| l.currency.clone())
+            .chain(mrr.keys().cloned())
+            .collect();
+        currencies.sort();
+        currencies.dedup();
+        Ok(currencies
+            .into_iter()
+            .map(|currency| {
+                let line = lines.iter().find(|l| l.currency == currency);
+                let (gross, refunded) = line.map_or((0, 0), |l| (l.gross, l.refunded));
+                RevenueLine {
+                    gross: MoneyType::from_parts(gross, &currency),
+                    refunded: MoneyType::from_parts(refunded, &currency),
+                    net: MoneyType::from_parts(gross - refunded, &currency),
+                    mrr: MoneyType::from_parts(mrr.get(&currency).copied().unwrap_or(0), &currency),
+                    currency,
+                }
             })
             .collect())
     }

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
 use entity::customers;
 
-use super::context;
+use super::{context, payment_methods::PaymentMethod};
 use crate::{auth, billing, error::GqlResult};
 
 #[derive(Default)]
@@ -45,6 +45,24 @@ impl Viewer {
                 .await?
                 .map(Customer),
         )
+    }
+
+    /// Their saved payment methods, oldest first.
+    async fn payment_methods(&self, ctx: &Context<'_>) -> GqlResult<Vec<PaymentMethod>> {
+        let state = context::state(ctx)?;
+        let Some(customer) = billing::customers::find_for_user(&state.db, &self.0.user_id).await?
+        else {
+            return Ok(vec![]);
+        };
+        let rows = billing::payment_methods::list_for_customer(&state.db, customer.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let is_default = customer.default_payment_method_id.as_deref()
+                    == Some(row.stripe_payment_method_id.as_str());
+                PaymentMethod { row, is_default }
+            })
+            .collect())
     }
 }
 

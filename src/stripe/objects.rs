@@ -409,12 +409,21 @@ pub struct Invoice {
     pub subscription: Option<Expandable<Subscription>>,
     #[serde(default)]
     pub payment_intent: Option<Expandable<PaymentIntent>>,
+    /// Since API 2025-03-31: the client secret of the invoice's payment.
+    #[serde(default)]
+    pub confirmation_secret: Option<ConfirmationSecret>,
     #[serde(default)]
     pub amount_paid: Option<i64>,
     #[serde(default)]
     pub amount_due: Option<i64>,
     #[serde(default)]
     pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfirmationSecret {
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

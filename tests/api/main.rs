@@ -3,6 +3,7 @@
 
 mod auth;
 mod catalog;
+mod catalog_admin;
 mod cli;
 mod database;
 mod emulator;
@@ -14,4 +15,5 @@ mod payments;
 mod query_cost;
 mod refunds;
 mod stripe_client;
+mod subscriptions;
 mod webhook_intake;

@@ -1,0 +1,554 @@
+//! Subscriptions: created, canceled, resumed and re-priced through Tollgate, and the local
+//! projection of every subscription Stripe tells us about.
+
+use chrono::{DateTime, Utc};
+use entity::{customers, prices, subscriptions};
+use sea_orm::{
+    sea_query::{Expr, ExprTrait, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    billing::{customers as customer_rules, idempotency, payment_methods, payments},
+    error::ApiError,
+    stripe::{
+        objects::{self, timestamp},
+        requests::{invoice as invoice_req, payment_intent as pi_req, subscription as req},
+        IdempotencyKey, StripeClient, StripeError,
+    },
+};
+
+/// Subscription statuses that grant access.
+pub const ACTIVE: [&str; 2] = ["active", "trialing"];
+/// Longest trial Stripe allows (730 days).
+pub const MAX_TRIAL_DAYS: u32 = 730;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewSubscription {
+    pub price_id: String,
+    pub payment_method_id: Option<String>,
+    pub trial_days: Option<u32>,
+}
+
+/// A subscription and, while its first payment awaits the customer, the secret Stripe.js needs.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SubscriptionOutcome {
+    pub subscription_id: Uuid,
+    pub client_secret: Option<String>,
+}
+
+async fn recurring_price(
+    db: &impl ConnectionTrait,
+    price_id: &str,
+) -> Result<prices::Model, ApiError> {
+    let id = Uuid::parse_str(price_id).map_err(|_| ApiError::NotFound("price"))?;
+    let price = prices::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("price"))?;
+    if !price.active {
+        return Err(ApiError::invalid_input(
+            "priceId",
+            "this price is no longer for sale",
+        ));
+    }
+    if price.recurring_interval.is_none() {
+        return Err(ApiError::invalid_input(
+            "priceId",
+            "a one-time price is bought with createPaymentIntent",
+        ));
+    }
+    Ok(price)
+}
+
+fn expansions() -> Vec<String> {
+    vec!["latest_invoice.confirmation_secret".into()]
+}
+
+/// The client secret and PaymentIntent id of a subscription's latest invoice payment, read the
+/// way today's Stripe exposes it (`confirmation_secret`), falling back to older shapes.
+async fn first_payment(
+    stripe: &StripeClient,
+    sub: &objects::Subscription,
+) -> Result<Option<(String, objects::PaymentIntent)>, StripeError> {
+    let invoice = match &sub.latest_invoice {
+        Some(objects::Expandable::Object(inv)) => Some((**inv).clone()),
+        Some(objects::Expandable::Id(id)) => {
+            let req = invoice_req::RetrieveInvoice::new(id.as_str())
+                .expand(vec!["confirmation_secret".to_string()]);
+            Some(stripe.send::<objects::Invoice>(&req, None).await?)
+        }
+        None => None,
+    };
+    let Some(invoice) = invoice else {
+        return Ok(None);
+    };
+    let secret = invoice
+        .confirmation_secret
+        .as_ref()
+        .and_then(|c| c.client_secret.clone())
+        .or_else(|| {
+            invoice
+                .payment_intent
+                .as_ref()
+                .and_then(|p| p.object())
+                .and_then(|p| p.client_secret.clone())
+        });
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    // A PaymentIntent's client secret is `<id>_secret_<…>`.
+    let Some((pi_id, _)) = secret.split_once("_secret_") else {
+        return Ok(None);
+    };
+    let req = pi_req::RetrievePaymentIntent::new(pi_id).expand(vec![
+        "payment_method".to_string(),
+        "latest_charge".to_string(),
+    ]);
+    let pi: objects::PaymentIntent = stripe.send(&req, None).await?;
+    Ok(Some((secret, pi)))
+}
+
+pub async fn create_subscription(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    input: NewSubscription,
+    idempotency_key: Option<&str>,
+) -> Result<(subscriptions::Model, Option<String>), ApiError> {
+    let scope = idempotency_key
+        .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createSubscription", &input))
+        .transpose()?;
+    let outcome = idempotency::run(db, scope.as_ref(), || async {
+        let price = recurring_price(db, &input.price_id).await?;
+        if let Some(days) = input.trial_days {
+            if days == 0 || days > MAX_TRIAL_DAYS {
+                return Err(ApiError::invalid_input("trialDays", format!("1 to {MAX_TRIAL_DAYS} days")));
+            }
+        }
+        let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
+        let stripe_key = match &scope {
+            Some(s) => s.stripe_key("sub")?,
+            None => idempotency::one_off_stripe_key("sub")?,
+        };
+        let mut request = req::CreateSubscription::new()
+            .customer(customer.stripe_customer_id.clone())
+            .items(vec![{
+                let mut item = req::CreateSubscriptionItems::new();
+                item.price = Some(price.stripe_price_id.clone());
+                item
+            }])
+            .metadata(std::collections::HashMap::from([("tollgate_user_id".to_string(), viewer.user_id.clone())]))
+            .expand(expansions());
+        if let Some(days) = input.trial_days {
+            request = request.trial_period_days(days);
+        }
+        let mut attached_now = None;
+        match &input.payment_method_id {
+            Some(pm) => {
+                // Save the card (a decline here stores nothing) and make it the default.
+                let saved = match payment_methods::find_owned(db, customer.id, pm).await {
+                    Ok(row) => row,
+                    Err(ApiError::NotFound(_)) => {
+                        let row = payment_methods::attach(db, stripe, viewer, pm).await?;
+                        attached_now = Some(row.clone());
+                        row
+                    }
+                    Err(e) => return Err(e),
+                };
+                payment_methods::set_default_for(db, stripe, &customer, &saved).await?;
+                request = request
+                    .default_payment_method(saved.stripe_payment_method_id.clone())
+                    .payment_behavior(req::CreateSubscriptionPaymentBehavior::AllowIncomplete);
+            }
+            None => {
+                // The SPA confirms the first payment with Stripe.js.
+                request = request.payment_behavior(req::CreateSubscriptionPaymentBehavior::DefaultIncomplete);
+            }
+        }
+        let sub: objects::Subscription = stripe.send(&request, Some(&stripe_key)).await?;
+        let now = Utc::now();
+        let first = if input.trial_days.is_some() { None } else { first_payment(stripe, &sub).await? };
+        if input.payment_method_id.is_some() {
+            if let Some((_, pi)) = &first {
+                if pi.status == objects::PaymentIntentStatus::RequiresPaymentMethod && pi.last_payment_error.is_some() {
+                    // Declined: cancel at Stripe so nothing is left dangling, and say why.
+                    let cancel = req::CancelSubscription::new(sub.id.as_str());
+                    if let Err(e) = stripe.send::<objects::Subscription>(&cancel, Some(&derived(&stripe_key, "cancel")?)).await {
+                        tracing::error!(error = %e, subscription = %sub.id, "could not cancel a declined subscription");
+                    }
+                    undo_card(db, stripe, viewer, &customer, attached_now.as_ref()).await;
+                    let err = pi.last_payment_error.clone().unwrap_or(objects::LastPaymentError {
+                        code: Some("card_declined".into()),
+                        decline_code: None,
+                        message: None,
+                    });
+                    return Err(StripeError::Card(Box::new(crate::stripe::error::StripeApiError {
+                        kind: Some("card_error".into()),
+                        code: err.code,
+                        decline_code: err.decline_code,
+                        message: err.message,
+                        ..Default::default()
+                    }))
+                    .into());
+                }
+            }
+        }
+        let row = apply(db, &sub, now, Some(&customer)).await?;
+        if let Some((_, pi)) = &first {
+            // The first charge is part of the payment history, linked to the subscription.
+            let origin = payments::Origin {
+                payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
+                user_id: viewer.user_id.clone(),
+                customer_id: Some(customer.id),
+                price_id: row.price_id,
+                subscription_id: Some(row.id),
+                stripe_invoice_id: row.latest_invoice_id.clone(),
+                stripe_idempotency_key: None,
+            };
+            payments::apply_intent(db, pi, now, Some(&origin)).await?;
+        }
+        let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
+        Ok(SubscriptionOutcome {
+            subscription_id: row.id,
+            client_secret: if needs_client { first.map(|(s, _)| s) } else { None },
+        })
+    })
+    .await?;
+    Ok((
+        find(db, outcome.subscription_id).await?,
+        outcome.client_secret,
+    ))
+}
+
+/// After a declined first charge: forget a card saved by this very request and give the
+/// customer back their previous default. Best effort; failures are logged.
+async fn undo_card(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    before: &customers::Model,
+    attached_now: Option<&entity::payment_methods::Model>,
+) {
+    if let Some(pm) = attached_now {
+        if let Err(e) =
+            payment_methods::detach(db, stripe, viewer, &pm.stripe_payment_method_id).await
+        {
+            tracing::warn!(error = %e, "could not detach a declined card");
+        }
+    }
+    let Some(previous) = &before.default_payment_method_id else {
+        return;
+    };
+    match payment_methods::find_owned(db, before.id, previous).await {
+        Ok(row) => {
+            if let Err(e) = payment_methods::set_default_for(db, stripe, before, &row).await {
+                tracing::warn!(error = %e, "could not restore the default payment method");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "previous default payment method is gone"),
+    }
+}
+
+fn derived(key: &IdempotencyKey, step: &str) -> Result<IdempotencyKey, ApiError> {
+    IdempotencyKey::new(format!("{}-{step}", key.as_str())).map_err(ApiError::internal)
+}
+
+/// Applies a subscription snapshot taken at `snapshot_at`; an older one changes nothing.
+/// `customer` is the local customer when the caller knows it; otherwise it is looked up by
+/// Stripe id, and a subscription of no Tollgate customer is an error.
+pub async fn apply(
+    db: &impl ConnectionTrait,
+    sub: &objects::Subscription,
+    snapshot_at: DateTime<Utc>,
+    customer: Option<&customers::Model>,
+) -> Result<subscriptions::Model, ApiError> {
+    let customer = match customer {
+        Some(c) => c.clone(),
+        None => customer_rules::find_by_stripe_id(db, sub.customer.id())
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!(
+                    "subscription {} of an unknown customer",
+                    sub.id
+                ))
+            })?,
+    };
+    let stripe_price = sub.price_id().unwrap_or_default().to_string();
+    let price_id = prices::Entity::find()
+        .filter(prices::Column::StripePriceId.eq(&stripe_price))
+        .select_only()
+        .column(prices::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    let (start, end) = sub.period();
+    let ts = |v: Option<i64>| v.and_then(timestamp);
+    let now = Utc::now();
+    let row = subscriptions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(customer.user_id.clone()),
+        customer_id: Set(customer.id),
+        stripe_subscription_id: Set(sub.id.clone()),
+        price_id: Set(price_id),
+        stripe_price_id: Set(stripe_price),
+        status: Set(sub.status.as_str().to_string()),
+        current_period_start: Set(ts(start)),
+        current_period_end: Set(ts(end)),
+        trial_start: Set(ts(sub.trial_start)),
+        trial_end: Set(ts(sub.trial_end)),
+        cancel_at_period_end: Set(sub.cancel_at_period_end),
+        cancel_at: Set(ts(sub.cancel_at)),
+        canceled_at: Set(ts(sub.canceled_at)),
+        ended_at: Set(ts(sub.ended_at)),
+        latest_invoice_id: Set(sub.latest_invoice.as_ref().map(|i| i.id().to_string())),
+        snapshot_at: Set(snapshot_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    use subscriptions::Column as C;
+    subscriptions::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(C::StripeSubscriptionId)
+                .update_columns([
+                    C::PriceId,
+                    C::StripePriceId,
+                    C::Status,
+                    C::CurrentPeriodStart,
+                    C::CurrentPeriodEnd,
+                    C::TrialStart,
+                    C::TrialEnd,
+                    C::CancelAtPeriodEnd,
+                    C::CancelAt,
+                    C::CanceledAt,
+                    C::EndedAt,
+                    C::LatestInvoiceId,
+                    C::SnapshotAt,
+                    C::UpdatedAt,
+                ])
+                // An older snapshot never overwrites a newer one; `canceled` is final.
+                .action_and_where(
+                    Expr::col((subscriptions::Entity, C::SnapshotAt))
+                        .lte(snapshot_at)
+                        .and(Expr::col((subscriptions::Entity, C::Status)).ne("canceled")),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    subscriptions::Entity::find()
+        .filter(C::StripeSubscriptionId.eq(&sub.id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription row missing")))
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<subscriptions::Model, ApiError> {
+    subscriptions::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))
+}
+
+/// The viewer's own subscription (any for admins); everything else is `NOT_FOUND`.
+pub async fn find_for_viewer(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<subscriptions::Model, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("subscription"))?;
+    let row = find(db, id).await?;
+    if row.user_id == viewer.user_id || viewer.is_admin() {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound("subscription"))
+    }
+}
+
+/// Only the owner changes a subscription (admins see all, but do not act for users here).
+async fn owned(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<subscriptions::Model, ApiError> {
+    let row = find_for_viewer(db, viewer, id).await?;
+    if row.user_id != viewer.user_id {
+        return Err(ApiError::NotFound("subscription"));
+    }
+    Ok(row)
+}
+
+pub async fn cancel(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    id: &str,
+    at_period_end: bool,
+) -> Result<subscriptions::Model, ApiError> {
+    let row = owned(db, viewer, id).await?;
+    if matches!(row.status.as_str(), "canceled" | "incomplete_expired") {
+        return Err(ApiError::invalid_input(
+            "subscriptionId",
+            "the subscription has already ended",
+        ));
+    }
+    let key = IdempotencyKey::new(format!(
+        "tollgate-cancel-{}-{at_period_end}-{}",
+        row.id,
+        row.snapshot_at.timestamp_micros()
+    ))
+    .map_err(ApiError::internal)?;
+    let sub: objects::Subscription = if at_period_end {
+        let request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
+            .cancel_at_period_end(true);
+        stripe.send(&request, Some(&key)).await?
+    } else {
+        let request = req::CancelSubscription::new(row.stripe_subscription_id.as_str());
+        stripe.send(&request, Some(&key)).await?
+    };
+    apply(db, &sub, Utc::now(), None).await
+}
+
+/// Undoes a pending cancel-at-period-end.
+pub async fn resume(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<subscriptions::Model, ApiError> {
+    let row = owned(db, viewer, id).await?;
+    if !row.cancel_at_period_end || !ACTIVE.contains(&row.status.as_str()) {
+        return Err(ApiError::invalid_input(
+            "subscriptionId",
+            "only a subscription set to cancel at period end can be resumed",
+        ));
+    }
+    let request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
+        .cancel_at_period_end(false);
+    let key = IdempotencyKey::new(format!(
+        "tollgate-resume-{}-{}",
+        row.id,
+        row.snapshot_at.timestamp_micros()
+    ))
+    .map_err(ApiError::internal)?;
+    let sub: objects::Subscription = stripe.send(&request, Some(&key)).await?;
+    apply(db, &sub, Utc::now(), None).await
+}
+
+/// Moves a subscription to another recurring price of the same currency.
+pub async fn change_price(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    id: &str,
+    price_id: &str,
+    prorate: bool,
+    idempotency_key: Option<&str>,
+) -> Result<subscriptions::Model, ApiError> {
+    let row = owned(db, viewer, id).await?;
+    if !ACTIVE.contains(&row.status.as_str()) && row.status != "past_due" {
+        return Err(ApiError::invalid_input(
+            "subscriptionId",
+            format!("a {} subscription cannot change price", row.status),
+        ));
+    }
+    let price = recurring_price(db, price_id).await?;
+    let current = match row.price_id {
+        Some(p) => prices::Entity::find_by_id(p).one(db).await?,
+        None => None,
+    };
+    if let Some(current) = &current {
+        if current.currency != price.currency {
+            return Err(ApiError::invalid_input(
+                "priceId",
+                "the new price must be in the subscription's currency",
+            ));
+        }
+    }
+    let live: objects::Subscription = stripe
+        .send(
+            &req::RetrieveSubscription::new(row.stripe_subscription_id.as_str()),
+            None,
+        )
+        .await?;
+    let item = live
+        .items
+        .data
+        .first()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription without items")))?;
+    let mut update = req::UpdateSubscriptionItems::new();
+    update.id = Some(item.id.clone());
+    update.price = Some(price.stripe_price_id.clone());
+    let request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
+        .items(vec![update])
+        .proration_behavior(if prorate {
+            req::UpdateSubscriptionProrationBehavior::CreateProrations
+        } else {
+            req::UpdateSubscriptionProrationBehavior::None
+        });
+    let key = match idempotency_key {
+        Some(k) => idempotency::stripe_key_for(&viewer.user_id, k, "reprice")?,
+        None => idempotency::one_off_stripe_key("reprice")?,
+    };
+    let sub: objects::Subscription = stripe.send(&request, Some(&key)).await?;
+    apply(db, &sub, Utc::now(), None).await
+}
+
+/// Subscriptions, newest first, by owner and status.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    user_id: Option<&str>,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<subscriptions::Model>, ApiError> {
+    let mut query = subscriptions::Entity::find()
+        .order_by_desc(subscriptions::Column::CreatedAt)
+        .order_by_desc(subscriptions::Column::Id)
+        .limit(limit);
+    if let Some(u) = user_id {
+        query = query.filter(subscriptions::Column::UserId.eq(u));
+    }
+    if let Some(s) = status {
+        query = query.filter(subscriptions::Column::Status.eq(s));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Monthly recurring revenue per currency, in minor units, from subscriptions granting access.
+/// Yearly, weekly and daily prices are normalised to a month (integer minor units, rounded
+/// down).
+pub async fn mrr(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, ApiError> {
+    /// currency, unit amount, interval, interval count
+    type PriceTerms = (String, Option<i64>, Option<String>, Option<i32>);
+    let rows: Vec<PriceTerms> = subscriptions::Entity::find()
+        .inner_join(prices::Entity)
+        .select_only()
+        .column(prices::Column::Currency)
+        .column(prices::Column::UnitAmount)
+        .column(prices::Column::RecurringInterval)
+        .column(prices::Column::RecurringIntervalCount)
+        .filter(subscriptions::Column::Status.is_in(ACTIVE))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
+    for (currency, amount, interval, count) in rows {
+        let (Some(amount), Some(interval)) = (amount, interval) else {
+            continue;
+        };
+        let count = i64::from(Ord::max(count.unwrap_or(1), 1));
+        let monthly = match interval.as_str() {
+            "month" => amount / count,
+            "year" => amount / (12 * count),
+            "week" => amount * 52 / (12 * count),
+            "day" => amount * 365 / (12 * count),
+            _ => continue,
+        };
+        *totals.entry(currency).or_default() += monthly;
+    }
+    Ok(totals.into_iter().collect())
+}
