@@ -30,6 +30,7 @@ async fn monthly_price(app: &TestApp, amount: i64) -> String {
             None,
         )
         .await;
+    let wanted = amount.to_string();
     body["data"]["products"]
         .as_array()
         .into_iter()
