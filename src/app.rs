@@ -3,7 +3,7 @@
 use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     extract::{DefaultBodyLimit, State},
     http::{HeaderMap, HeaderName, Request, StatusCode},
@@ -11,7 +11,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use serde_json::json;
 use tokio::{net::TcpListener, sync::Notify};
 use tower_http::{
@@ -24,6 +24,7 @@ use crate::{
     config::Config,
     db,
     graphql::{self, context::RequestViewer, TollgateSchema},
+    live::LiveHub,
     stripe::StripeClient,
     webhooks,
 };
@@ -40,6 +41,8 @@ pub struct AppStateInner {
     pub schema: TollgateSchema,
     /// Woken when a webhook is stored, so the worker need not poll quickly.
     pub webhook_wakeup: Notify,
+    /// Where committed changes are published for GraphQL subscriptions.
+    pub live: LiveHub,
 }
 
 impl Deref for AppState {
@@ -58,6 +61,8 @@ impl AppState {
         if !config.graphql_introspection {
             builder = builder.disable_introspection();
         }
+        let live = LiveHub::new(db.get_database_backend());
+        live.spawn_listener(&db, &config.database_url);
         Ok(AppState(Arc::new(AppStateInner {
             schema: builder.finish(),
             config,
@@ -65,6 +70,7 @@ impl AppState {
             stripe,
             auth,
             webhook_wakeup: Notify::new(),
+            live,
         })))
     }
 }
@@ -73,10 +79,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    let ws = GraphQLSubscription::new(state.schema.clone());
     Router::new()
         .route("/graphql", get(graphiql).post(graphql_handler))
-        .route_service("/graphql/ws", ws)
+        .route("/graphql/ws", get(graphql_ws))
         .route(
             "/webhooks/stripe",
             post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
@@ -133,6 +138,48 @@ async fn graphql_handler(
         .data(graphql::loaders::request_loader(state.db.clone()))
         .data(state.clone());
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// graphql-ws (and the older subscriptions-transport-ws) over a WebSocket. The token comes in
+/// `connection_init` (`{"Authorization": "Bearer …"}` or `{"token": "…"}`), since browsers
+/// cannot set headers on WebSockets; a connection without a valid one is refused.
+async fn graphql_ws(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(|t| format!("Bearer {t}"))
+                        });
+                    let viewer = state
+                        .auth
+                        .from_header(token.as_deref())
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| {
+                            async_graphql::Error::new("UNAUTHENTICATED: a valid token is required")
+                        })?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(RequestViewer(Some(viewer)));
+                    data.insert(state.clone());
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 async fn healthz() -> &'static str {
@@ -192,15 +239,29 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves (and runs the webhook workers) until `shutdown` completes, then finishes
+    /// in-flight requests and the event being applied.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let workers = self.state.config.webhook_workers.unwrap_or(
+            match self.state.db.get_database_backend() {
+                DbBackend::Postgres => 4,
+                _ => 1,
+            },
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let handles = webhooks::worker::spawn(self.state.clone(), workers, stopped);
         let app = router(self.state.clone());
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        for h in handles {
+            let _ = h.await;
+        }
+        served
     }
 }
 

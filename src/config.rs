@@ -298,6 +298,9 @@ pub struct Config {
     pub graphql_introspection: bool,
     /// How long after a payment its owner may refund it themselves; None: only admins refund.
     pub owner_refund_window: Option<Duration>,
+    /// Webhook worker tasks in this process; None picks by database (PostgreSQL 4, SQLite 1).
+    /// 0 makes an intake-only replica.
+    pub webhook_workers: Option<usize>,
 }
 
 impl Config {
@@ -318,6 +321,13 @@ impl Config {
             jwt: JwtConfig::load(src)?,
             graphql_introspection: boolean(src, "GRAPHQL_INTROSPECTION", true)?,
             owner_refund_window,
+            webhook_workers: match var(src, "WEBHOOK_WORKERS") {
+                None => None,
+                Some(v) => Some(
+                    v.parse()
+                        .map_err(|e| ConfigError::invalid("WEBHOOK_WORKERS", e))?,
+                ),
+            },
         })
     }
 }

@@ -4,14 +4,16 @@
 pub mod catalog;
 pub mod context;
 pub mod limits;
+pub mod live;
 pub mod loaders;
 pub mod money;
 pub mod payment_methods;
 pub mod payments;
 pub mod subscriptions;
 pub mod viewer;
+pub mod webhooks;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 /// Every query field, merged from the domain modules.
 #[derive(MergedObject, Default)]
@@ -21,6 +23,7 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     payments::PaymentsQuery,
     subscriptions::SubscriptionsQuery,
+    webhooks::WebhooksQuery,
 );
 
 /// Every mutation, merged from the domain modules.
@@ -33,7 +36,7 @@ pub struct MutationRoot(
     payment_methods::PaymentMethodsMutation,
 );
 
-pub type TollgateSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type TollgateSchema = Schema<QueryRoot, MutationRoot, live::SubscriptionRoot>;
 
 /// Guard rails (DESIGN.md §6): bounded depth and complexity, no "did you mean" hints that help
 /// probing. Introspection is switched by configuration in `app.rs`.
@@ -41,11 +44,11 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 pub const MAX_RECURSIVE_DEPTH: usize = 16;
 
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, live::SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        live::SubscriptionRoot,
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod graphql;
+pub mod live;
 pub mod money;
 pub mod stripe;
 pub mod telemetry;

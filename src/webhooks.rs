@@ -1,8 +1,10 @@
 //! `POST /webhooks/stripe`: verify the signature on the raw body, store the event by Stripe's
 //! id (a redelivery is a no-op), answer 2xx at once. Applying events is the worker's job.
 
+pub mod handlers;
 pub mod signature;
 pub mod store;
+pub mod worker;
 
 use axum::{
     body::Bytes,

@@ -7,6 +7,7 @@ pub mod payments;
 pub mod prices;
 pub mod products;
 pub mod refunds;
+pub mod side_effects;
 pub mod subscriptions;
 pub mod webhook_events;
 
@@ -18,6 +19,7 @@ pub mod prelude {
     pub use super::prices::Entity as Prices;
     pub use super::products::Entity as Products;
     pub use super::refunds::Entity as Refunds;
+    pub use super::side_effects::Entity as SideEffects;
     pub use super::subscriptions::Entity as Subscriptions;
     pub use super::webhook_events::Entity as WebhookEvents;
 }

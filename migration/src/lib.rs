@@ -10,6 +10,7 @@ mod m20261124_000006_create_subscriptions;
 mod m20261124_000007_create_payment_methods;
 mod m20261124_000008_create_webhook_events;
 mod m20261124_000009_create_idempotency_keys;
+mod m20261124_000010_create_side_effects;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_create_payment_methods::Migration),
             Box::new(m20261124_000008_create_webhook_events::Migration),
             Box::new(m20261124_000009_create_idempotency_keys::Migration),
+            Box::new(m20261124_000010_create_side_effects::Migration),
         ]
     }
 }

@@ -34,3 +34,21 @@ pub fn admin<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
         Err(ApiError::Forbidden)
     }
 }
+
+/// Publishes a committed change of a payment to live subscribers.
+pub async fn publish_payment(state: &AppState, row: &entity::payments::Model) {
+    let event = crate::live::LiveEvent::Payment {
+        id: row.id,
+        user_id: row.user_id.clone(),
+    };
+    state.live.publish(&state.db, [event]).await;
+}
+
+/// Publishes a committed change of a subscription to live subscribers.
+pub async fn publish_subscription(state: &AppState, row: &entity::subscriptions::Model) {
+    let event = crate::live::LiveEvent::Subscription {
+        id: row.id,
+        user_id: row.user_id.clone(),
+    };
+    state.live.publish(&state.db, [event]).await;
+}

@@ -270,12 +270,27 @@ pub struct PaymentEdge {
 }
 
 /// A page of payments, newest first.
-#[derive(SimpleObject)]
 pub struct PaymentConnection {
-    pub edges: Vec<PaymentEdge>,
-    pub page_info: PageInfo,
-    /// How many payments match the filters, across all pages.
-    pub total_count: u64,
+    edges: Vec<PaymentEdge>,
+    page_info: PageInfo,
+    filter: PaymentFilter,
+}
+
+#[Object]
+impl PaymentConnection {
+    async fn edges(&self) -> &[PaymentEdge] {
+        &self.edges
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// How many payments match the filters, across all pages (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<u64> {
+        let state = context::state(ctx)?;
+        Ok(billing::payments::count(&state.db, &self.filter).await?)
+    }
 }
 
 fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<Cursor>), ApiError> {
@@ -294,7 +309,7 @@ fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<C
     Ok((first, after))
 }
 
-fn connection(page: billing::payments::Page) -> PaymentConnection {
+fn connection(page: billing::payments::Page, filter: PaymentFilter) -> PaymentConnection {
     let edges: Vec<PaymentEdge> = page
         .rows
         .into_iter()
@@ -311,7 +326,7 @@ fn connection(page: billing::payments::Page) -> PaymentConnection {
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         },
         edges,
-        total_count: page.total,
+        filter,
     }
 }
 
@@ -350,9 +365,8 @@ impl PaymentsQuery {
             status: status.map(|s| s.as_db().to_string()),
             currency: None,
         };
-        Ok(connection(
-            billing::payments::list(&state.db, &filter, first, after).await?,
-        ))
+        let page = billing::payments::list(&state.db, &filter, first, after).await?;
+        Ok(connection(page, filter))
     }
 
     /// One of the viewer's payments (any payment for admins). Another user's payment is
@@ -383,9 +397,8 @@ impl PaymentsQuery {
             status: status.map(|s| s.as_db().to_string()),
             currency,
         };
-        Ok(connection(
-            billing::payments::list(&state.db, &filter, first, after).await?,
-        ))
+        let page = billing::payments::list(&state.db, &filter, first, after).await?;
+        Ok(connection(page, filter))
     }
 
     /// Admin: per currency, payments captured in [from, to) (gross, refunded, net) and the
@@ -504,6 +517,7 @@ impl PaymentsMutation {
             input.idempotency_key.as_deref(),
         )
         .await?;
+        context::publish_payment(state, &payment).await;
         Ok(PaymentIntentPayload {
             payment: Payment(payment),
             client_secret,
@@ -527,6 +541,7 @@ impl PaymentsMutation {
             input.idempotency_key.as_deref(),
         )
         .await?;
+        context::publish_payment(state, &payment).await;
         Ok(PaymentIntentPayload {
             payment: Payment(payment),
             client_secret,
@@ -539,6 +554,7 @@ impl PaymentsMutation {
         let state = context::state(ctx)?;
         let row = billing::payments::cancel_payment(&state.db, &state.stripe, viewer, &payment_id)
             .await?;
+        context::publish_payment(state, &row).await;
         Ok(Payment(row))
     }
 
@@ -564,6 +580,9 @@ impl PaymentsMutation {
             input.idempotency_key.as_deref(),
         )
         .await?;
+        if let Ok(payment) = billing::payments::find(&state.db, refund.payment_id).await {
+            context::publish_payment(state, &payment).await;
+        }
         Ok(Refund(refund))
     }
 }

@@ -269,6 +269,7 @@ impl SubscriptionsMutation {
             input.idempotency_key.as_deref(),
         )
         .await?;
+        context::publish_subscription(state, &row).await;
         Ok(SubscriptionPayload {
             subscription: Subscription(row),
             client_secret,
@@ -291,6 +292,7 @@ impl SubscriptionsMutation {
             input.at_period_end,
         )
         .await?;
+        context::publish_subscription(state, &row).await;
         Ok(Subscription(row))
     }
 
@@ -305,6 +307,7 @@ impl SubscriptionsMutation {
         let row =
             billing::subscriptions::resume(&state.db, &state.stripe, viewer, &subscription_id)
                 .await?;
+        context::publish_subscription(state, &row).await;
         Ok(Subscription(row))
     }
 
@@ -326,6 +329,7 @@ impl SubscriptionsMutation {
             input.idempotency_key.as_deref(),
         )
         .await?;
+        context::publish_subscription(state, &row).await;
         Ok(Subscription(row))
     }
 }

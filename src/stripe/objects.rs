@@ -412,12 +412,45 @@ pub struct Invoice {
     /// Since API 2025-03-31: the client secret of the invoice's payment.
     #[serde(default)]
     pub confirmation_secret: Option<ConfirmationSecret>,
+    /// Since API 2025-03-31 the subscription is under `parent.subscription_details`.
+    #[serde(default)]
+    pub parent: Option<InvoiceParent>,
     #[serde(default)]
     pub amount_paid: Option<i64>,
     #[serde(default)]
     pub amount_due: Option<i64>,
     #[serde(default)]
     pub currency: Option<String>,
+}
+
+impl Invoice {
+    /// The subscription it bills, whichever API version shaped it.
+    pub fn subscription_id(&self) -> Option<String> {
+        self.subscription
+            .as_ref()
+            .map(|s| s.id().to_string())
+            .or_else(|| {
+                self.parent
+                    .as_ref()?
+                    .subscription_details
+                    .as_ref()?
+                    .subscription
+                    .as_ref()
+                    .map(|s| s.id().to_string())
+            })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceParent {
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionDetails {
+    #[serde(default)]
+    pub subscription: Option<Expandable<Subscription>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

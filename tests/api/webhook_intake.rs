@@ -18,7 +18,11 @@ fn event(id: &str) -> String {
 
 #[tokio::test]
 async fn a_signed_event_is_stored_once() {
-    let app = spawn_app().await;
+    // Intake only: no worker, so the stored row is exactly what the route wrote.
+    let app = spawn_app_with(|vars| {
+        vars.insert("WEBHOOK_WORKERS".into(), "0".into());
+    })
+    .await;
     let body = event("evt_once");
     let sig = sign(
         WEBHOOK_SECRET,

@@ -1,0 +1,192 @@
+//! Admin view of the webhook event store: what arrived, what failed and why.
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::webhook_events;
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{context, payments::PageInfo};
+use crate::{
+    billing::payments::Cursor,
+    error::{ApiError, GqlResult},
+    webhooks::store::status,
+};
+
+/// Where an event stands in the worker's queue.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum WebhookEventStatus {
+    /// Waiting to be applied (or to be retried after a failure).
+    Pending,
+    Processed,
+    /// A type Tollgate does not handle; stored, nothing done.
+    Ignored,
+    /// Out of attempts; `tollgate webhooks replay` re-runs it.
+    Failed,
+}
+
+impl WebhookEventStatus {
+    fn as_db(self) -> &'static str {
+        match self {
+            WebhookEventStatus::Pending => status::PENDING,
+            WebhookEventStatus::Processed => status::PROCESSED,
+            WebhookEventStatus::Ignored => status::IGNORED,
+            WebhookEventStatus::Failed => status::FAILED,
+        }
+    }
+
+    fn from_db(s: &str) -> Self {
+        match s {
+            status::PROCESSED => WebhookEventStatus::Processed,
+            status::IGNORED => WebhookEventStatus::Ignored,
+            status::FAILED => WebhookEventStatus::Failed,
+            _ => WebhookEventStatus::Pending,
+        }
+    }
+}
+
+/// One delivery from Stripe, as stored.
+pub struct WebhookEvent(webhook_events::Model);
+
+#[Object]
+impl WebhookEvent {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Stripe's event id (`evt_…`).
+    async fn stripe_event_id(&self) -> &str {
+        &self.0.stripe_event_id
+    }
+
+    /// The event type (`payment_intent.succeeded`, …).
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+
+    async fn status(&self) -> WebhookEventStatus {
+        WebhookEventStatus::from_db(&self.0.status)
+    }
+
+    /// Times the worker tried it.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// Why the last attempt failed.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    /// When Stripe created the event.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.stripe_created_at
+    }
+
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+
+    async fn processed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.processed_at
+    }
+
+    /// When a pending event is next tried.
+    async fn next_attempt_at(&self) -> DateTime<Utc> {
+        self.0.next_attempt_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct WebhookEventEdge {
+    pub cursor: String,
+    pub node: WebhookEvent,
+}
+
+/// Stored events, newest first.
+#[derive(SimpleObject)]
+pub struct WebhookEventConnection {
+    pub edges: Vec<WebhookEventEdge>,
+    pub page_info: PageInfo,
+    pub total_count: u64,
+}
+
+#[derive(Default)]
+pub struct WebhooksQuery;
+
+#[Object]
+impl WebhooksQuery {
+    /// Admin: webhook events, newest first, by status and type.
+    async fn webhook_events(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<WebhookEventStatus>,
+        #[graphql(name = "type")] event_type: Option<String>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<WebhookEventConnection> {
+        context::admin(ctx)?;
+        let state = context::state(ctx)?;
+        let first = first.unwrap_or(20);
+        if first < 1 {
+            return Err(ApiError::invalid_input("first", "must be at least 1").into());
+        }
+        let first = first.min(super::payments::MAX_PAGE) as u64;
+        let mut filter = Condition::all();
+        if let Some(s) = status {
+            filter = filter.add(webhook_events::Column::Status.eq(s.as_db()));
+        }
+        if let Some(t) = event_type {
+            filter = filter.add(webhook_events::Column::EventType.eq(t));
+        }
+        let total = webhook_events::Entity::find()
+            .filter(filter.clone())
+            .count(&state.db)
+            .await?;
+        if let Some(a) = after {
+            let c = Cursor::decode(&a)
+                .ok_or_else(|| ApiError::invalid_input("after", "not a cursor from this API"))?;
+            filter = filter.add(
+                Condition::any()
+                    .add(webhook_events::Column::ReceivedAt.lt(c.created_at))
+                    .add(
+                        Condition::all()
+                            .add(webhook_events::Column::ReceivedAt.eq(c.created_at))
+                            .add(webhook_events::Column::Id.lt(c.id)),
+                    ),
+            );
+        }
+        let mut rows = webhook_events::Entity::find()
+            .filter(filter)
+            .order_by_desc(webhook_events::Column::ReceivedAt)
+            .order_by_desc(webhook_events::Column::Id)
+            .limit(first + 1)
+            .all(&state.db)
+            .await?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let edges: Vec<WebhookEventEdge> = rows
+            .into_iter()
+            .map(|r| WebhookEventEdge {
+                cursor: Cursor {
+                    created_at: r.received_at,
+                    id: r.id,
+                }
+                .encode(),
+                node: WebhookEvent(r),
+            })
+            .collect();
+        Ok(WebhookEventConnection {
+            page_info: PageInfo {
+                has_next_page: has_next,
+                has_previous_page: false,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: total,
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! Live updates: after a change to a payment or subscription commits, it is published here and
+//! GraphQL subscriptions deliver it. With PostgreSQL the publication goes through
+//! `NOTIFY tollgate_live`, so every replica's subscribers hear changes made by any replica; each
+//! replica LISTENs and forwards to its local subscribers. With SQLite (one process) it is local.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+const CHANNEL: &str = "tollgate_live";
+
+/// Something changed; subscribers reload it (so they never see an uncommitted state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    Payment { id: Uuid, user_id: String },
+    Subscription { id: Uuid, user_id: String },
+}
+
+impl LiveEvent {
+    pub fn user_id(&self) -> &str {
+        match self {
+            LiveEvent::Payment { user_id, .. } | LiveEvent::Subscription { user_id, .. } => user_id,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct LiveHub {
+    local: broadcast::Sender<LiveEvent>,
+    backend: DbBackend,
+}
+
+impl LiveHub {
+    pub fn new(backend: DbBackend) -> Self {
+        let (local, _) = broadcast::channel(4096);
+        LiveHub { local, backend }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.local.subscribe()
+    }
+
+    /// Publishes committed changes. Failures are logged, never surfaced: the change itself is
+    /// safely stored, and clients re-query on reconnect.
+    pub async fn publish(
+        &self,
+        db: &impl ConnectionTrait,
+        events: impl IntoIterator<Item = LiveEvent>,
+    ) {
+        for event in events {
+            if self.backend == DbBackend::Postgres {
+                let Ok(payload) = serde_json::to_string(&event) else {
+                    continue;
+                };
+                let stmt = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [CHANNEL.into(), payload.into()],
+                );
+                if let Err(e) = db.execute_raw(stmt).await {
+                    tracing::warn!(error = %e, "live update not published");
+                }
+            } else {
+                // No receivers is fine: nobody is watching.
+                let _ = self.local.send(event);
+            }
+        }
+    }
+
+    /// PostgreSQL: forwards NOTIFYs from every replica to local subscribers, reconnecting on
+    /// errors. Does nothing on SQLite.
+    pub fn spawn_listener(&self, db: &DatabaseConnection, url: &str) {
+        if self.backend != DbBackend::Postgres {
+            return;
+        }
+        let _ = db;
+        let local = self.local.clone();
+        let url = url.to_string();
+        tokio::spawn(async move {
+            loop {
+                match listen(&url, &local).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live update listener lost; reconnecting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn listen(
+    url: &str,
+    local: &broadcast::Sender<LiveEvent>,
+) -> Result<(), sea_orm::sqlx::Error> {
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    loop {
+        let note = listener.recv().await?;
+        match serde_json::from_str::<LiveEvent>(note.payload()) {
+            Ok(event) => {
+                let _ = local.send(event);
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable live update"),
+        }
+    }
+}

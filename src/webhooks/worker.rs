@@ -1,0 +1,227 @@
+//! The webhook worker: applies stored events, oldest first, each in its own transaction that
+//! also marks it processed, so a crash mid-event leaves it pending for the next run. Failures
+//! retry with exponential backoff; after `MAX_ATTEMPTS` the event is parked as failed for an
+//! admin (and `tollgate webhooks replay`).
+//!
+//! On PostgreSQL any number of workers, in any number of replicas, share the queue through
+//! `SELECT … FOR UPDATE SKIP LOCKED`. SQLite has no row locks; there one worker per process
+//! does the work (SQLite is single-process anyway).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::webhook_events;
+use sea_orm::{
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::{handlers, store::status};
+use crate::{app::AppState, stripe::objects};
+
+/// Attempts before an event is parked as failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// How often an idle worker looks for due events (it is also woken by the route).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Backoff after the `attempt`-th failure: 2, 4, 8 … seconds, at most an hour.
+pub fn backoff(attempt: i32) -> chrono::Duration {
+    let secs = Ord::min(2_i64.saturating_pow(attempt.clamp(1, 20) as u32), 3600);
+    chrono::Duration::seconds(secs)
+}
+
+/// What one pass of a worker did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    Processed,
+    Failed,
+    Idle,
+}
+
+/// Claims the oldest due event and applies it. Returns `Idle` when nothing is due.
+pub async fn step(state: &AppState) -> Result<Step, sea_orm::DbErr> {
+    let db = &state.db;
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // Take SQLite's write lock now (waiting on busy_timeout) rather than upgrading a read
+        // transaction later, which fails at once if the route committed an event meanwhile.
+        txn.execute_unprepared("UPDATE webhook_events SET attempts = attempts WHERE 1 = 0")
+            .await?;
+    }
+    let now = Utc::now();
+    let mut query = webhook_events::Entity::find()
+        .filter(webhook_events::Column::Status.eq(status::PENDING))
+        .filter(webhook_events::Column::NextAttemptAt.lte(now))
+        .order_by_asc(webhook_events::Column::StripeCreatedAt)
+        .order_by_asc(webhook_events::Column::ReceivedAt)
+        .limit(1);
+    if db.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let Some(row) = query.one(&txn).await? else {
+        txn.rollback().await?;
+        return Ok(Step::Idle);
+    };
+    let event: objects::Event = match serde_json::from_str(&row.payload) {
+        Ok(e) => e,
+        Err(e) => {
+            txn.rollback().await?;
+            park(db, &row, &format!("unreadable payload: {e}"), true).await?;
+            return Ok(Step::Failed);
+        }
+    };
+    // A savepoint: if the handler fails, its writes are undone but the claim is kept.
+    let nested = txn.begin().await?;
+    match handlers::handle(&nested, &state.stripe, &event).await {
+        Ok(handled) => {
+            nested.commit().await?;
+            let final_status = if handled.known {
+                status::PROCESSED
+            } else {
+                status::IGNORED
+            };
+            webhook_events::Entity::update_many()
+                .col_expr(webhook_events::Column::Status, Expr::value(final_status))
+                .col_expr(
+                    webhook_events::Column::Attempts,
+                    Expr::col(webhook_events::Column::Attempts).add(1),
+                )
+                .col_expr(
+                    webhook_events::Column::ProcessedAt,
+                    Expr::value(Some(Utc::now())),
+                )
+                .col_expr(
+                    webhook_events::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+                .filter(webhook_events::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            state.live.publish(db, handled.live).await;
+            Ok(Step::Processed)
+        }
+        Err(e) => {
+            nested.rollback().await?;
+            txn.rollback().await?;
+            tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %e, "webhook event failed");
+            let detail = match &e {
+                crate::error::ApiError::Internal(cause) => format!("{cause:#}"),
+                other => other.to_string(),
+            };
+            park(db, &row, &detail, false).await?;
+            Ok(Step::Failed)
+        }
+    }
+}
+
+/// Records a failure: retried later with backoff, or parked as failed when out of attempts.
+async fn park(
+    db: &DatabaseConnection,
+    row: &webhook_events::Model,
+    error: &str,
+    fatal: bool,
+) -> Result<(), sea_orm::DbErr> {
+    let attempts = row.attempts + 1;
+    let give_up = fatal || attempts >= MAX_ATTEMPTS;
+    let detail: String = error.chars().take(2000).collect();
+    webhook_events::Entity::update_many()
+        .col_expr(webhook_events::Column::Attempts, Expr::value(attempts))
+        .col_expr(webhook_events::Column::LastError, Expr::value(Some(detail)))
+        .col_expr(
+            webhook_events::Column::Status,
+            Expr::value(if give_up {
+                status::FAILED
+            } else {
+                status::PENDING
+            }),
+        )
+        .col_expr(
+            webhook_events::Column::NextAttemptAt,
+            Expr::value(Utc::now() + backoff(attempts)),
+        )
+        .filter(webhook_events::Column::Id.eq(row.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Runs `workers` loops until `shutdown` fires; each drains due events, then waits for a
+/// wake-up from the webhook route or the idle poll.
+pub fn spawn(
+    state: AppState,
+    workers: usize,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers)
+        .map(|n| {
+            let state = state.clone();
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                    match step(&state).await {
+                        Ok(Step::Processed | Step::Failed) => continue,
+                        Ok(Step::Idle) => {}
+                        Err(e) => tracing::error!(worker = n, error = %e, "webhook worker error"),
+                    }
+                    tokio::select! {
+                        _ = state.webhook_wakeup.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Applies due events until none is left (for the CLI and tests).
+pub async fn drain(state: &AppState) -> Result<usize, sea_orm::DbErr> {
+    let mut done = 0;
+    loop {
+        match step(state).await? {
+            Step::Idle => return Ok(done),
+            _ => done += 1,
+        }
+    }
+}
+
+/// Puts events back in the queue: by Stripe id, all failed ones, or all received since a time.
+pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64, sea_orm::DbErr> {
+    let mut update = webhook_events::Entity::update_many()
+        .col_expr(webhook_events::Column::Status, Expr::value(status::PENDING))
+        .col_expr(webhook_events::Column::Attempts, Expr::value(0))
+        .col_expr(
+            webhook_events::Column::NextAttemptAt,
+            Expr::value(Utc::now()),
+        );
+    update = match selector {
+        Requeue::Id(id) => update.filter(webhook_events::Column::StripeEventId.eq(id)),
+        Requeue::Failed => update.filter(webhook_events::Column::Status.eq(status::FAILED)),
+        Requeue::Since(t) => update.filter(webhook_events::Column::ReceivedAt.gte(t)),
+    };
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+pub enum Requeue {
+    Id(String),
+    Failed,
+    Since(chrono::DateTime<Utc>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1).num_seconds(), 2);
+        assert_eq!(backoff(3).num_seconds(), 8);
+        assert_eq!(backoff(50).num_seconds(), 3600);
+        assert_eq!(backoff(0).num_seconds(), 2);
+    }
+}
