@@ -8,3 +8,4 @@ pub mod payment_methods;
 pub mod payments;
 pub mod refunds;
 pub mod subscriptions;
+pub mod sync;

@@ -54,12 +54,54 @@ enum Command {
     },
     /// Create the demo catalog in the configured Stripe account (idempotent) and mirror it.
     Demo,
+    /// Operate on stored webhook events.
+    Webhooks {
+        #[command(subcommand)]
+        what: WebhooksWhat,
+    },
 }
 
 #[derive(Subcommand)]
 enum SyncWhat {
     /// Every product and price.
     Catalog,
+    /// PaymentIntents of Tollgate's customers created since a time.
+    Payments {
+        /// RFC 3339 time or a number of hours back (e.g. `24h`).
+        #[arg(long, default_value = "24h")]
+        since: String,
+    },
+    /// Every subscription of Tollgate's customers (all statuses).
+    Subscriptions,
+}
+
+#[derive(Subcommand)]
+enum WebhooksWhat {
+    /// Put events back in the queue and apply them now.
+    Replay {
+        /// One event by Stripe id (`evt_…`).
+        #[arg(long, conflicts_with_all = ["failed", "since"])]
+        id: Option<String>,
+        /// Every event parked as failed.
+        #[arg(long, conflicts_with = "since")]
+        failed: bool,
+        /// Every event received since (RFC 3339 time or e.g. `24h`).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// `2026-11-24T10:00:00Z` or `36h`.
+fn parse_since(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Some(hours) = s.strip_suffix('h') {
+        let hours: i64 = hours
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--since: `{s}` is not like 24h"))?;
+        return Ok(chrono::Utc::now() - chrono::Duration::hours(hours));
+    }
+    Ok(chrono::DateTime::parse_from_rfc3339(s)
+        .map_err(|e| anyhow::anyhow!("--since: `{s}`: {e}"))?
+        .with_timezone(&chrono::Utc))
 }
 
 #[tokio::main]
@@ -141,6 +183,49 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
             }
             println!("catalog: {summary}");
         }
+        Command::Sync {
+            what: SyncWhat::Payments { since },
+        } => {
+            let since = parse_since(&since)?;
+            let (conn, stripe) = connect_with_stripe(env).await?;
+            let report = tollgate::billing::sync::payments(
+                &conn,
+                &stripe,
+                since,
+                &progress(show_progress()),
+            )
+            .await?;
+            finish_progress();
+            println!("payments: {report}");
+        }
+        Command::Sync {
+            what: SyncWhat::Subscriptions,
+        } => {
+            let (conn, stripe) = connect_with_stripe(env).await?;
+            let report =
+                tollgate::billing::sync::subscriptions(&conn, &stripe, &progress(show_progress()))
+                    .await?;
+            finish_progress();
+            println!("subscriptions: {report}");
+        }
+        Command::Webhooks {
+            what: WebhooksWhat::Replay { id, failed, since },
+        } => {
+            use tollgate::webhooks::worker::{self, Requeue};
+            let selector = match (id, failed, since) {
+                (Some(id), _, _) => Requeue::Id(id),
+                (None, true, _) => Requeue::Failed,
+                (None, false, Some(s)) => Requeue::Since(parse_since(&s)?),
+                (None, false, None) => anyhow::bail!("say which events: --id, --failed or --since"),
+            };
+            let config = Config::load(env)?;
+            db::migrate_url(&config.database_url).await?;
+            let conn = db::connect(&config.database_url).await?;
+            let requeued = worker::requeue(&conn, selector).await?;
+            let state = app::AppState::new(config, conn)?;
+            let applied = worker::drain(&state).await?;
+            println!("requeued {requeued}; applied {applied} due events");
+        }
         Command::Demo => {
             let url = config::database_url(env)?;
             db::migrate_url(&url).await?;
@@ -151,6 +236,34 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn connect_with_stripe(
+    env: &Environment,
+) -> anyhow::Result<(sea_orm::DatabaseConnection, StripeClient)> {
+    let url = config::database_url(env)?;
+    db::migrate_url(&url).await?;
+    let conn = db::connect(&url).await?;
+    let stripe = StripeClient::new(&StripeConfig::load(env)?)?;
+    Ok((conn, stripe))
+}
+
+fn show_progress() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn progress(show: bool) -> impl Fn(usize, usize) + Sync {
+    move |done, total| {
+        if show {
+            eprint!("\r{}", progress_bar(done, total));
+        }
+    }
+}
+
+fn finish_progress() {
+    if show_progress() {
+        eprintln!();
+    }
 }
 
 fn progress_bar(done: usize, total: usize) -> String {

@@ -228,6 +228,34 @@ pub struct Origin {
     pub stripe_idempotency_key: Option<String>,
 }
 
+/// The origin of a PaymentIntent Tollgate did not create: the user whose customer paid.
+/// None when the customer is not one of ours.
+pub async fn origin_from_customer(
+    txn: &impl ConnectionTrait,
+    pi: &objects::PaymentIntent,
+) -> Result<Option<Origin>, ApiError> {
+    let Some(customer_id) = pi.customer.as_ref().map(|c| c.id().to_string()) else {
+        return Ok(None);
+    };
+    let Some(customer) = crate::billing::customers::find_by_stripe_id(txn, &customer_id).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Origin {
+        payment_id: pi
+            .metadata
+            .get("tollgate_payment_id")
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes())),
+        user_id: customer.user_id,
+        customer_id: Some(customer.id),
+        price_id: None,
+        subscription_id: None,
+        stripe_invoice_id: pi.invoice.as_ref().map(|i| i.id().to_string()),
+        stripe_idempotency_key: None,
+    }))
+}
+
 /// What to expand on PaymentIntents so the card summary comes back in the same answer.
 fn expansions() -> Vec<String> {
     vec!["payment_method".into(), "latest_charge".into()]

@@ -206,7 +206,7 @@ async fn payment_intent(
         Some(_) => None,
         // A payment Tollgate has not seen (made outside it, or `created` arrived late): it
         // belongs to the user whose customer paid.
-        None => match origin_from_customer(txn, &pi).await? {
+        None => match payment_rules::origin_from_customer(txn, &pi).await? {
             Some(o) => Some(o),
             None => return Ok(Handled::done(vec![])), // not one of our customers
         },
@@ -221,31 +221,6 @@ async fn payment_intent(
         }],
     )
     .await
-}
-
-async fn origin_from_customer(
-    txn: &impl ConnectionTrait,
-    pi: &objects::PaymentIntent,
-) -> Result<Option<payment_rules::Origin>, ApiError> {
-    let Some(customer_id) = pi.customer.as_ref().map(|c| c.id().to_string()) else {
-        return Ok(None);
-    };
-    let Some(customer) = customers::find_by_stripe_id(txn, &customer_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(payment_rules::Origin {
-        payment_id: pi
-            .metadata
-            .get("tollgate_payment_id")
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes())),
-        user_id: customer.user_id,
-        customer_id: Some(customer.id),
-        price_id: None,
-        subscription_id: None,
-        stripe_invoice_id: pi.invoice.as_ref().map(|i| i.id().to_string()),
-        stripe_idempotency_key: None,
-    }))
 }
 
 /// Reconciles every refund of a PaymentIntent with Stripe's list (refunds made in the

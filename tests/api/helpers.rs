@@ -446,6 +446,44 @@ impl TestApp {
     }
 }
 
+/// A second app process on the same database and emulator (another replica).
+pub struct Replica {
+    addr: SocketAddr,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+pub async fn spawn_replica(app: &TestApp) -> Replica {
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", app.db.url.as_str()),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY),
+        ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
+        ("JWT_SECRET", JWT_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.insert("STRIPE_API_BASE".into(), app.emulator.base_url());
+    let source = move |name: &str| vars.get(name).cloned();
+    let config = Config::load(&source).expect("config");
+    let replica = Application::build(config).await.expect("replica builds");
+    let addr = replica.local_addr().expect("bound");
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(replica.run_until(async move {
+        let _ = rx.await;
+    }));
+    Replica {
+        addr,
+        _shutdown: tx,
+    }
+}
+
 /// The first error's `extensions.code`, if any.
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()

@@ -17,3 +17,4 @@ mod refunds;
 mod stripe_client;
 mod subscriptions;
 mod webhook_intake;
+mod webhooks;

@@ -1,0 +1,511 @@
+//! The event pipeline: webhooks delivered late, twice, out of order, to several replicas, and
+//! across a crash, end in the newest state with every side effect exactly once.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::Utc;
+use entity::{customers, side_effects, subscriptions, webhook_events};
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tollgate::webhooks::signature::sign;
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET};
+
+/// A customer row, as if the user had paid before.
+async fn customer(app: &TestApp, user: &str, stripe_id: &str) {
+    let now = Utc::now();
+    customers::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.into()),
+        stripe_customer_id: Set(stripe_id.into()),
+        email: Set(None),
+        default_payment_method_id: Set(None),
+        snapshot_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(app.db())
+    .await
+    .expect("customer");
+}
+
+/// A `customer.subscription.*` event shaped like Stripe's (API 2025+: period on the item).
+fn subscription_event(
+    event_id: &str,
+    sub: &str,
+    customer: &str,
+    created: i64,
+    status: &str,
+    cancel: bool,
+    period_end: i64,
+) -> String {
+    json!({
+        "id": event_id, "object": "event", "api_version": "2026-09-30.endive", "livemode": false,
+        "created": created, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
+        "type": "customer.subscription.updated",
+        "data": {"object": {
+            "id": sub, "object": "subscription", "customer": customer, "status": status,
+            "cancel_at_period_end": cancel,
+            "items": {"object": "list", "data": [{"id": format!("si_{sub}"), "object": "subscription_item",
+                "price": {"id": "price_chaos", "object": "price", "product": "prod_chaos", "currency": "usd", "unit_amount": 500},
+                "current_period_start": period_end - 2_592_000, "current_period_end": period_end}]}
+        }}
+    })
+    .to_string()
+}
+
+async fn deliver(client: &reqwest::Client, base: &str, body: &str) -> u16 {
+    let sig = sign(WEBHOOK_SECRET, Utc::now().timestamp(), body.as_bytes());
+    client
+        .post(format!("{base}/webhooks/stripe"))
+        .header("stripe-signature", sig)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+async fn wait_until_drained(app: &TestApp, expected: u64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let total = webhook_events::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count");
+        let pending = webhook_events::Entity::find()
+            .filter(webhook_events::Column::Status.eq("pending"))
+            .count(app.db())
+            .await
+            .expect("count");
+        if total == expected && pending == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} of {total} events still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A deterministic shuffle (no rand dependency): xorshift.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        items.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+}
+
+#[tokio::test]
+async fn a_payment_confirmed_by_the_spa_settles_through_the_webhook_alone() {
+    let app = spawn_app().await;
+    app.emulator
+        .register_webhook(&app.url("/webhooks/stripe"), WEBHOOK_SECRET, None)
+        .await;
+    let token = app.token("alice", false);
+    let body = app.pay(&token, "12.50", "usd", None).await;
+    let payment = &body["data"]["createPaymentIntent"]["payment"];
+    assert_eq!(payment["status"], "PENDING", "{body}");
+    let (id, pi) = (
+        payment["id"].as_str().expect("id"),
+        payment["stripePaymentIntentId"].as_str().expect("pi"),
+    );
+    // Stripe.js confirms in the browser; Tollgate hears of it only through the webhook.
+    let (s, _) = app
+        .emulator
+        .post(
+            &format!("/v1/payment_intents/{pi}/confirm"),
+            &[("payment_method", "pm_card_visa")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = app
+            .graphql(
+                "query($id: ID!) { payment(id: $id) { status cardBrand cardLast4 } }",
+                json!({"id": id}),
+                Some(&token),
+            )
+            .await;
+        if now["data"]["payment"]["status"] == "SUCCEEDED" {
+            assert_eq!(now["data"]["payment"]["cardLast4"], "4242", "{now}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not settled by the webhook: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = app
+        .graphql("{ webhookEvents(type: \"payment_intent.succeeded\") { totalCount edges { node { status attempts } } } }", json!({}), Some(&app.token("root", true)))
+        .await;
+    assert_eq!(
+        events["data"]["webhookEvents"]["edges"][0]["node"]["status"], "PROCESSED",
+        "{events}"
+    );
+}
+
+#[tokio::test]
+async fn delivery_chaos_ends_in_the_newest_state_with_each_side_effect_once() {
+    let app = spawn_app().await;
+    customer(&app, "u-chaos", "cus_chaos").await;
+    let mut live = app.state.live.subscribe();
+    let base = Utc::now().timestamp() - 10_000;
+    let mut deliveries = vec![];
+    let mut distinct = 0;
+    for k in 0..50 {
+        for j in 0..10 {
+            let body = subscription_event(
+                &format!("evt_chaos_{k}_{j}"),
+                &format!("sub_chaos_{k}"),
+                "cus_chaos",
+                base + j * 10 + k % 3,
+                if j % 2 == 0 { "active" } else { "past_due" },
+                j % 2 == 1,
+                base + j * 1000,
+            );
+            distinct += 1;
+            for _ in 0..(1 + (k * 7 + j * 3) % 3) {
+                deliveries.push(body.clone());
+            }
+        }
+    }
+    assert_eq!(distinct, 500);
+    shuffle(&mut deliveries, 0x5eed);
+    let client = reqwest::Client::new();
+    let url = app.url("");
+    let statuses: Vec<u16> = futures_util::stream::iter(deliveries.iter())
+        .map(|body| deliver(&client, &url, body))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "every delivery acknowledged"
+    );
+    wait_until_drained(&app, 500, Duration::from_secs(60)).await;
+
+    let rows = subscriptions::Entity::find()
+        .all(app.db())
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 50);
+    for row in &rows {
+        assert_eq!(
+            (row.status.as_str(), row.cancel_at_period_end),
+            ("past_due", true),
+            "{}",
+            row.stripe_subscription_id
+        );
+        assert_eq!(
+            row.current_period_end.map(|t| t.timestamp()),
+            Some(base + 9000)
+        );
+    }
+    let processed = webhook_events::Entity::find()
+        .filter(webhook_events::Column::Status.eq("processed"))
+        .count(app.db())
+        .await
+        .expect("count");
+    assert_eq!(processed, 500, "zero events lost");
+    let effects = side_effects::Entity::find()
+        .all(app.db())
+        .await
+        .expect("effects");
+    let mut per_event: HashMap<String, usize> = HashMap::new();
+    for e in &effects {
+        *per_event.entry(e.stripe_event_id.clone()).or_default() += 1;
+    }
+    assert!(
+        per_event.values().all(|n| *n == 1),
+        "one side effect per applied event"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut published = 0;
+    while live.try_recv().is_ok() {
+        published += 1;
+    }
+    assert_eq!(
+        published,
+        effects.len(),
+        "each recorded side effect was published exactly once"
+    );
+    assert!(effects.len() <= 500 && !effects.is_empty());
+}
+
+#[tokio::test]
+async fn events_queued_when_the_process_is_killed_are_applied_after_restart() {
+    let app = spawn_app_with(|v| {
+        v.insert("WEBHOOK_WORKERS".into(), "0".into());
+    })
+    .await;
+    app.stop().await; // the in-process server is not used; real processes are
+    customer(&app, "u-kill", "cus_kill").await;
+    let port = |_: ()| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port")
+    };
+    let spawn = |workers: &str, port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("serve")
+            .env_clear()
+            .env("DATABASE_URL", &app.db.url)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("STRIPE_SECRET_KEY", crate::helpers::STRIPE_SECRET_KEY)
+            .env("STRIPE_API_BASE", app.emulator.base_url())
+            .env("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET)
+            .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+            .env("WEBHOOK_WORKERS", workers)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tollgate")
+    };
+    let client = reqwest::Client::new();
+    let wait_ready = |base: String| {
+        let client = client.clone();
+        async move {
+            for _ in 0..100 {
+                if client
+                    .get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("tollgate did not become ready");
+        }
+    };
+    let first_port = port(());
+    let mut first = spawn("0", first_port);
+    let base = format!("http://127.0.0.1:{first_port}");
+    wait_ready(base.clone()).await;
+    let now = Utc::now().timestamp();
+    for k in 0..40 {
+        let body = subscription_event(
+            &format!("evt_kill_{k}"),
+            &format!("sub_kill_{k}"),
+            "cus_kill",
+            now,
+            "active",
+            false,
+            now + 1000,
+        );
+        assert_eq!(deliver(&client, &base, &body).await, 200);
+    }
+    first.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix: no cleanup runs
+    let _ = first.wait();
+
+    let second_port = port(());
+    let mut second = spawn("2", second_port);
+    wait_ready(format!("http://127.0.0.1:{second_port}")).await;
+    wait_until_drained(&app, 40, Duration::from_secs(30)).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(
+        subscriptions::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        40
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_share_the_queue_and_apply_each_event_once() {
+    let app = spawn_app().await;
+    if app.db.backend != Backend::Postgres {
+        eprintln!(
+            "several replicas need PostgreSQL (SKIP LOCKED); covered when TEST_DATABASE_URL is set"
+        );
+        return;
+    }
+    customer(&app, "u-rep", "cus_rep").await;
+    let replica = crate::helpers::spawn_replica(&app).await;
+    let bases = [app.url(""), replica.url("")];
+    let now = Utc::now().timestamp();
+    let bodies: Vec<String> = (0..1000)
+        .map(|k| {
+            subscription_event(
+                &format!("evt_rep_{k}"),
+                &format!("sub_rep_{k}"),
+                "cus_rep",
+                now,
+                "active",
+                false,
+                now + 1000,
+            )
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let statuses: Vec<u16> = futures_util::stream::iter(bodies.iter().enumerate())
+        .map(|(i, body)| deliver(&client, &bases[i % 2], body))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 200));
+    wait_until_drained(&app, 1000, Duration::from_secs(120)).await;
+    let events = webhook_events::Entity::find()
+        .all(app.db())
+        .await
+        .expect("events");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.status == "processed" && e.attempts == 1),
+        "each processed exactly once"
+    );
+    assert_eq!(
+        side_effects::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        1000
+    );
+    assert_eq!(
+        subscriptions::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        1000
+    );
+}
+
+async fn ws_client(
+    app: &TestApp,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    ws.send(Message::text(init.to_string()))
+        .await
+        .expect("init");
+    let ack = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("ack in time")
+        .expect("open")
+        .expect("frame");
+    assert!(
+        ack.to_text().unwrap_or_default().contains("connection_ack"),
+        "{ack:?}"
+    );
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { paymentUpdated { id status } }"}});
+    ws.send(Message::text(subscribe.to_string()))
+        .await
+        .expect("subscribe");
+    ws
+}
+
+async fn next_payment(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    within: Duration,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        let Ok(text) = frame.to_text() else { continue };
+        let msg: Value = serde_json::from_str(text).ok()?;
+        if msg["type"] == "next" {
+            return Some(msg["payload"]["data"]["paymentUpdated"].clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn subscribers_hear_their_own_payments_and_nobody_elses() {
+    let app = spawn_app().await;
+    app.emulator
+        .register_webhook(&app.url("/webhooks/stripe"), WEBHOOK_SECRET, None)
+        .await;
+    let alice = app.token("alice", false);
+    let body = app.pay(&alice, "8.00", "usd", None).await;
+    let payment = body["data"]["createPaymentIntent"]["payment"].clone();
+    let pi = payment["stripePaymentIntentId"]
+        .as_str()
+        .expect("pi")
+        .to_string();
+
+    let mut mine = ws_client(&app, &alice).await;
+    let mut theirs = ws_client(&app, &app.token("mallory", false)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await; // subscriptions are registered
+    app.emulator
+        .post(
+            &format!("/v1/payment_intents/{pi}/confirm"),
+            &[("payment_method", "pm_card_visa")],
+        )
+        .await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let heard = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match next_payment(&mut mine, left).await {
+            Some(p) if p["status"] == "SUCCEEDED" => break p,
+            Some(_) => continue,
+            None => panic!("no paymentUpdated within 5 s"),
+        }
+    };
+    assert_eq!(heard["id"], payment["id"]);
+    assert_eq!(
+        next_payment(&mut theirs, Duration::from_secs(1)).await,
+        None,
+        "another user hears nothing"
+    );
+
+    // A socket without a valid token is refused at connection_init.
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut anon, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    anon.send(Message::text(
+        json!({"type": "connection_init", "payload": {}}).to_string(),
+    ))
+    .await
+    .expect("init");
+    let reply = tokio::time::timeout(Duration::from_secs(5), anon.next())
+        .await
+        .expect("reply");
+    let refused = match reply {
+        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => true,
+        Some(Ok(m)) => !m.to_text().unwrap_or_default().contains("connection_ack"),
+    };
+    assert!(refused);
+}
