@@ -509,3 +509,127 @@ async fn subscribers_hear_their_own_payments_and_nobody_elses() {
     };
     assert!(refused);
 }
+
+#[tokio::test]
+async fn failed_events_are_replayed_from_the_command_line() {
+    let app = spawn_app_with(|v| {
+        v.insert("WEBHOOK_WORKERS".into(), "0".into());
+    })
+    .await;
+    customer(&app, "u-replay", "cus_replay").await;
+    let now = Utc::now().timestamp();
+    let body = subscription_event(
+        "evt_replay",
+        "sub_replay",
+        "cus_replay",
+        now,
+        "active",
+        false,
+        now + 1000,
+    );
+    assert_eq!(
+        deliver(&reqwest::Client::new(), &app.url(""), &body).await,
+        200
+    );
+    webhook_events::Entity::update_many()
+        .col_expr(
+            webhook_events::Column::Status,
+            sea_orm::sea_query::Expr::value("failed"),
+        )
+        .col_expr(
+            webhook_events::Column::Attempts,
+            sea_orm::sea_query::Expr::value(8),
+        )
+        .exec(app.db())
+        .await
+        .expect("park");
+    let admin = app.token("root", true);
+    let listed = app.graphql("{ webhookEvents(status: FAILED) { totalCount edges { node { stripeEventId attempts } } } }", json!({}), Some(&admin)).await;
+    assert_eq!(listed["data"]["webhookEvents"]["totalCount"], 1, "{listed}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["webhooks", "replay", "--failed"])
+        .env_clear()
+        .env("DATABASE_URL", &app.db.url)
+        .env("STRIPE_SECRET_KEY", crate::helpers::STRIPE_SECRET_KEY)
+        .env("STRIPE_API_BASE", app.emulator.base_url())
+        .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+        .env("LOG_FORMAT", "json")
+        .output()
+        .expect("run replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("requeued 1"));
+    let event = webhook_events::Entity::find()
+        .one(app.db())
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!((event.status.as_str(), event.attempts), ("processed", 1));
+    assert_eq!(
+        subscriptions::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sync_adopts_payments_made_outside_tollgate() {
+    let app = spawn_app().await;
+    let token = app.token("olga", false);
+    app.pay_ok(&token, "1.00", "usd").await;
+    let customer = tollgate::billing::customers::find_for_user(app.db(), "olga")
+        .await
+        .expect("q")
+        .expect("customer");
+    // Paid in the Stripe dashboard (or another system) for the same customer.
+    app.emulator
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "4200"),
+                ("currency", "eur"),
+                ("customer", &customer.stripe_customer_id),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    app.emulator
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "100"),
+                ("currency", "eur"),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    let report = tollgate::billing::sync::payments(
+        app.db(),
+        &app.state.stripe,
+        Utc::now() - chrono::Duration::hours(1),
+        &|_, _| {},
+    )
+    .await
+    .expect("sync");
+    assert_eq!(
+        (
+            report.fetched,
+            report.created,
+            report.unchanged,
+            report.skipped
+        ),
+        (3, 1, 1, 1),
+        "{report}"
+    );
+    let history = app
+        .graphql("{ payments { totalCount } }", json!({}), Some(&token))
+        .await;
+    assert_eq!(history["data"]["payments"]["totalCount"], 2);
+}
