@@ -28,14 +28,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The worker's queue: due events, oldest first.
+        // The worker's queue, in the order it is drained: pending events, oldest first. With
+        // (status, next_attempt_at) instead, every claim sorted all pending rows: quadratic.
         manager
             .create_index(
                 Index::create()
-                    .name("webhook_events_status_next_attempt_at_idx")
+                    .name("webhook_events_queue_idx")
                     .table(WebhookEvents::Table)
                     .col(WebhookEvents::Status)
-                    .col(WebhookEvents::NextAttemptAt)
+                    .col(WebhookEvents::StripeCreatedAt)
+                    .col(WebhookEvents::ReceivedAt)
                     .to_owned(),
             )
             .await?;
