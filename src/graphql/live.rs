@@ -1,15 +1,45 @@
 //! GraphQL subscriptions (graphql-ws over `/graphql/ws`): live payment and subscription
 //! changes, each user's own (admins see all). Authenticated in `connection_init`.
 
+use std::future::Future;
+
 use async_graphql::{Context, Subscription};
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
+use uuid::Uuid;
 
 use super::{context, payments::Payment, subscriptions::Subscription as SubscriptionType};
-use crate::{billing, error::GqlError, live::LiveEvent};
+use crate::{app::AppState, billing, error::GqlError, live::LiveEvent};
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
+
+/// The viewer's share of the live events `pick` selects, each reloaded with `load` so clients
+/// see the committed state.
+fn updates<T, F, Fut>(
+    ctx: &Context<'_>,
+    pick: fn(LiveEvent) -> Option<Uuid>,
+    load: F,
+) -> Result<impl Stream<Item = T>, GqlError>
+where
+    F: Fn(AppState, Uuid) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Option<T>> + Send,
+    T: Send + 'static,
+{
+    let viewer = context::viewer(ctx)?.clone();
+    let state = context::state(ctx)?.clone();
+    let events = BroadcastStream::new(state.live.subscribe());
+    Ok(events.filter_map(move |event| {
+        let (viewer, state, load) = (viewer.clone(), state.clone(), load.clone());
+        async move {
+            let event = event.ok()?;
+            if event.user_id() != viewer.user_id && !viewer.is_admin() {
+                return None;
+            }
+            load(state, pick(event)?).await
+        }
+    }))
+}
 
 #[Subscription]
 impl SubscriptionRoot {
@@ -18,24 +48,19 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Payment>, GqlError> {
-        let viewer = context::viewer(ctx)?.clone();
-        let state = context::state(ctx)?.clone();
-        let events = BroadcastStream::new(state.live.subscribe());
-        Ok(events.filter_map(move |event| {
-            let (viewer, state) = (viewer.clone(), state.clone());
-            async move {
-                let Ok(LiveEvent::Payment { id, user_id }) = event else {
-                    return None;
-                };
-                if user_id != viewer.user_id && !viewer.is_admin() {
-                    return None;
-                }
+        updates(
+            ctx,
+            |e| match e {
+                LiveEvent::Payment { id, .. } => Some(id),
+                _ => None,
+            },
+            |state: AppState, id| async move {
                 billing::payments::find(&state.db, id)
                     .await
                     .ok()
                     .map(Payment)
-            }
-        }))
+            },
+        )
     }
 
     /// A subscription of the viewer (any for admins) changed; sends its new state.
@@ -43,23 +68,18 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = SubscriptionType>, GqlError> {
-        let viewer = context::viewer(ctx)?.clone();
-        let state = context::state(ctx)?.clone();
-        let events = BroadcastStream::new(state.live.subscribe());
-        Ok(events.filter_map(move |event| {
-            let (viewer, state) = (viewer.clone(), state.clone());
-            async move {
-                let Ok(LiveEvent::Subscription { id, user_id }) = event else {
-                    return None;
-                };
-                if user_id != viewer.user_id && !viewer.is_admin() {
-                    return None;
-                }
+        updates(
+            ctx,
+            |e| match e {
+                LiveEvent::Subscription { id, .. } => Some(id),
+                _ => None,
+            },
+            |state: AppState, id| async move {
                 billing::subscriptions::find(&state.db, id)
                     .await
                     .ok()
                     .map(SubscriptionType)
-            }
-        }))
+            },
+        )
     }
 }

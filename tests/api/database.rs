@@ -1,32 +1,17 @@
 use chrono::Utc;
-use entity::{customers, idempotency_keys, payments, webhook_events};
+use entity::{idempotency_keys, webhook_events};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr};
-use serde_json::json;
 use tollgate::error::{is_unique_violation, unique_violation_on};
 use uuid::Uuid;
 
-use crate::helpers::TestDb;
+use crate::helpers::{customer_row, payment_row, TestDb};
 
 async fn migrated() -> (TestDb, DatabaseConnection) {
     let db = TestDb::fresh().await;
     tollgate::db::migrate_url(&db.url).await.expect("migrate");
     let conn = tollgate::db::connect(&db.url).await.expect("connect");
     (db, conn)
-}
-
-fn customer(user: &str, stripe_id: &str) -> customers::ActiveModel {
-    let now = Utc::now();
-    customers::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user.into()),
-        stripe_customer_id: Set(stripe_id.into()),
-        email: Set(None),
-        default_payment_method_id: Set(None),
-        snapshot_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
 }
 
 #[tokio::test]
@@ -40,7 +25,7 @@ async fn migrations_go_down_and_up_again() {
         .expect("list")
         .is_empty());
     Migrator::up(&conn, None).await.expect("up again");
-    customer("u1", "cus_1")
+    customer_row("u1", "cus_1")
         .insert(&conn)
         .await
         .expect("tables usable");
@@ -49,8 +34,11 @@ async fn migrations_go_down_and_up_again() {
 #[tokio::test]
 async fn one_customer_per_user_and_per_stripe_customer() {
     let (_db, conn) = migrated().await;
-    customer("u1", "cus_1").insert(&conn).await.expect("first");
-    let same_user = customer("u1", "cus_2")
+    customer_row("u1", "cus_1")
+        .insert(&conn)
+        .await
+        .expect("first");
+    let same_user = customer_row("u1", "cus_2")
         .insert(&conn)
         .await
         .expect_err("duplicate user");
@@ -63,7 +51,7 @@ async fn one_customer_per_user_and_per_stripe_customer() {
         "customers",
         "stripe_customer_id"
     ));
-    let same_stripe = customer("u2", "cus_1")
+    let same_stripe = customer_row("u2", "cus_1")
         .insert(&conn)
         .await
         .expect_err("duplicate stripe id");
@@ -73,43 +61,14 @@ async fn one_customer_per_user_and_per_stripe_customer() {
     );
 }
 
-fn payment(user: &str, pi: &str, amount: i64, refunded: i64) -> payments::ActiveModel {
-    let now = Utc::now();
-    payments::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user.into()),
-        customer_id: Set(None),
-        stripe_payment_intent_id: Set(Some(pi.into())),
-        stripe_idempotency_key: Set(None),
-        amount: Set(amount),
-        currency: Set("usd".into()),
-        status: Set("succeeded".into()),
-        description: Set(None),
-        card_brand: Set(None),
-        card_last4: Set(None),
-        failure_code: Set(None),
-        failure_message: Set(None),
-        amount_refunded: Set(refunded),
-        refund_reserved: Set(0),
-        metadata: Set(json!({})),
-        price_id: Set(None),
-        subscription_id: Set(None),
-        stripe_invoice_id: Set(None),
-        disputed: Set(false),
-        snapshot_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-}
-
 #[tokio::test]
 async fn payments_are_unique_per_intent_and_never_over_refunded() {
     let (_db, conn) = migrated().await;
-    payment("u1", "pi_1", 1000, 0)
+    payment_row("u1", "pi_1", 1000, 0)
         .insert(&conn)
         .await
         .expect("first");
-    let dup = payment("u2", "pi_1", 500, 0)
+    let dup = payment_row("u2", "pi_1", 500, 0)
         .insert(&conn)
         .await
         .expect_err("same intent");
@@ -118,7 +77,7 @@ async fn payments_are_unique_per_intent_and_never_over_refunded() {
         "{dup}"
     );
     // The database itself refuses impossible money states.
-    let over: DbErr = payment("u1", "pi_2", 1000, 1001)
+    let over: DbErr = payment_row("u1", "pi_2", 1000, 1001)
         .insert(&conn)
         .await
         .expect_err("over-refunded");
@@ -126,7 +85,7 @@ async fn payments_are_unique_per_intent_and_never_over_refunded() {
         !is_unique_violation(&over),
         "a CHECK violation, not a unique one: {over}"
     );
-    payment("u1", "pi_3", 0, 0)
+    payment_row("u1", "pi_3", 0, 0)
         .insert(&conn)
         .await
         .expect_err("zero amount");

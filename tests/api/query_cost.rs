@@ -45,28 +45,14 @@ async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
         let at = now - Duration::seconds(i + 10);
         payment_rows.push(payments::ActiveModel {
             id: Set(id),
-            user_id: Set("alice".into()),
             customer_id: Set(Some(customer.id)),
-            stripe_payment_intent_id: Set(Some(format!("pi_seed_{i}"))),
-            stripe_idempotency_key: Set(None),
-            amount: Set(1000),
-            currency: Set("usd".into()),
             status: Set("partially_refunded".into()),
-            description: Set(None),
             card_brand: Set(Some("visa".into())),
             card_last4: Set(Some("4242".into())),
-            failure_code: Set(None),
-            failure_message: Set(None),
-            amount_refunded: Set(200),
-            refund_reserved: Set(0),
-            metadata: Set(json!({})),
-            price_id: Set(None),
-            subscription_id: Set(None),
-            stripe_invoice_id: Set(None),
-            disputed: Set(false),
             snapshot_at: Set(at),
             created_at: Set(at),
             updated_at: Set(at),
+            ..crate::helpers::payment_row("alice", &format!("pi_seed_{i}"), 1000, 200)
         });
         for j in 0..2 {
             refund_rows.push(refunds::ActiveModel {

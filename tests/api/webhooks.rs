@@ -4,34 +4,21 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
-use entity::{customers, side_effects, subscriptions, webhook_events};
+use entity::{side_effects, subscriptions, webhook_events};
 use futures_util::{SinkExt, StreamExt};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tollgate::webhooks::signature::sign;
-use uuid::Uuid;
 
 use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET};
 
 /// A customer row, as if the user had paid before.
 async fn customer(app: &TestApp, user: &str, stripe_id: &str) {
-    let now = Utc::now();
-    customers::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user.into()),
-        stripe_customer_id: Set(stripe_id.into()),
-        email: Set(None),
-        default_payment_method_id: Set(None),
-        snapshot_at: Set(now),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(app.db())
-    .await
-    .expect("customer");
+    crate::helpers::customer_row(user, stripe_id)
+        .insert(app.db())
+        .await
+        .expect("customer");
 }
 
 /// A `customer.subscription.*` event shaped like Stripe's (API 2025+: period on the item).
