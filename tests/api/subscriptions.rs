@@ -1,6 +1,7 @@
 //! Subscriptions and saved payment methods through GraphQL against the emulator.
 
 use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::helpers::{error_code, spawn_app, TestApp};
@@ -475,4 +476,99 @@ async fn plan_changes_move_to_the_new_price() {
         )
         .await;
     assert_eq!(error_code(&one_time), Some("NOT_FOUND"));
+}
+
+#[tokio::test]
+async fn a_paid_renewal_invoice_is_recorded_as_a_payment_of_the_subscription() {
+    let app = spawn_app().await;
+    let token = app.token("gail", false);
+    let price = monthly_price(&app, 1100).await;
+    let card = save_card(&app, &token, "pm_card_visa").await;
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": price, "paymentMethodId": card["stripePaymentMethodId"]}}),
+            Some(&token),
+        )
+        .await;
+    let sub_id = body["data"]["createSubscription"]["subscription"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let row = tollgate::billing::subscriptions::find(
+        app.db(),
+        uuid::Uuid::parse_str(&sub_id).expect("uuid"),
+    )
+    .await
+    .expect("row");
+    let customer = tollgate::billing::customers::find_for_user(app.db(), "gail")
+        .await
+        .expect("q")
+        .expect("customer");
+    // A month later Stripe charges the renewal. The emulator has no clock to get there, so the
+    // charge is made at the emulator and `invoice.paid` is sent as Stripe would (API 2026 shape:
+    // the subscription under `parent.subscription_details`, the older `payment_intent` field too).
+    let (_, pi) = app
+        .emulator
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1100"),
+                ("currency", "usd"),
+                ("customer", &customer.stripe_customer_id),
+                (
+                    "payment_method",
+                    card["stripePaymentMethodId"].as_str().expect("pm"),
+                ),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    let event = json!({
+        "id": "evt_renewal_1", "object": "event", "type": "invoice.paid", "api_version": "2026-09-30.endive",
+        "created": Utc::now().timestamp(), "livemode": false,
+        "data": {"object": {"id": "in_renewal_1", "object": "invoice", "status": "paid", "customer": customer.stripe_customer_id,
+            "amount_paid": 1100, "currency": "usd", "payment_intent": pi["id"],
+            "parent": {"type": "subscription_details", "subscription_details": {"subscription": row.stripe_subscription_id}}}}
+    })
+    .to_string();
+    let sig = tollgate::webhooks::signature::sign(
+        crate::helpers::WEBHOOK_SECRET,
+        Utc::now().timestamp(),
+        event.as_bytes(),
+    );
+    assert_eq!(app.post_webhook(&event, Some(&sig)).await.status(), 200);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let history = app
+            .graphql(
+                "{ payments { totalCount edges { node { status amount { amount } } } } }",
+                json!({}),
+                Some(&token),
+            )
+            .await;
+        if history["data"]["payments"]["totalCount"] == 2 {
+            assert_eq!(
+                history["data"]["payments"]["edges"][0]["node"]["status"], "SUCCEEDED",
+                "{history}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "renewal not recorded: {history}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let linked = entity::payments::Entity::find()
+        .filter(entity::payments::Column::StripeInvoiceId.eq("in_renewal_1"))
+        .one(app.db())
+        .await
+        .expect("query")
+        .expect("renewal payment");
+    assert_eq!(
+        linked.subscription_id,
+        Some(row.id),
+        "linked to the subscription"
+    );
 }
