@@ -309,6 +309,29 @@ fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<C
     Ok((first, after))
 }
 
+/// Builds the connection, priming the refunds of the whole page when the query asks for them.
+async fn connection_for(
+    ctx: &Context<'_>,
+    page: billing::payments::Page,
+    filter: PaymentFilter,
+) -> GqlResult<PaymentConnection> {
+    if ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("refunds")
+        .exists()
+    {
+        let state = context::state(ctx)?;
+        let loader = ctx
+            .data::<RequestLoader>()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!(e.message)))?;
+        let ids: Vec<uuid::Uuid> = page.rows.iter().map(|r| r.id).collect();
+        super::loaders::prime_refunds(loader, &state.db, &ids).await?;
+    }
+    Ok(connection(page, filter))
+}
+
 fn connection(page: billing::payments::Page, filter: PaymentFilter) -> PaymentConnection {
     let edges: Vec<PaymentEdge> = page
         .rows
@@ -366,7 +389,7 @@ impl PaymentsQuery {
             currency: None,
         };
         let page = billing::payments::list(&state.db, &filter, first, after).await?;
-        Ok(connection(page, filter))
+        connection_for(ctx, page, filter).await
     }
 
     /// One of the viewer's payments (any payment for admins). Another user's payment is
@@ -398,7 +421,7 @@ impl PaymentsQuery {
             currency,
         };
         let page = billing::payments::list(&state.db, &filter, first, after).await?;
-        Ok(connection(page, filter))
+        connection_for(ctx, page, filter).await
     }
 
     /// Admin: per currency, payments captured in [from, to) (gross, refunded, net) and the
