@@ -329,39 +329,27 @@ pub enum SyncError {
 const PAGE: i64 = 100;
 
 async fn all_products(stripe: &StripeClient) -> Result<Vec<objects::Product>, StripeError> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut req = requests::product::ListProduct::new().limit(PAGE);
-        if let Some(a) = &after {
-            req = req.starting_after(a.clone());
-        }
-        let page: objects::List<objects::Product> = stripe.send(&req, None).await?;
-        after = page.data.last().map(|p| p.id.clone());
-        let more = page.has_more && after.is_some();
-        out.extend(page.data);
-        if !more {
-            return Ok(out);
-        }
-    }
+    stripe
+        .list_all(|after| {
+            let req = requests::product::ListProduct::new().limit(PAGE);
+            match after {
+                Some(a) => req.starting_after(a),
+                None => req,
+            }
+        })
+        .await
 }
 
 async fn all_prices(stripe: &StripeClient) -> Result<Vec<objects::Price>, StripeError> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut req = requests::price::ListPrice::new().limit(PAGE);
-        if let Some(a) = &after {
-            req = req.starting_after(a.clone());
-        }
-        let page: objects::List<objects::Price> = stripe.send(&req, None).await?;
-        after = page.data.last().map(|p| p.id.clone());
-        let more = page.has_more && after.is_some();
-        out.extend(page.data);
-        if !more {
-            return Ok(out);
-        }
-    }
+    stripe
+        .list_all(|after| {
+            let req = requests::price::ListPrice::new().limit(PAGE);
+            match after {
+                Some(a) => req.starting_after(a),
+                None => req,
+            }
+        })
+        .await
 }
 
 /// Pulls every product and price from Stripe and mirrors them; local ones Stripe no longer

@@ -45,27 +45,20 @@ pub async fn payments(
     since: DateTime<Utc>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report, ApiError> {
-    let mut all: Vec<objects::PaymentIntent> = vec![];
-    let mut after: Option<String> = None;
-    loop {
-        let mut req = pi_req::ListPaymentIntent::new()
-            .limit(PAGE)
-            .expand(vec!["data.payment_method".to_string()]);
-        if let Some(a) = &after {
-            req = req.starting_after(a.clone());
-        }
-        let page: objects::List<objects::PaymentIntent> = stripe.send(&req, None).await?;
-        after = page.data.last().map(|p| p.id.clone());
-        let more = page.has_more && after.is_some();
-        all.extend(
-            page.data
-                .into_iter()
-                .filter(|pi| pi.created.is_none_or(|c| c >= since.timestamp())),
-        );
-        if !more {
-            break;
-        }
-    }
+    let all: Vec<objects::PaymentIntent> = stripe
+        .list_all(|after| {
+            let req = pi_req::ListPaymentIntent::new()
+                .limit(PAGE)
+                .expand(vec!["data.payment_method".to_string()]);
+            match after {
+                Some(a) => req.starting_after(a),
+                None => req,
+            }
+        })
+        .await?
+        .into_iter()
+        .filter(|pi: &objects::PaymentIntent| pi.created.is_none_or(|c| c >= since.timestamp()))
+        .collect();
     let mut report = Report {
         fetched: all.len(),
         ..Default::default()
@@ -113,23 +106,17 @@ pub async fn subscriptions(
     stripe: &StripeClient,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report, ApiError> {
-    let mut all: Vec<objects::Subscription> = vec![];
-    let mut after: Option<String> = None;
-    loop {
-        let mut req = sub_req::ListSubscription::new()
-            .limit(PAGE)
-            .status(sub_req::ListSubscriptionStatus::All);
-        if let Some(a) = &after {
-            req = req.starting_after(a.clone());
-        }
-        let page: objects::List<objects::Subscription> = stripe.send(&req, None).await?;
-        after = page.data.last().map(|p| p.id.clone());
-        let more = page.has_more && after.is_some();
-        all.extend(page.data);
-        if !more {
-            break;
-        }
-    }
+    let all: Vec<objects::Subscription> = stripe
+        .list_all(|after| {
+            let req = sub_req::ListSubscription::new()
+                .limit(PAGE)
+                .status(sub_req::ListSubscriptionStatus::All);
+            match after {
+                Some(a) => req.starting_after(a),
+                None => req,
+            }
+        })
+        .await?;
     let mut report = Report {
         fetched: all.len(),
         ..Default::default()

@@ -97,6 +97,28 @@ impl StripeClient {
         })
     }
 
+    /// Every object of a list endpoint, following `starting_after` page by page. `page` builds
+    /// the request for the page after the given id (None: the first page).
+    pub async fn list_all<T, R>(
+        &self,
+        page: impl Fn(Option<&str>) -> R,
+    ) -> Result<Vec<T>, StripeError>
+    where
+        T: DeserializeOwned + super::objects::HasId,
+        R: StripeRequest,
+    {
+        let mut out: Vec<T> = Vec::new();
+        loop {
+            let request = page(out.last().map(|o| o.id()));
+            let list: super::objects::List<T> = self.send(&request, None).await?;
+            let more = list.has_more && !list.data.is_empty();
+            out.extend(list.data);
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
     async fn execute(
         &self,
         built: &RequestBuilder,
