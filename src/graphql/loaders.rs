@@ -101,3 +101,25 @@ impl Loader<CustomerKey> for Loaders {
         Ok(rows.into_iter().map(|c| (CustomerKey(c.id), c)).collect())
     }
 }
+
+/// Loads the customers of a page in one query and primes the loader with them.
+pub async fn prime_customers(
+    loader: &RequestLoader,
+    db: &DatabaseConnection,
+    customer_ids: &[Uuid],
+) -> Result<(), crate::error::ApiError> {
+    let mut ids = customer_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows = customers::Entity::find()
+        .filter(customers::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    loader
+        .feed_many(rows.into_iter().map(|c| (CustomerKey(c.id), c)))
+        .await;
+    Ok(())
+}

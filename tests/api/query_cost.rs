@@ -101,10 +101,10 @@ async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
         "statements per page: first=5 → {}, first=50 → {}",
         costs[0], costs[1]
     );
-    assert_eq!(costs[0], costs[1], "cost does not grow with the page");
-    assert!(
-        costs[1] <= 4,
-        "count + page + refunds + customers, got {}",
-        costs[1]
+    // count + page + refunds + customers, whatever the page size.
+    assert_eq!(
+        costs,
+        [4, 4],
+        "a page must cost a constant number of statements"
     );
 }
