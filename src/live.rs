@@ -40,6 +40,11 @@ impl LiveHub {
         LiveHub { local, backend }
     }
 
+    /// PostgreSQL: publishing inside a transaction takes effect when (and only if) it commits.
+    pub fn delivers_on_commit(&self) -> bool {
+        self.backend == DbBackend::Postgres
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.local.subscribe()
     }

@@ -98,8 +98,15 @@ pub async fn step(state: &AppState) -> Result<Step, sea_orm::DbErr> {
                 .filter(webhook_events::Column::Id.eq(row.id))
                 .exec(&txn)
                 .await?;
-            txn.commit().await?;
-            state.live.publish(db, handled.live).await;
+            if state.live.delivers_on_commit() {
+                // NOTIFY inside the transaction is delivered exactly when it commits: a crash
+                // between commit and publish cannot lose the update, a rollback cannot leak one.
+                state.live.publish(&txn, handled.live).await;
+                txn.commit().await?;
+            } else {
+                txn.commit().await?;
+                state.live.publish(db, handled.live).await;
+            }
             Ok(Step::Processed)
         }
         Err(e) => {

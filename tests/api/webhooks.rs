@@ -218,8 +218,18 @@ async fn delivery_chaos_ends_in_the_newest_state_with_each_side_effect_once() {
         per_event.values().all(|n| *n == 1),
         "one side effect per applied event"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // On PostgreSQL updates travel through NOTIFY and a listener: give them a moment to arrive,
+    // then make sure no more than one per side effect ever does.
     let mut published = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while published < effects.len() && tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(200), live.recv()).await {
+            Ok(Ok(_)) => published += 1,
+            Ok(Err(e)) => panic!("live channel: {e}"),
+            Err(_) => {}
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     while live.try_recv().is_ok() {
         published += 1;
     }
