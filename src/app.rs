@@ -62,7 +62,7 @@ impl AppState {
             builder = builder.disable_introspection();
         }
         let live = LiveHub::new(db.get_database_backend());
-        live.spawn_listener(&db, &config.database_url);
+        live.spawn_listener(&config.database_url);
         Ok(AppState(Arc::new(AppStateInner {
             schema: builder.finish(),
             config,

@@ -104,6 +104,18 @@ where
     }
 }
 
+fn optional<T: std::str::FromStr>(
+    src: &dyn Source,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    var(src, name)
+        .map(|v| v.parse().map_err(|e| ConfigError::invalid(name, e)))
+        .transpose()
+}
+
 fn boolean(src: &dyn Source, name: &'static str, default: bool) -> Result<bool, ConfigError> {
     match var(src, name).map(|v| v.to_ascii_lowercase()) {
         None => Ok(default),
@@ -306,28 +318,15 @@ pub struct Config {
 impl Config {
     /// Everything `tollgate serve` needs.
     pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
-        let owner_refund_window = match var(src, "REFUND_OWNER_WINDOW_SECS") {
-            None => None,
-            Some(v) => {
-                Some(Duration::from_secs(v.parse().map_err(|e| {
-                    ConfigError::invalid("REFUND_OWNER_WINDOW_SECS", e)
-                })?))
-            }
-        };
         Ok(Config {
             database_url: database_url(src)?,
             bind_addr: parsed(src, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             stripe: StripeConfig::load(src)?,
             jwt: JwtConfig::load(src)?,
             graphql_introspection: boolean(src, "GRAPHQL_INTROSPECTION", true)?,
-            owner_refund_window,
-            webhook_workers: match var(src, "WEBHOOK_WORKERS") {
-                None => None,
-                Some(v) => Some(
-                    v.parse()
-                        .map_err(|e| ConfigError::invalid("WEBHOOK_WORKERS", e))?,
-                ),
-            },
+            owner_refund_window: optional::<u64>(src, "REFUND_OWNER_WINDOW_SECS")?
+                .map(Duration::from_secs),
+            webhook_workers: optional(src, "WEBHOOK_WORKERS")?,
         })
     }
 }

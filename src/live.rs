@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -78,11 +78,10 @@ impl LiveHub {
 
     /// PostgreSQL: forwards NOTIFYs from every replica to local subscribers, reconnecting on
     /// errors. Does nothing on SQLite.
-    pub fn spawn_listener(&self, db: &DatabaseConnection, url: &str) {
+    pub fn spawn_listener(&self, url: &str) {
         if self.backend != DbBackend::Postgres {
             return;
         }
-        let _ = db;
         let local = self.local.clone();
         let url = url.to_string();
         tokio::spawn(async move {

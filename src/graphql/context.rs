@@ -17,6 +17,16 @@ pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
     })
 }
 
+/// The request's DataLoader.
+pub fn loader<'a>(ctx: &Context<'a>) -> Result<&'a super::loaders::RequestLoader, ApiError> {
+    ctx.data::<super::loaders::RequestLoader>().map_err(|e| {
+        ApiError::internal(anyhow::anyhow!(
+            "loader missing from context: {}",
+            e.message
+        ))
+    })
+}
+
 /// The authenticated viewer, or `UNAUTHENTICATED`.
 pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
     ctx.data::<RequestViewer>()

@@ -6,7 +6,7 @@ use entity::{payments, refunds};
 
 use super::{
     context,
-    loaders::{CustomerKey, PaymentRefundsKey, RequestLoader},
+    loaders::{CustomerKey, PaymentRefundsKey},
     money::MoneyType,
     viewer::Customer,
 };
@@ -142,17 +142,13 @@ impl Payment {
         let Some(id) = self.0.customer_id else {
             return Ok(None);
         };
-        let loader = ctx
-            .data::<RequestLoader>()
-            .map_err(|e| ApiError::internal(anyhow::anyhow!(e.message)))?;
+        let loader = context::loader(ctx)?;
         Ok(loader.load_one(CustomerKey(id)).await?.map(Customer))
     }
 
     /// Its refunds, oldest first.
     async fn refunds(&self, ctx: &Context<'_>) -> GqlResult<Vec<Refund>> {
-        let loader = ctx
-            .data::<RequestLoader>()
-            .map_err(|e| ApiError::internal(anyhow::anyhow!(e.message)))?;
+        let loader = context::loader(ctx)?;
         let rows = loader
             .load_one(PaymentRefundsKey(self.0.id))
             .await?
@@ -323,9 +319,7 @@ async fn connection_for(
         .exists()
     {
         let state = context::state(ctx)?;
-        let loader = ctx
-            .data::<RequestLoader>()
-            .map_err(|e| ApiError::internal(anyhow::anyhow!(e.message)))?;
+        let loader = context::loader(ctx)?;
         let ids: Vec<uuid::Uuid> = page.rows.iter().map(|r| r.id).collect();
         super::loaders::prime_refunds(loader, &state.db, &ids).await?;
     }
