@@ -62,7 +62,6 @@ impl AppState {
             builder = builder.disable_introspection();
         }
         let live = LiveHub::new(db.get_database_backend());
-        live.spawn_listener(&config.database_url);
         Ok(AppState(Arc::new(AppStateInner {
             schema: builder.finish(),
             config,
@@ -228,6 +227,10 @@ impl Application {
         prepare(&mut db);
         let listener = TcpListener::bind(config.bind_addr).await?;
         let state = AppState::new(config, db)?;
+        state
+            .live
+            .start_listener(&state.config.database_url)
+            .await?;
         Ok(Application { listener, state })
     }
 

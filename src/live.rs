@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{sqlx::postgres::PgListener, ConnectionTrait, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -77,33 +77,43 @@ impl LiveHub {
     }
 
     /// PostgreSQL: forwards NOTIFYs from every replica to local subscribers, reconnecting on
-    /// errors. Does nothing on SQLite.
-    pub fn spawn_listener(&self, url: &str) {
+    /// errors. Returns once the first LISTEN is in place, so nothing published after start-up
+    /// is missed. Does nothing on SQLite.
+    pub async fn start_listener(&self, url: &str) -> Result<(), sea_orm::sqlx::Error> {
         if self.backend != DbBackend::Postgres {
-            return;
+            return Ok(());
         }
+        let mut listener = connect_listener(url).await?;
         let local = self.local.clone();
         let url = url.to_string();
         tokio::spawn(async move {
             loop {
-                match listen(&url, &local).await {
-                    Ok(()) => return,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live update listener lost; reconnecting");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                if let Err(e) = forward(&mut listener, &local).await {
+                    tracing::warn!(error = %e, "live update listener lost; reconnecting");
                 }
+                listener = loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    match connect_listener(&url).await {
+                        Ok(l) => break l,
+                        Err(e) => tracing::warn!(error = %e, "live update listener still down"),
+                    }
+                };
             }
         });
+        Ok(())
     }
 }
 
-async fn listen(
-    url: &str,
+async fn connect_listener(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn forward(
+    listener: &mut PgListener,
     local: &broadcast::Sender<LiveEvent>,
 ) -> Result<(), sea_orm::sqlx::Error> {
-    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
     loop {
         let note = listener.recv().await?;
         match serde_json::from_str::<LiveEvent>(note.payload()) {
