@@ -2,29 +2,33 @@
 
 use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
-    extract::{DefaultBodyLimit, State},
-    http::{HeaderMap, HeaderName, Request, StatusCode},
-    response::{Html, IntoResponse, Response},
-    routing::{get, post},
+    extract::{ConnectInfo, DefaultBodyLimit, State},
+    http::{header, HeaderName, HeaderValue, Method, Request, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{any, get, post},
     Json, Router,
 };
 use sea_orm::{DatabaseConnection, DbBackend};
 use serde_json::json;
 use tokio::{net::TcpListener, sync::Notify};
+use tower::ServiceExt;
 use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
 use crate::{
     auth::Authenticator,
-    config::Config,
+    config::{Config, HttpConfig},
     db,
-    graphql::{self, context::RequestViewer, TollgateSchema},
+    graphql::{self, context::RequestViewer, executor::GuardedSchema, http::EdgeError},
     live::LiveHub,
+    rate_limit::RateLimits,
     stripe::StripeClient,
     webhooks,
 };
@@ -38,7 +42,9 @@ pub struct AppStateInner {
     pub db: DatabaseConnection,
     pub stripe: StripeClient,
     pub auth: Authenticator,
-    pub schema: TollgateSchema,
+    /// The schema behind its checks (cost, size, tracing); the only way operations run.
+    pub executor: GuardedSchema,
+    pub rate_limits: RateLimits,
     /// Woken when a webhook is stored, so the worker need not poll quickly.
     pub webhook_wakeup: Notify,
     /// Where committed changes are published for GraphQL subscriptions.
@@ -62,8 +68,10 @@ impl AppState {
             builder = builder.disable_introspection();
         }
         let live = LiveHub::new(db.get_database_backend());
+        let rate_limits = RateLimits::new(config.http.rate_limits);
         Ok(AppState(Arc::new(AppStateInner {
-            schema: builder.finish(),
+            executor: GuardedSchema::new(builder.finish())?,
+            rate_limits,
             config,
             db,
             stripe,
@@ -78,16 +86,47 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/graphql", get(graphiql).post(graphql_handler))
-        .route("/graphql/ws", get(graphql_ws))
+    let http = &state.config.http;
+    // Everything but the WebSocket answers within the request timeout, body included.
+    let bounded = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::http::get)
+                .post(graphql::http::post)
+                .fallback(graphql::http::method_not_allowed),
+        )
         .route(
             "/webhooks/stripe",
             post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            http.request_timeout,
+        ));
+    Router::new()
+        .merge(bounded)
+        .route("/graphql/ws", any(graphql_ws))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(cors(http))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let request_id = req
@@ -98,45 +137,50 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id))
         .with_state(state)
 }
 
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
+/// A client's `x-request-id` is kept only when it is short and plain; anything else is
+/// replaced by a fresh id, so a log line never carries attacker-chosen markup.
+async fn drop_unsafe_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let plain = req.headers().get(&REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    if !plain {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
 }
 
-async fn graphql_handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> Response {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let viewer = match state.auth.from_header(header) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::info!(reason = %e, "rejected bearer token");
-            // A bad token is refused outright rather than treated as anonymous, so a client
-            // learns its session expired instead of seeing an empty history.
-            let body = json!({"errors": [{
-                "message": "invalid or expired token",
-                "extensions": {"code": "UNAUTHENTICATED"}
-            }]});
-            return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-        }
-    };
-    let request = req
-        .into_inner()
-        .data(RequestViewer(viewer))
-        .data(graphql::loaders::request_loader(state.db.clone()))
-        .data(state.clone());
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+/// CORS for the listed origins only; none listed, no CORS headers (same-origin SPAs need none).
+fn cors(http: &HttpConfig) -> CorsLayer {
+    let origins: Vec<HeaderValue> = http
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn not_found() -> Response {
+    EdgeError::new(
+        StatusCode::NOT_FOUND,
+        crate::error::ErrorCode::NotFound,
+        "no such route",
+    )
+    .into_response()
 }
 
 /// graphql-ws (and the older subscriptions-transport-ws) over a WebSocket. The token comes in
@@ -144,14 +188,24 @@ async fn graphql_handler(
 /// cannot set headers on WebSockets; a connection without a valid one is refused.
 async fn graphql_ws(
     State(state): State<AppState>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
-    let schema = state.schema.clone();
+    let ip = graphql::http::client_ip(
+        &headers,
+        connect.map(|c| c.0 .0),
+        state.config.http.trusted_proxy_hops,
+    );
+    if let Err(limited) = state.rate_limits.ip(ip) {
+        return EdgeError::rate_limited(limited).into_response();
+    }
+    let executor = state.executor.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
+            GraphQLWebSocket::new(stream, executor, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload
                         .get("Authorization")
@@ -257,15 +311,85 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let handles = webhooks::worker::spawn(self.state.clone(), workers, stopped);
         let app = router(self.state.clone());
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve(self.listener, app, &self.state.config.http, shutdown).await;
         let _ = stop.send(true);
         for h in handles {
             let _ = h.await;
         }
         served
     }
+}
+
+/// Accepts connections until `shutdown`, then lets in-flight requests finish. Our own loop
+/// rather than `axum::serve`, which cannot bound how long a client takes to send its headers:
+/// hyper's header-read timer also runs while a keep-alive connection waits for its next
+/// request, so idle and half-sent connections are closed alike.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    http: &HttpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto::Builder, graceful::GracefulShutdown},
+        service::TowerToHyperService,
+    };
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(http.header_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(http.header_timeout))
+        .keep_alive_timeout(http.header_timeout)
+        .max_concurrent_streams(64);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.map(axum::body::Body::new)
+            });
+        let service = TowerToHyperService::new(service);
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    // A request stuck past its own timeout must not hold the process forever.
+    let grace = http.request_timeout + Duration::from_secs(5);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period; closing them");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -34,8 +34,17 @@ struct Claims {
     roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
+    /// A string or an array of strings (RFC 7519 §4.1.3); checked by `jsonwebtoken` when an
+    /// audience is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
+    aud: Option<Audience>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,15 +105,24 @@ impl Authenticator {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience is required, not merely checked when present: a
+        // token minted for another service without `aud` must not pass here.
+        let mut required = vec!["exp", "sub"];
         match &config.issuer {
-            Some(iss) => validation.set_issuer(&[iss]),
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &config.audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(Authenticator { key, validation })
     }
 
@@ -113,9 +131,9 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
         let claims = data.claims;
-        if claims.sub.is_empty() || claims.sub.len() > MAX_SUB_LEN {
+        if !valid_subject(&claims.sub) {
             return Err(AuthError::InvalidToken(
-                "sub must be 1 to 255 characters".into(),
+                "sub must be 1 to 255 printable characters".into(),
             ));
         }
         Ok(Viewer {
@@ -128,14 +146,28 @@ impl Authenticator {
     /// Verifies an `Authorization` header value. `Ok(None)` when there is no header.
     pub fn from_header(&self, header: Option<&str>) -> Result<Option<Viewer>, AuthError> {
         let Some(value) = header else { return Ok(None) };
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::MalformedHeader)?;
+        let token = bearer_token(value).ok_or(AuthError::MalformedHeader)?;
         self.verify(token).map(Some)
     }
+}
+
+/// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 7235 §2.1).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// A user id goes into indexes, logs and Stripe metadata: bounded and printable, no control
+/// characters (a newline in a log line forges the next one).
+fn valid_subject(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.len() <= MAX_SUB_LEN
+        && !sub.chars().any(|c| c.is_control())
+        && sub.trim() == sub
 }
 
 /// Mints a development token with the configured HS256 secret.
@@ -163,7 +195,7 @@ pub fn mint(
         email: email.map(str::to_owned),
         roles: if admin { vec!["admin".into()] } else { vec![] },
         iss: config.issuer.clone(),
-        aud: config.audience.clone(),
+        aud: config.audience.clone().map(Audience::One),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -234,6 +266,70 @@ mod tests {
             .expect("auth")
             .verify(&token)
             .is_err());
+    }
+
+    fn hs_token(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .expect("encode")
+    }
+
+    fn exp() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 600
+    }
+
+    #[test]
+    fn configured_issuer_and_audience_are_required() {
+        let auth = Authenticator::new(&hs(Some("idp"), Some("tollgate"))).expect("auth");
+        let no_aud = hs_token(serde_json::json!({"sub": "u1", "exp": exp(), "iss": "idp"}));
+        let no_iss = hs_token(serde_json::json!({"sub": "u1", "exp": exp(), "aud": "tollgate"}));
+        assert!(auth.verify(&no_aud).is_err(), "token without aud accepted");
+        assert!(auth.verify(&no_iss).is_err(), "token without iss accepted");
+        let both = hs_token(
+            serde_json::json!({"sub": "u1", "exp": exp(), "iss": "idp", "aud": "tollgate"}),
+        );
+        assert!(auth.verify(&both).is_ok());
+    }
+
+    #[test]
+    fn audience_may_be_an_array() {
+        let auth = Authenticator::new(&hs(None, Some("tollgate"))).expect("auth");
+        let listed =
+            hs_token(serde_json::json!({"sub": "u1", "exp": exp(), "aud": ["other", "tollgate"]}));
+        assert!(auth.verify(&listed).is_ok());
+        let not_listed = hs_token(serde_json::json!({"sub": "u1", "exp": exp(), "aud": ["other"]}));
+        assert!(auth.verify(&not_listed).is_err());
+        // Without a configured audience any `aud` shape is accepted.
+        let open = Authenticator::new(&hs(None, None)).expect("auth");
+        assert!(open.verify(&listed).is_ok());
+    }
+
+    #[test]
+    fn subject_must_be_printable() {
+        let auth = Authenticator::new(&hs(None, None)).expect("auth");
+        for sub in ["u1\nadmin", "u1\u{0}", " u1", "", "\u{7f}"] {
+            let token = hs_token(serde_json::json!({"sub": sub, "exp": exp()}));
+            assert!(auth.verify(&token).is_err(), "{sub:?} accepted");
+        }
+        let long = hs_token(serde_json::json!({"sub": "x".repeat(256), "exp": exp()}));
+        assert!(auth.verify(&long).is_err());
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("bEaReR   abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 
     #[test]

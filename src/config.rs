@@ -295,6 +295,88 @@ impl JwtConfig {
     }
 }
 
+/// The HTTP edge: timeouts, body size, CORS, client addresses and rate limits.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Time to receive a request's headers; also how long an idle keep-alive connection may
+    /// wait for its next request (hyper starts the same timer for both).
+    pub header_timeout: Duration,
+    /// Time to answer a request (WebSockets excepted), body included.
+    pub request_timeout: Duration,
+    /// Largest `POST /graphql` body, refused before it is read.
+    pub max_body_bytes: usize,
+    /// Origins allowed to call the API from a browser; empty: no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
+    /// Proxies in front of Tollgate that append to `X-Forwarded-For`; 0 trusts none and uses
+    /// the peer address.
+    pub trusted_proxy_hops: usize,
+    pub rate_limits: crate::rate_limit::RateLimitConfig,
+}
+
+fn per_minute(
+    src: &dyn Source,
+    name: &'static str,
+    default: u32,
+) -> Result<Option<std::num::NonZeroU32>, ConfigError> {
+    let n: u32 = parsed(src, name, default)?;
+    Ok(std::num::NonZeroU32::new(n))
+}
+
+impl HttpConfig {
+    pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
+        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            let v: u64 = parsed(src, name, default)?;
+            if v == 0 {
+                return Err(ConfigError::invalid(name, "must be at least 1 second"));
+            }
+            Ok(Duration::from_secs(v))
+        };
+        let max_body_bytes: usize = parsed(src, "GRAPHQL_MAX_BODY_BYTES", 256 * 1024)?;
+        if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(ConfigError::invalid(
+                "GRAPHQL_MAX_BODY_BYTES",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        let cors_allowed_origins: Vec<String> = var(src, "CORS_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_allowed_origins {
+            let ok = reqwest::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()
+            });
+            if !ok || origin == "*" {
+                return Err(ConfigError::invalid(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("`{origin}` is not an origin like https://shop.example.com"),
+                ));
+            }
+        }
+        let rate_limits = if boolean(src, "RATE_LIMITS", true)? {
+            crate::rate_limit::RateLimitConfig {
+                per_ip: per_minute(src, "RATE_LIMIT_IP_PER_MINUTE", 600)?,
+                per_user: per_minute(src, "RATE_LIMIT_USER_PER_MINUTE", 300)?,
+                mutations_per_user: per_minute(src, "RATE_LIMIT_MUTATIONS_PER_MINUTE", 30)?,
+            }
+        } else {
+            crate::rate_limit::RateLimitConfig::OFF
+        };
+        Ok(HttpConfig {
+            header_timeout: secs("HTTP_HEADER_TIMEOUT_SECS", 10)?,
+            request_timeout: secs("HTTP_REQUEST_TIMEOUT_SECS", 30)?,
+            max_body_bytes,
+            cors_allowed_origins,
+            trusted_proxy_hops: parsed(src, "TRUSTED_PROXY_HOPS", 0)?,
+            rate_limits,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
@@ -313,6 +395,7 @@ pub struct Config {
     /// Webhook worker tasks in this process; None picks by database (PostgreSQL 4, SQLite 1).
     /// 0 makes an intake-only replica.
     pub webhook_workers: Option<usize>,
+    pub http: HttpConfig,
 }
 
 impl Config {
@@ -327,6 +410,7 @@ impl Config {
             owner_refund_window: optional::<u64>(src, "REFUND_OWNER_WINDOW_SECS")?
                 .map(Duration::from_secs),
             webhook_workers: optional(src, "WEBHOOK_WORKERS")?,
+            http: HttpConfig::load(src)?,
         })
     }
 }
@@ -378,6 +462,15 @@ mod tests {
         assert_eq!(c.jwt.algorithm, JwtAlgorithm::Hs256);
         assert!(c.graphql_introspection);
         assert_eq!(c.owner_refund_window, None);
+        assert_eq!(c.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.http.max_body_bytes, 256 * 1024);
+        assert!(c.http.cors_allowed_origins.is_empty());
+        assert_eq!(
+            c.http.rate_limits.mutations_per_user.map(|n| n.get()),
+            Some(30),
+            "rate limits are on by default"
+        );
     }
 
     #[test]
@@ -430,6 +523,16 @@ mod tests {
                 "a day",
                 "REFUND_OWNER_WINDOW_SECS",
             ),
+            ("HTTP_HEADER_TIMEOUT_SECS", "0", "HTTP_HEADER_TIMEOUT_SECS"),
+            ("GRAPHQL_MAX_BODY_BYTES", "10", "GRAPHQL_MAX_BODY_BYTES"),
+            ("CORS_ALLOWED_ORIGINS", "*", "CORS_ALLOWED_ORIGINS"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example/path",
+                "CORS_ALLOWED_ORIGINS",
+            ),
+            ("RATE_LIMITS", "sometimes", "RATE_LIMITS"),
+            ("RATE_LIMIT_IP_PER_MINUTE", "-1", "RATE_LIMIT_IP_PER_MINUTE"),
         ];
         for (name, value, expected) in cases {
             let mut pairs = minimal();

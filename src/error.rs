@@ -21,10 +21,20 @@ pub enum ErrorCode {
     StripeUnavailable,
     RateLimited,
     Internal,
+    /// The query would do more work than allowed (cost, depth, page size, aliases).
+    QueryTooComplex,
+    /// The request body is not a GraphQL document that parses.
+    GraphqlParseFailed,
+    /// The document does not fit the schema, or its variables do not fit the operation.
+    GraphqlValidationFailed,
+    /// The HTTP request itself is malformed (not JSON, no `query`, a batch).
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 14] = [
+    const ALL: [ErrorCode; 20] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -39,6 +49,12 @@ impl ErrorCode {
         ErrorCode::StripeUnavailable,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
+        ErrorCode::QueryTooComplex,
+        ErrorCode::GraphqlParseFailed,
+        ErrorCode::GraphqlValidationFailed,
+        ErrorCode::BadRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
     ];
 
     pub fn parse(code: &str) -> Option<ErrorCode> {
@@ -61,6 +77,12 @@ impl ErrorCode {
             ErrorCode::StripeUnavailable => "STRIPE_UNAVAILABLE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         }
     }
 }
@@ -94,8 +116,9 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the payment provider is unavailable; try again later")]
     StripeUnavailable,
+    /// Ours (per IP, user or mutation), or Stripe's 429 passed on (no wait known).
     #[error("too many requests; slow down")]
-    RateLimited,
+    RateLimited { retry_after_secs: Option<u64> },
     /// The stored outcome of an earlier request with the same idempotency key.
     #[error("{message}")]
     Replayed { code: ErrorCode, message: String },
@@ -116,7 +139,7 @@ impl ApiError {
             ApiError::NotRefundable(_) => ErrorCode::NotRefundable,
             ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             ApiError::StripeUnavailable => ErrorCode::StripeUnavailable,
-            ApiError::RateLimited => ErrorCode::RateLimited,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Replayed { code, .. } => *code,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -144,6 +167,26 @@ impl ApiError {
             field: field.into(),
             message: message.into(),
         }
+    }
+
+    /// A money input that does not parse: a bad currency is `INVALID_INPUT`, a bad amount
+    /// `INVALID_AMOUNT`.
+    pub fn money(field: &str, err: crate::money::MoneyError) -> Self {
+        use crate::money::MoneyError;
+        match err {
+            MoneyError::InvalidCurrency | MoneyError::UnsupportedCurrency(_) => {
+                ApiError::invalid_input(field, err.to_string())
+            }
+            _ => ApiError::InvalidAmount {
+                field: field.into(),
+                message: err.to_string(),
+            },
+        }
+    }
+
+    /// A client's value that is not a Stripe id of the kind the field expects.
+    pub fn bad_id(field: impl Into<String>, err: crate::stripe::ids::IdError) -> Self {
+        ApiError::invalid_input(field, err.to_string())
     }
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
@@ -178,6 +221,11 @@ impl ApiError {
                 }
                 ApiError::RefundExceedsPayment { remaining } => {
                     ext.set("remainingMinorUnits", remaining.to_string());
+                }
+                ApiError::RateLimited {
+                    retry_after_secs: Some(secs),
+                } => {
+                    ext.set("retryAfter", *secs);
                 }
                 _ => {}
             }
@@ -284,7 +332,12 @@ mod tests {
             (ApiError::NotRefundable("failed".into()), "NOT_REFUNDABLE"),
             (ApiError::IdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"),
             (ApiError::StripeUnavailable, "STRIPE_UNAVAILABLE"),
-            (ApiError::RateLimited, "RATE_LIMITED"),
+            (
+                ApiError::RateLimited {
+                    retry_after_secs: Some(3),
+                },
+                "RATE_LIMITED",
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(ext(err).0, code);

@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod live;
 pub mod money;
+pub mod rate_limit;
 pub mod stripe;
 pub mod telemetry;
 pub mod webhooks;

@@ -16,19 +16,39 @@ const ZERO_DECIMAL: &[&str] = &[
 ];
 const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
 
+/// The currencies Stripe charges in (https://docs.stripe.com/currencies, presentment
+/// currencies), sorted. Anything else is refused before a request is built: three letters are
+/// not a currency.
+const SUPPORTED: &[&str] = &[
+    "aed", "afn", "all", "amd", "ang", "aoa", "ars", "aud", "awg", "azn", "bam", "bbd", "bdt",
+    "bgn", "bhd", "bif", "bmd", "bnd", "bob", "brl", "bsd", "bwp", "byn", "bzd", "cad", "cdf",
+    "chf", "clp", "cny", "cop", "crc", "cve", "czk", "djf", "dkk", "dop", "dzd", "egp", "etb",
+    "eur", "fjd", "fkp", "gbp", "gel", "gip", "gmd", "gnf", "gtq", "gyd", "hkd", "hnl", "htg",
+    "huf", "idr", "ils", "inr", "isk", "jmd", "jod", "jpy", "kes", "kgs", "khr", "kmf", "krw",
+    "kwd", "kyd", "kzt", "lak", "lbp", "lkr", "lrd", "lsl", "mad", "mdl", "mga", "mkd", "mmk",
+    "mnt", "mop", "mur", "mvr", "mwk", "mxn", "myr", "mzn", "nad", "ngn", "nio", "nok", "npr",
+    "nzd", "omr", "pab", "pen", "pgk", "php", "pkr", "pln", "pyg", "qar", "ron", "rsd", "rub",
+    "rwf", "sar", "sbd", "scr", "sek", "sgd", "shp", "sle", "sos", "srd", "std", "szl", "thb",
+    "tjs", "tnd", "top", "try", "ttd", "twd", "tzs", "uah", "ugx", "usd", "uyu", "uzs", "vnd",
+    "vuv", "wst", "xaf", "xcd", "xcg", "xof", "xpf", "yer", "zar", "zmw",
+];
+
 /// A validated lower-case ISO-4217 currency code.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency(String);
 
 impl Currency {
-    /// Accepts three ASCII letters in any case; Stripe's codes are lower case.
+    /// Accepts a currency Stripe supports, in any case; Stripe's codes are lower case.
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
         let code = code.trim();
         if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
-            Ok(Currency(code.to_ascii_lowercase()))
-        } else {
-            Err(MoneyError::InvalidCurrency(code.chars().take(16).collect()))
+            let lower = code.to_ascii_lowercase();
+            if SUPPORTED.binary_search(&lower.as_str()).is_ok() {
+                return Ok(Currency(lower));
+            }
+            return Err(MoneyError::UnsupportedCurrency(lower));
         }
+        Err(MoneyError::InvalidCurrency)
     }
 
     /// A code read back from our database or from Stripe, which validated it on the way in.
@@ -85,8 +105,11 @@ impl fmt::Display for Currency {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("`{0}` is not a three-letter currency code")]
-    InvalidCurrency(String),
+    /// Not echoed: the input may be anything.
+    #[error("not a three-letter currency code")]
+    InvalidCurrency,
+    #[error("`{0}` is not a currency Stripe supports")]
+    UnsupportedCurrency(String),
     #[error("`{0}` is not a decimal amount like 10.50")]
     NotADecimal(String),
     #[error("{currency} amounts have at most {exponent} decimal places")]
@@ -371,6 +394,28 @@ mod tests {
         assert_eq!(m(0, "jpy").formatted(), "¥0");
     }
 
+    #[test]
+    fn only_supported_currencies_parse() {
+        assert_eq!(Currency::parse("USD").map(|c| c.0), Ok("usd".to_string()));
+        assert!(Currency::parse("bhd").is_ok());
+        assert_eq!(
+            Currency::parse("zzz"),
+            Err(MoneyError::UnsupportedCurrency("zzz".into()))
+        );
+        assert_eq!(Currency::parse("us"), Err(MoneyError::InvalidCurrency));
+        assert_eq!(Currency::parse("u$d"), Err(MoneyError::InvalidCurrency));
+        assert!(
+            SUPPORTED.windows(2).all(|w| w[0] < w[1]),
+            "SUPPORTED must stay sorted"
+        );
+        for c in ZERO_DECIMAL.iter().chain(THREE_DECIMAL) {
+            assert!(
+                Currency::parse(c).is_ok(),
+                "{c} has an exponent but is not supported"
+            );
+        }
+    }
+
     fn any_currency() -> impl Strategy<Value = Currency> {
         prop::sample::select(vec![
             "usd", "eur", "jpy", "krw", "bhd", "kwd", "isk", "clp", "gbp", "idr",
@@ -395,6 +440,14 @@ mod tests {
             if let Ok(m) = Money::parse_chargeable(&s, &c) {
                 prop_assert!(m.minor_units() > 0 && m.minor_units() <= MAX_MINOR_UNITS);
                 prop_assert_eq!(m.minor_units() % c.step(), 0);
+            }
+        }
+
+        /// Currency parsing never panics and accepts only listed codes.
+        #[test]
+        fn currency_parse_is_total(s in "\\PC{0,8}") {
+            if let Ok(c) = Currency::parse(&s) {
+                prop_assert!(SUPPORTED.contains(&c.as_str()));
             }
         }
 

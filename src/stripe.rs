@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod error;
+pub mod ids;
 pub mod objects;
 
 pub use client::{IdempotencyKey, StripeClient};

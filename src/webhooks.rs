@@ -25,6 +25,26 @@ fn reject(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({ "error": reason }))).into_response()
 }
 
+/// The event's id and type are stored, indexed and logged: they must look like Stripe's,
+/// whatever a signed body says (a leaked secret must not let anyone store 100 KB ids).
+pub fn check_envelope(event: &objects::Event) -> Result<(), &'static str> {
+    crate::stripe::ids::EventId::parse(&event.id)
+        .map_err(|_| "the event id is not a Stripe event id")?;
+    let type_ok = !event.kind.is_empty()
+        && event.kind.len() <= MAX_EVENT_TYPE_LEN
+        && event
+            .kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+    if !type_ok {
+        return Err("the event type is not a Stripe event type");
+    }
+    Ok(())
+}
+
+/// Longest event type accepted; Stripe's longest are about 60 characters.
+const MAX_EVENT_TYPE_LEN: usize = 100;
+
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let secrets = &state.config.stripe.webhook_secrets;
     if secrets.is_empty() {
@@ -56,6 +76,10 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         Ok(e) => e,
         Err(_) => return reject(StatusCode::BAD_REQUEST, "body is not a Stripe event"),
     };
+    if let Err(reason) = check_envelope(&event) {
+        tracing::warn!(reason, "webhook envelope rejected");
+        return reject(StatusCode::BAD_REQUEST, reason);
+    }
     match store::insert(&state.db, &event, text, Utc::now()).await {
         Ok(new) => {
             tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");

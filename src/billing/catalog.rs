@@ -563,12 +563,9 @@ pub async fn create_price_checked(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("product"))?;
-    let invalid = |field: &str, e: crate::money::MoneyError| ApiError::InvalidAmount {
-        field: field.into(),
-        message: e.to_string(),
-    };
-    let currency = Currency::parse(currency).map_err(|e| invalid("currency", e))?;
-    let money = Money::parse_chargeable(amount, &currency).map_err(|e| invalid("amount", e))?;
+    let currency = Currency::parse(currency).map_err(|e| ApiError::money("currency", e))?;
+    let money =
+        Money::parse_chargeable(amount, &currency).map_err(|e| ApiError::money("amount", e))?;
     let recurrence = match recurring {
         None => None,
         Some(r) => {

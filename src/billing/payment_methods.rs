@@ -15,6 +15,7 @@ use crate::{
     billing::customers as customer_rules,
     error::ApiError,
     stripe::{
+        ids::{PaymentMethodId, PaymentMethodRef},
         objects,
         requests::{customer as customer_req, payment_method as req, setup_intent as setup_req},
         IdempotencyKey, StripeClient, StripeError,
@@ -89,19 +90,39 @@ pub async fn apply(
         )
         .exec_without_returning(db)
         .await?;
-    find_owned(db, customer.id, &pm.id).await
+    find_owned_by_stripe_id(db, customer.id, &pm.id).await
+}
+
+/// A method of this customer by a Stripe id Tollgate itself stored or received.
+pub async fn find_owned_by_stripe_id(
+    db: &impl ConnectionTrait,
+    customer_id: Uuid,
+    stripe_id: &str,
+) -> Result<payment_methods::Model, ApiError> {
+    let by = payment_methods::Column::StripePaymentMethodId.eq(stripe_id);
+    find_owned_by(db, customer_id, by).await
 }
 
 /// A method of this customer, by Stripe id or Tollgate id.
 pub async fn find_owned(
     db: &impl ConnectionTrait,
     customer_id: Uuid,
-    id: &str,
+    id: &PaymentMethodRef,
 ) -> Result<payment_methods::Model, ApiError> {
-    let by = match Uuid::parse_str(id) {
-        Ok(uuid) => payment_methods::Column::Id.eq(uuid),
-        Err(_) => payment_methods::Column::StripePaymentMethodId.eq(id),
+    let by = match id {
+        PaymentMethodRef::Tollgate(uuid) => payment_methods::Column::Id.eq(*uuid),
+        PaymentMethodRef::Stripe(pm) => {
+            payment_methods::Column::StripePaymentMethodId.eq(pm.as_str())
+        }
     };
+    find_owned_by(db, customer_id, by).await
+}
+
+async fn find_owned_by(
+    db: &impl ConnectionTrait,
+    customer_id: Uuid,
+    by: sea_orm::sea_query::SimpleExpr,
+) -> Result<payment_methods::Model, ApiError> {
     payment_methods::Entity::find()
         .filter(by)
         .filter(payment_methods::Column::CustomerId.eq(customer_id))
@@ -116,21 +137,12 @@ pub async fn attach(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
     viewer: &Viewer,
-    payment_method_id: &str,
+    payment_method_id: &PaymentMethodId,
 ) -> Result<payment_methods::Model, ApiError> {
-    if payment_method_id.is_empty()
-        || payment_method_id.len() > 255
-        || Uuid::parse_str(payment_method_id).is_ok()
-    {
-        return Err(ApiError::invalid_input(
-            "paymentMethodId",
-            "a Stripe payment method id (pm_…)",
-        ));
-    }
     let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
     // Someone else's saved method stays theirs.
     crate::billing::payments::check_payment_method(db, customer.id, payment_method_id).await?;
-    let request = req::AttachPaymentMethod::new(payment_method_id)
+    let request = req::AttachPaymentMethod::new(payment_method_id.as_str())
         .customer(customer.stripe_customer_id.clone());
     let key = IdempotencyKey::new(format!(
         "tollgate-attach-{}-{payment_method_id}",
@@ -162,7 +174,7 @@ pub async fn detach(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
     viewer: &Viewer,
-    id: &str,
+    id: &PaymentMethodRef,
 ) -> Result<(), ApiError> {
     let customer = customer_rules::find_for_user(db, &viewer.user_id)
         .await?
@@ -198,7 +210,7 @@ pub async fn set_default(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
     viewer: &Viewer,
-    id: &str,
+    id: &PaymentMethodRef,
 ) -> Result<payment_methods::Model, ApiError> {
     let customer = customer_rules::find_for_user(db, &viewer.user_id)
         .await?

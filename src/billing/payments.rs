@@ -18,7 +18,10 @@ use crate::{
     billing::{customers, idempotency},
     error::ApiError,
     money::{Currency, Money},
-    stripe::{objects, requests::payment_intent as req, IdempotencyKey, StripeClient, StripeError},
+    stripe::{
+        ids::PaymentMethodId, objects, requests::payment_intent as req, IdempotencyKey,
+        StripeClient, StripeError,
+    },
 };
 
 /// Payment statuses as stored and exposed (upper-cased) in GraphQL.
@@ -81,7 +84,7 @@ pub struct NewPayment {
     pub currency: Option<String>,
     pub price_id: Option<String>,
     pub description: Option<String>,
-    pub payment_method_id: Option<String>,
+    pub payment_method_id: Option<PaymentMethodId>,
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -177,13 +180,9 @@ async fn validate(
             ))
         }
         (None, Some(amount), Some(currency)) => {
-            let invalid = |e: crate::money::MoneyError, field: &str| ApiError::InvalidAmount {
-                field: field.into(),
-                message: e.to_string(),
-            };
-            let currency = Currency::parse(currency).map_err(|e| invalid(e, "currency"))?;
-            let money =
-                Money::parse_chargeable(amount, &currency).map_err(|e| invalid(e, "amount"))?;
+            let currency = Currency::parse(currency).map_err(|e| ApiError::money("currency", e))?;
+            let money = Money::parse_chargeable(amount, &currency)
+                .map_err(|e| ApiError::money("amount", e))?;
             Ok((money, None))
         }
         _ => Err(ApiError::invalid_input(
@@ -197,16 +196,10 @@ async fn validate(
 pub async fn check_payment_method(
     db: &impl ConnectionTrait,
     customer_id: Uuid,
-    payment_method_id: &str,
+    payment_method_id: &PaymentMethodId,
 ) -> Result<(), ApiError> {
-    if payment_method_id.is_empty() || payment_method_id.len() > 255 {
-        return Err(ApiError::invalid_input(
-            "paymentMethodId",
-            "not a payment method id",
-        ));
-    }
     let saved = payment_methods::Entity::find()
-        .filter(payment_methods::Column::StripePaymentMethodId.eq(payment_method_id))
+        .filter(payment_methods::Column::StripePaymentMethodId.eq(payment_method_id.as_str()))
         .one(db)
         .await?;
     match saved {
@@ -314,7 +307,7 @@ pub async fn create_payment_intent(
             request = request.description(d.clone());
         }
         if let Some(pm) = &input.payment_method_id {
-            request = request.payment_method(pm.clone()).confirm(true);
+            request = request.payment_method(pm.as_str()).confirm(true);
         }
         let pending = PendingPayment {
             money: &money,
@@ -617,13 +610,13 @@ pub async fn confirm_payment(
     stripe: &StripeClient,
     viewer: &Viewer,
     payment_id: &str,
-    payment_method_id: &str,
+    payment_method_id: &PaymentMethodId,
     idempotency_key: Option<&str>,
 ) -> Result<(payments::Model, Option<String>), ApiError> {
     #[derive(Serialize)]
     struct Request<'a> {
         payment_id: &'a str,
-        payment_method_id: &'a str,
+        payment_method_id: &'a PaymentMethodId,
     }
     let scope = idempotency_key
         .map(|k| {
@@ -658,7 +651,7 @@ pub async fn confirm_payment(
             None => idempotency::one_off_stripe_key("confirm")?,
         };
         let request = req::ConfirmPaymentIntent::new(stripe_id(&payment)?)
-            .payment_method(payment_method_id)
+            .payment_method(payment_method_id.as_str())
             .expand(expansions());
         let origin = origin_of(&payment, &key);
         let result = stripe

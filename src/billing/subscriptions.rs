@@ -16,6 +16,7 @@ use crate::{
     billing::{customers as customer_rules, idempotency, payment_methods, payments},
     error::ApiError,
     stripe::{
+        ids::{PaymentMethodId, PaymentMethodRef},
         objects::{self, timestamp},
         requests::{invoice as invoice_req, payment_intent as pi_req, subscription as req},
         IdempotencyKey, StripeClient, StripeError,
@@ -30,7 +31,7 @@ pub const MAX_TRIAL_DAYS: u32 = 730;
 #[derive(Debug, Clone, Serialize)]
 pub struct NewSubscription {
     pub price_id: String,
-    pub payment_method_id: Option<String>,
+    pub payment_method_id: Option<PaymentMethodId>,
     pub trial_days: Option<u32>,
 }
 
@@ -151,7 +152,7 @@ pub async fn create_subscription(
         match &input.payment_method_id {
             Some(pm) => {
                 // Save the card (a decline here stores nothing) and make it the default.
-                let saved = match payment_methods::find_owned(db, customer.id, pm).await {
+                let saved = match payment_methods::find_owned(db, customer.id, &PaymentMethodRef::Stripe(pm.clone())).await {
                     Ok(row) => row,
                     Err(ApiError::NotFound(_)) => {
                         let row = payment_methods::attach(db, stripe, viewer, pm).await?;
@@ -236,7 +237,7 @@ async fn undo_card(
 ) {
     if let Some(pm) = attached_now {
         if let Err(e) =
-            payment_methods::detach(db, stripe, viewer, &pm.stripe_payment_method_id).await
+            payment_methods::detach(db, stripe, viewer, &PaymentMethodRef::Tollgate(pm.id)).await
         {
             tracing::warn!(error = %e, "could not detach a declined card");
         }
@@ -244,7 +245,7 @@ async fn undo_card(
     let Some(previous) = &before.default_payment_method_id else {
         return;
     };
-    match payment_methods::find_owned(db, before.id, previous).await {
+    match payment_methods::find_owned_by_stripe_id(db, before.id, previous).await {
         Ok(row) => {
             if let Err(e) = payment_methods::set_default_for(db, stripe, before, &row).await {
                 tracing::warn!(error = %e, "could not restore the default payment method");

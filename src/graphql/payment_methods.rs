@@ -81,6 +81,7 @@ impl PaymentMethodsMutation {
     ) -> GqlResult<PaymentMethod> {
         let viewer = context::viewer(ctx)?;
         let state = context::state(ctx)?;
+        let payment_method_id = super::ids::payment_method_id(&payment_method_id)?;
         let row =
             billing::payment_methods::attach(&state.db, &state.stripe, viewer, &payment_method_id)
                 .await?;
@@ -99,6 +100,7 @@ impl PaymentMethodsMutation {
     ) -> GqlResult<bool> {
         let viewer = context::viewer(ctx)?;
         let state = context::state(ctx)?;
+        let payment_method_id = super::ids::payment_method_ref(&payment_method_id)?;
         billing::payment_methods::detach(&state.db, &state.stripe, viewer, &payment_method_id)
             .await?;
         Ok(true)
@@ -112,6 +114,7 @@ impl PaymentMethodsMutation {
     ) -> GqlResult<PaymentMethod> {
         let viewer = context::viewer(ctx)?;
         let state = context::state(ctx)?;
+        let payment_method_id = super::ids::payment_method_ref(&payment_method_id)?;
         let row = billing::payment_methods::set_default(
             &state.db,
             &state.stripe,

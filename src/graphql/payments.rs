@@ -518,12 +518,14 @@ impl PaymentsMutation {
     ) -> GqlResult<PaymentIntentPayload> {
         let viewer = context::viewer(ctx)?;
         let state = context::state(ctx)?;
+        let payment_method_id =
+            super::ids::optional_payment_method_id(input.payment_method_id.as_deref())?;
         let request = billing::payments::NewPayment {
             amount: input.amount,
             currency: input.currency,
             price_id: input.price_id.map(|id| id.0),
             description: input.description,
-            payment_method_id: input.payment_method_id,
+            payment_method_id,
             metadata: input.metadata.map(|j| j.0),
         };
         let (payment, client_secret) = billing::payments::create_payment_intent(
@@ -549,12 +551,13 @@ impl PaymentsMutation {
     ) -> GqlResult<PaymentIntentPayload> {
         let viewer = context::viewer(ctx)?;
         let state = context::state(ctx)?;
+        let payment_method_id = super::ids::payment_method_id(&input.payment_method_id)?;
         let (payment, client_secret) = billing::payments::confirm_payment(
             &state.db,
             &state.stripe,
             viewer,
             &input.payment_id,
-            &input.payment_method_id,
+            &payment_method_id,
             input.idempotency_key.as_deref(),
         )
         .await?;

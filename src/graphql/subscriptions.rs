@@ -258,7 +258,9 @@ impl SubscriptionsMutation {
             .transpose()?;
         let request = NewSubscription {
             price_id: input.price_id.0,
-            payment_method_id: input.payment_method_id,
+            payment_method_id: super::ids::optional_payment_method_id(
+                input.payment_method_id.as_deref(),
+            )?,
             trial_days,
         };
         let (row, client_secret) = billing::subscriptions::create_subscription(

@@ -149,11 +149,7 @@ impl StripeClient {
         built: &RequestBuilder,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<bytes::Bytes, StripeError> {
-        let path = built.path.trim_start_matches('/');
-        let mut url = self
-            .api_base
-            .join(&format!("v1/{path}"))
-            .map_err(|e| StripeError::Local(format!("bad path {path}: {e}")))?;
+        let mut url = api_url(&self.api_base, &built.path)?;
         if let Some(q) = built.query.as_deref().filter(|q| !q.is_empty()) {
             url.set_query(Some(q));
         }
@@ -209,6 +205,43 @@ impl StripeClient {
     }
 }
 
+/// The URL of an API path under the configured base's `/v1/`. Each path segment is checked and
+/// percent-encoded on its own, so no id can climb out with `..`, start a query with `?` or
+/// reach another host; any URL not under `/v1/` is refused before anything is sent. Ids from
+/// clients are already typed (`stripe::ids`); this is the second, independent wall.
+pub fn api_url(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, StripeError> {
+    let refuse = || StripeError::Local("refused an unsafe Stripe API path".into());
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let prefix = {
+        let mut segments = url.path_segments_mut().map_err(|_| refuse())?;
+        segments.pop_if_empty().push("v1");
+        for segment in path.trim_start_matches('/').split('/') {
+            let safe = !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment.len() <= 255
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+            if !safe {
+                return Err(refuse());
+            }
+            segments.push(segment);
+        }
+        drop(segments);
+        let mut prefix = base.path().trim_end_matches('/').to_string();
+        prefix.push_str("/v1/");
+        prefix
+    };
+    let same_origin = url.origin() == base.origin();
+    if !same_origin || !url.path().starts_with(&prefix) {
+        return Err(refuse());
+    }
+    Ok(url)
+}
+
 fn method_name(built: &RequestBuilder) -> &'static str {
     match built.method {
         StripeMethod::Get => "GET",
@@ -226,5 +259,47 @@ fn classify_transport_error(e: reqwest::Error) -> StripeError {
         StripeError::OutcomeUnknown(format!("timed out: {e}"))
     } else {
         StripeError::OutcomeUnknown(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(s: &str) -> reqwest::Url {
+        reqwest::Url::parse(s).expect("url")
+    }
+
+    #[test]
+    fn builds_urls_under_v1() {
+        let url = api_url(
+            &base("https://api.stripe.com/"),
+            "/payment_methods/pm_1/attach",
+        )
+        .expect("safe");
+        assert_eq!(
+            url.as_str(),
+            "https://api.stripe.com/v1/payment_methods/pm_1/attach"
+        );
+        let url = api_url(&base("http://127.0.0.1:9/stripe"), "/customers").expect("safe");
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/stripe/v1/customers");
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_v1() {
+        let b = base("https://api.stripe.com/");
+        for path in [
+            "/payment_methods/../payment_intents/pi_1?/attach",
+            "/payment_methods/..%2fpayment_intents/attach",
+            "/payment_methods/pm_1?x=1/attach",
+            "/payment_methods/pm_1#/attach",
+            "/payment_methods//attach",
+            "/payment_methods/./attach",
+            "/payment_methods/pm 1/attach",
+            "/payment_methods/@evil.example/attach",
+            "/payment_methods/\\evil/attach",
+        ] {
+            assert!(api_url(&b, path).is_err(), "{path} accepted");
+        }
     }
 }

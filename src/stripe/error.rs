@@ -152,7 +152,29 @@ impl From<StripeError> for ApiError {
                         .unwrap_or_else(|| "Your card was declined.".into()),
                 }
             }
-            StripeError::RateLimited => ApiError::RateLimited,
+            StripeError::InvalidRequest { status, error } if status < 500 && status != 409 => {
+                // Stripe's message can quote ids and parameters back; it is logged, and the
+                // client gets a fixed sentence naming only the parameter Stripe pointed at.
+                tracing::warn!(status, code = ?error.code, param = ?error.param, message = ?error.message, "Stripe refused a request as invalid");
+                let field = error
+                    .param
+                    .as_deref()
+                    .filter(|p| {
+                        p.len() <= 64
+                            && p.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"_[].".contains(&b))
+                    })
+                    .unwrap_or("input");
+                let message = if error.code.as_deref() == Some("resource_missing") {
+                    "no such object at the payment provider"
+                } else {
+                    "the payment provider refused this request as invalid"
+                };
+                ApiError::invalid_input(field, message)
+            }
+            StripeError::RateLimited => ApiError::RateLimited {
+                retry_after_secs: None,
+            },
             StripeError::NotSent(_)
             | StripeError::Server { .. }
             | StripeError::OutcomeUnknown(_) => {
@@ -234,6 +256,18 @@ mod tests {
         );
         let unavailable = ApiError::from(StripeError::NotSent("refused".into()));
         assert_eq!(unavailable.code(), ErrorCode::StripeUnavailable);
+        let invalid = ApiError::from(StripeError::from_status(
+            400,
+            Some(StripeApiError {
+                kind: Some("invalid_request_error".into()),
+                code: Some("resource_missing".into()),
+                message: Some("No such PaymentMethod: '<script>'".into()),
+                param: Some("payment_method".into()),
+                ..Default::default()
+            }),
+        ));
+        assert_eq!(invalid.code(), ErrorCode::InvalidInput);
+        assert!(!invalid.to_string().contains("<script>"), "{invalid}");
         let auth = ApiError::from(StripeError::Authentication(401));
         assert_eq!(
             auth.code(),

@@ -280,6 +280,26 @@ pub struct TestApp {
     server: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }
 
+/// The configuration every test app (and replica) starts from. Rate limits stay on, high
+/// enough for the suite's bursts; `hostile.rs` sets its own.
+pub fn test_config(database_url: &str, stripe_api_base: &str) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", database_url),
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY),
+        ("STRIPE_API_BASE", stripe_api_base),
+        ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
+        ("STRIPE_TIMEOUT_MS", "3000"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("RATE_LIMIT_IP_PER_MINUTE", "100000"),
+        ("RATE_LIMIT_USER_PER_MINUTE", "100000"),
+        ("RATE_LIMIT_MUTATIONS_PER_MINUTE", "100000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -298,18 +318,7 @@ pub async fn spawn_app_custom(
     init_tracing();
     let emulator = Emulator::start().await;
     let db = TestDb::fresh().await;
-    let mut vars: HashMap<String, String> = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("BIND_ADDR", "127.0.0.1:0"),
-        ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY),
-        ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
-        ("STRIPE_TIMEOUT_MS", "3000"),
-        ("JWT_SECRET", JWT_SECRET),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    vars.insert("STRIPE_API_BASE".into(), emulator.base_url());
+    let mut vars = test_config(&db.url, &emulator.base_url());
     customize(&mut vars);
     let source = move |name: &str| vars.get(name).cloned();
     let config = Config::load(&source).expect("test configuration loads");
@@ -459,17 +468,7 @@ impl Replica {
 }
 
 pub async fn spawn_replica(app: &TestApp) -> Replica {
-    let mut vars: HashMap<String, String> = [
-        ("DATABASE_URL", app.db.url.as_str()),
-        ("BIND_ADDR", "127.0.0.1:0"),
-        ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY),
-        ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
-        ("JWT_SECRET", JWT_SECRET),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    vars.insert("STRIPE_API_BASE".into(), app.emulator.base_url());
+    let vars = test_config(&app.db.url, &app.emulator.base_url());
     let source = move |name: &str| vars.get(name).cloned();
     let config = Config::load(&source).expect("config");
     let replica = Application::build(config).await.expect("replica builds");

@@ -1,0 +1,450 @@
+//! `POST /graphql` and `GET /graphql`, following GraphQL-over-HTTP: bodies are
+//! `application/json` only and limited before they are read; `Accept:
+//! application/graphql-response+json` gets 4xx for request errors, `application/json` (or no
+//! preference) the legacy 200. Every refusal is a GraphQL-shaped body with a stable `code`;
+//! nothing here echoes Rust's debug text.
+
+use std::net::{IpAddr, SocketAddr};
+
+use async_graphql::{
+    parser::types::OperationType, Request as GqlRequest, Response as GqlResponse, Variables,
+};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{context::RequestViewer, executor::Checked};
+use crate::{app::AppState, error::ErrorCode, rate_limit::Limited as RateLimited};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// Which media type the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `application/graphql-response+json`: request errors are 4xx.
+    GraphqlResponse,
+    /// `application/json`, `*/*` or no Accept header: always 200 for GraphQL errors.
+    Json,
+}
+
+/// A request refused at the HTTP edge.
+pub struct EdgeError {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl EdgeError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        EdgeError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn rate_limited(limited: RateLimited) -> Self {
+        let secs = limited.retry_after_secs();
+        EdgeError {
+            retry_after: Some(secs),
+            ..EdgeError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many requests; slow down",
+            )
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        EdgeError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            "invalid or expired token",
+        )
+    }
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        let mut extensions = json!({ "code": self.code.as_str() });
+        if let Some(secs) = self.retry_after {
+            extensions["retryAfter"] = json!(secs);
+        }
+        let body = json!({ "errors": [{ "message": self.message, "extensions": extensions }] });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// What a client sends in a POST body (or a GET query string).
+#[derive(Debug, Deserialize)]
+struct Params {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    extensions: Option<Value>,
+}
+
+/// The client's address: the peer, or with `TRUSTED_PROXY_HOPS=n` the address the outermost
+/// trusted proxy saw (n-th entry from the right of `X-Forwarded-For`).
+pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trusted_hops: usize) -> IpAddr {
+    let peer_ip = peer.map(|p| p.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    if trusted_hops == 0 {
+        return peer_ip;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    forwarded
+        .len()
+        .checked_sub(trusted_hops)
+        .and_then(|i| forwarded.get(i))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(peer_ip)
+}
+
+fn peer_of(req: &Request) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+fn accept_mode(headers: &HeaderMap) -> Result<Mode, EdgeError> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(Mode::Json);
+    };
+    let mut json = false;
+    for item in accept.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if refused {
+            continue;
+        }
+        match media.as_str() {
+            GRAPHQL_RESPONSE_JSON => return Ok(Mode::GraphqlResponse),
+            "application/json" | "application/*" | "*/*" => json = true,
+            _ => {}
+        }
+    }
+    if json {
+        Ok(Mode::Json)
+    } else {
+        Err(EdgeError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            ErrorCode::BadRequest,
+            "this endpoint answers application/json or application/graphql-response+json",
+        ))
+    }
+}
+
+fn is_json_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<bytes::Bytes, EdgeError> {
+    let too_large = || {
+        EdgeError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {max} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(EdgeError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "the request body could not be read",
+        )),
+    }
+}
+
+fn parse_params(bytes: &[u8]) -> Result<Params, EdgeError> {
+    let bad = |m: &str| EdgeError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m);
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|_| bad("the request body is not valid JSON"))?;
+    match value {
+        Value::Object(_) => {}
+        Value::Array(_) => return Err(bad("batched operations are not supported")),
+        _ => return Err(bad("the request body must be a JSON object")),
+    }
+    serde_json::from_value(value).map_err(|_| {
+        bad("`query` and `operationName` must be strings, `variables` and `extensions` objects")
+    })
+}
+
+fn variables_of(value: Option<Value>) -> Result<Variables, EdgeError> {
+    match value {
+        None | Some(Value::Null) => Ok(Variables::default()),
+        Some(v @ Value::Object(_)) => Ok(Variables::from_json(v)),
+        Some(_) => Err(EdgeError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "`variables` must be an object",
+        )),
+    }
+}
+
+/// `POST /graphql`.
+pub async fn post(State(state): State<AppState>, req: Request) -> Response {
+    let peer = peer_of(&req);
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let ip = client_ip(&parts.headers, peer, state.config.http.trusted_proxy_hops);
+        state.rate_limits.ip(ip).map_err(EdgeError::rate_limited)?;
+        let mode = accept_mode(&parts.headers)?;
+        if !is_json_body(&parts.headers) {
+            return Err(EdgeError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "POST /graphql takes application/json",
+            ));
+        }
+        let bytes = read_body(body, &parts.headers, state.config.http.max_body_bytes).await?;
+        let params = parse_params(&bytes)?;
+        execute(&state, &parts.headers, params, mode, false).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /graphql`: a browser gets GraphiQL; a client with `?query=` runs a query (never a
+/// mutation: GET must not change anything).
+pub async fn get(State(state): State<AppState>, req: Request) -> Response {
+    let peer = peer_of(&req);
+    let headers = req.headers().clone();
+    let raw_query = req.uri().query().unwrap_or_default().to_owned();
+    // A browser (or anything not asking for JSON) gets the IDE; a GraphQL client gets a 400.
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let wants_html = accept.contains("text/html") || !accept.contains("json");
+    if raw_query.is_empty() && wants_html {
+        return super::graphiql::serve().await;
+    }
+    let result = async {
+        let ip = client_ip(&headers, peer, state.config.http.trusted_proxy_hops);
+        state.rate_limits.ip(ip).map_err(EdgeError::rate_limited)?;
+        let mode = accept_mode(&headers)?;
+        let bad = |m: &str| EdgeError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m);
+        let form: Vec<(String, String)> = serde_urlencoded::from_str(&raw_query)
+            .map_err(|_| bad("the query string is malformed"))?;
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let variables = field("variables")
+            .map(|v| serde_json::from_str(&v).map_err(|_| bad("`variables` is not valid JSON")))
+            .transpose()?;
+        let params = Params {
+            query: field("query"),
+            operation_name: field("operationName"),
+            variables,
+            extensions: None,
+        };
+        execute(&state, &headers, params, mode, true).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Params,
+    mode: Mode,
+    via_get: bool,
+) -> Result<Response, EdgeError> {
+    let Some(query) = params.query else {
+        return Err(EdgeError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "the request has no `query`",
+        ));
+    };
+    let variables = variables_of(params.variables)?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let viewer = state.auth.from_header(authorization).map_err(|e| {
+        tracing::info!(reason = %e, "rejected bearer token");
+        // Refused outright rather than treated as anonymous, so a client learns its session
+        // expired instead of seeing an empty history.
+        EdgeError::unauthenticated()
+    })?;
+    if let Some(v) = &viewer {
+        state
+            .rate_limits
+            .user(&v.user_id)
+            .map_err(EdgeError::rate_limited)?;
+    }
+    let mut request = GqlRequest::new(query).variables(variables);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    let checked: Checked = match state.executor.check(request) {
+        Ok(c) => c,
+        Err(refused) => return Ok(render(refused.into_response(), mode, true)),
+    };
+    if checked.analysis.operation_type == OperationType::Mutation {
+        if via_get {
+            let mut response = EdgeError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::BadRequest,
+                "mutations are sent with POST",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return Ok(response);
+        }
+        if let Some(v) = &viewer {
+            state
+                .rate_limits
+                .mutations(&v.user_id, checked.analysis.root_fields)
+                .map_err(EdgeError::rate_limited)?;
+        }
+    }
+    let Checked { request, analysis } = checked;
+    let request = request
+        .data(RequestViewer(viewer))
+        .data(super::loaders::request_loader(state.db.clone()))
+        .data(state.clone());
+    let response = state.executor.run(Checked { request, analysis }).await;
+    Ok(render(response, mode, false))
+}
+
+/// A response is a request error when nothing executed: no data and no error from a field.
+fn is_request_error(response: &GqlResponse) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn render(response: GqlResponse, mode: Mode, refused: bool) -> Response {
+    let request_error = refused || is_request_error(&response);
+    let body = if request_error {
+        json!({ "errors": response.errors })
+    } else {
+        serde_json::to_value(&response).unwrap_or_else(|_| {
+            json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
+        })
+    };
+    let (status, content_type) = match mode {
+        Mode::GraphqlResponse if request_error => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
+        Mode::GraphqlResponse => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
+        Mode::Json => (StatusCode::OK, "application/json"),
+    };
+    let mut out = (status, axum::Json(body)).into_response();
+    out.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out
+}
+
+/// Methods other than GET and POST.
+pub async fn method_not_allowed(method: Method) -> Response {
+    let mut response = EdgeError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::BadRequest,
+        format!("{method} is not supported here; use POST (or GET for queries)"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_trusted_only_as_far_as_configured() {
+        let peer = Some(SocketAddr::from(([10, 0, 0, 9], 4000)));
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4")]);
+        assert_eq!(client_ip(&h, peer, 0), IpAddr::from([10, 0, 0, 9]));
+        assert_eq!(client_ip(&h, peer, 1), IpAddr::from([1, 2, 3, 4]));
+        assert_eq!(client_ip(&h, peer, 2), IpAddr::from([6, 6, 6, 6]));
+        assert_eq!(client_ip(&h, peer, 3), IpAddr::from([10, 0, 0, 9]));
+        let junk = headers(&[("x-forwarded-for", "<script>")]);
+        assert_eq!(client_ip(&junk, peer, 1), IpAddr::from([10, 0, 0, 9]));
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(accept_mode(&headers(&[])).ok(), Some(Mode::Json));
+        let grj = headers(&[(
+            "accept",
+            "application/graphql-response+json, application/json",
+        )]);
+        assert_eq!(accept_mode(&grj).ok(), Some(Mode::GraphqlResponse));
+        assert_eq!(
+            accept_mode(&headers(&[("accept", "*/*")])).ok(),
+            Some(Mode::Json)
+        );
+        assert!(accept_mode(&headers(&[("accept", "text/html")])).is_err());
+        let refused = headers(&[(
+            "accept",
+            "application/graphql-response+json;q=0, application/json",
+        )]);
+        assert_eq!(accept_mode(&refused).ok(), Some(Mode::Json));
+    }
+
+    #[test]
+    fn bodies_parse_strictly() {
+        assert!(parse_params(br#"{"query":"{ a }"}"#).is_ok());
+        for bad in [&b"[]"[..], b"\"x\"", b"{", br#"{"query": 5}"#, b"\xff"] {
+            assert!(parse_params(bad).is_err());
+        }
+    }
+}
