@@ -729,6 +729,10 @@ impl Cursor {
     }
 
     pub fn decode(s: &str) -> Option<Self> {
+        // `{micros}|{uuid}` in hex is at most ~110 characters; anything longer is not ours.
+        if s.len() > 128 {
+            return None;
+        }
         let raw = String::from_utf8(hex::decode(s).ok()?).ok()?;
         let (micros, id) = raw.split_once('|')?;
         Some(Cursor {
@@ -887,6 +891,39 @@ mod tests {
         );
         assert!(Cursor::decode("zz").is_none());
         assert!(Cursor::decode(&hex::encode("1|not-a-uuid")).is_none());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any string a client sends as `after`: a cursor or None, never a panic.
+            #[test]
+            fn decode_is_total(s in "\\PC{0,200}") {
+                let _ = Cursor::decode(&s);
+            }
+
+            /// Hex that decodes to anything at all is still only accepted if it round-trips.
+            #[test]
+            fn decoded_cursors_reencode_to_themselves(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let s = hex::encode(&bytes);
+                if let Some(c) = Cursor::decode(&s) {
+                    prop_assert_eq!(Cursor::decode(&c.encode()).map(|d| (d.id, d.created_at)), Some((c.id, c.created_at)));
+                }
+            }
+
+            #[test]
+            fn cursors_round_trip(micros in 0i64..4_102_444_800_000_000, id in any::<u128>()) {
+                let c = Cursor {
+                    created_at: DateTime::from_timestamp_micros(micros).expect("in range"),
+                    id: Uuid::from_u128(id),
+                };
+                let back = Cursor::decode(&c.encode()).expect("decodes");
+                prop_assert_eq!(back.id, c.id);
+                prop_assert_eq!(back.created_at, c.created_at);
+            }
+        }
     }
 
     #[test]

@@ -560,4 +560,41 @@ mod tests {
         assert_eq!(old.price_id(), Some("price_9"));
         assert_eq!(old.status, SubscriptionStatus::PastDue);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes as a webhook body: read or refused, never a panic.
+            #[test]
+            fn event_reader_is_total(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                if let Ok(event) = serde_json::from_slice::<Event>(&body) {
+                    let _ = crate::webhooks::check_envelope(&event);
+                }
+            }
+
+            /// Events shaped like Stripe's are read back field for field, whatever the object.
+            #[test]
+            fn event_reader_round_trips(
+                id in "evt_[A-Za-z0-9]{1,40}",
+                kind in "[a-z_]{1,20}\\.[a-z_.]{1,30}",
+                created in 0i64..4_000_000_000,
+                object in "\\PC{0,40}",
+            ) {
+                let body = serde_json::json!({
+                    "id": id, "object": "event", "type": kind, "created": created,
+                    "api_version": "2026-07-29.dahlia", "livemode": false,
+                    "data": {"object": {"id": object, "object": "thing"}},
+                    "pending_webhooks": 1, "request": {"id": null}
+                });
+                let event: Event = serde_json::from_value(body).expect("reads");
+                prop_assert_eq!(&event.id, &id);
+                prop_assert_eq!(&event.kind, &kind);
+                prop_assert_eq!(event.created, created);
+                prop_assert_eq!(event.data.object["id"].as_str(), Some(object.as_str()));
+                prop_assert!(crate::webhooks::check_envelope(&event).is_ok());
+            }
+        }
+    }
 }

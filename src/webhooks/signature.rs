@@ -27,15 +27,24 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Verifies `header` for `body` at `now` (seconds since the epoch).
-pub fn verify(
-    header: Option<&str>,
-    body: &[u8],
-    secrets: &[Secret],
-    tolerance: Duration,
-    now: i64,
-) -> Result<i64, SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
+/// A `Stripe-Signature` header's parts. Bounded: a header is at most `MAX_HEADER_BYTES` and
+/// at most `MAX_V1` candidate signatures are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeader {
+    pub timestamp: i64,
+    pub v1: Vec<[u8; 32]>,
+}
+
+/// Longest header read; Stripe's carry one or two signatures (~150 bytes).
+pub const MAX_HEADER_BYTES: usize = 4096;
+/// Candidate `v1` signatures compared at most.
+pub const MAX_V1: usize = 16;
+
+/// Reads a header without checking it against anything.
+pub fn parse_header(header: &str) -> Result<SignatureHeader, SignatureError> {
+    if header.len() > MAX_HEADER_BYTES {
+        return Err(SignatureError::Malformed);
+    }
     let mut timestamp: Option<i64> = None;
     let mut v1: Vec<[u8; 32]> = Vec::new();
     for item in header.split(',') {
@@ -44,7 +53,7 @@ pub fn verify(
         };
         match key {
             "t" => timestamp = Some(value.parse().map_err(|_| SignatureError::Malformed)?),
-            "v1" => {
+            "v1" if v1.len() < MAX_V1 => {
                 // A v1 value that is not 32 bytes of hex can never match; skip it.
                 let mut sig = [0u8; 32];
                 if hex::decode_to_slice(value, &mut sig).is_ok() {
@@ -58,6 +67,19 @@ pub fn verify(
     if v1.is_empty() {
         return Err(SignatureError::NoV1);
     }
+    Ok(SignatureHeader { timestamp, v1 })
+}
+
+/// Verifies `header` for `body` at `now` (seconds since the epoch).
+pub fn verify(
+    header: Option<&str>,
+    body: &[u8],
+    secrets: &[Secret],
+    tolerance: Duration,
+    now: i64,
+) -> Result<i64, SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let SignatureHeader { timestamp, v1 } = parse_header(header)?;
     let age = now.saturating_sub(timestamp).unsigned_abs();
     if age > tolerance.as_secs() {
         return Err(SignatureError::Stale);
@@ -187,5 +209,37 @@ mod tests {
         // Junk elements around a valid signature are ignored.
         let junk = format!("x=1,{h},foo,v1=nothex,=");
         assert_eq!(check(Some(&junk), BODY, &["whsec_a"]), Ok(NOW));
+    }
+
+    #[test]
+    fn oversized_headers_are_refused_unread() {
+        let h = format!("t={NOW},{}", "v1=00,".repeat(1000));
+        assert_eq!(parse_header(&h), Err(SignatureError::Malformed));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any header, any body: an answer, never a panic; an accepted one was signed.
+            #[test]
+            fn verify_is_total(header in "\\PC{0,300}", body in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let _ = parse_header(&header);
+                prop_assert!(check(Some(&header), &body, &["whsec_a"]).is_err()
+                    || header.contains("v1="));
+            }
+
+            /// What `sign` builds, `parse_header` reads back and `verify` accepts.
+            #[test]
+            fn sign_round_trips(t in (NOW - 300)..(NOW + 300), body in proptest::collection::vec(any::<u8>(), 0..256)) {
+                let header = sign("whsec_a", t, &body);
+                let parsed = parse_header(&header).expect("parses");
+                prop_assert_eq!(parsed.timestamp, t);
+                prop_assert_eq!(parsed.v1.len(), 1);
+                prop_assert_eq!(check(Some(&header), &body, &["whsec_a"]), Ok(t));
+                prop_assert_eq!(check(Some(&header), &body, &["whsec_b"]), Err(SignatureError::Mismatch));
+            }
+        }
     }
 }
