@@ -348,6 +348,7 @@ async fn serve(
         .keep_alive_timeout(http.header_timeout)
         .max_concurrent_streams(64);
     let graceful = GracefulShutdown::new();
+    let header_timeout = http.header_timeout;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -370,12 +371,20 @@ async fn serve(
                 req.map(axum::body::Body::new)
             });
         let service = TowerToHyperService::new(service);
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        // hyper's protocol detection waits for the first bytes before any HTTP/1 timer runs:
+        // a client that connects and sends nothing is closed after the header timeout here.
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let mut first = [0u8; 1];
+            let first_byte = tokio::time::timeout(header_timeout, stream.peek(&mut first)).await;
+            if !matches!(first_byte, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });

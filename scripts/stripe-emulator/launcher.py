@@ -14,6 +14,7 @@ Test-only control routes (never part of Stripe):
   POST   /_config/chaos           mode=error|hang, count=N  fail the next N /v1 requests
   DELETE /_config/chaos                                      stop failing
   DELETE /_config/data                                       forget every object (stock)
+  GET    /_config/requests                                   every /v1 request seen: method, path
 """
 
 import argparse
@@ -993,6 +994,23 @@ async def config_chaos(request):
 
 
 # ---------------------------------------------------------------------------------------------
+# Request log: hostile-input tests assert that nothing (or exactly what) reached Stripe.
+_requests = []
+
+
+@web.middleware
+async def request_log_middleware(request, handler):
+    if request.path.startswith('/v1/'):
+        # The raw path as sent, before any normalisation: an escaped `..` must show as sent.
+        _requests.append({'method': request.method, 'path': request.raw_path})
+    return await handler(request)
+
+
+async def config_requests(request):
+    return S.json_response({'requests': _requests})
+
+
+# ---------------------------------------------------------------------------------------------
 def rebind_patched_routes(app):
     """localstripe registered its extra routes (confirm, attach, pay, ...) with the functions as
     they were at import time; point them at the patched versions."""
@@ -1014,6 +1032,7 @@ def build_app():
     # Outermost first: chaos, then idempotency (it caches localstripe's error responses too).
     app.middlewares.insert(0, idempotency_middleware)
     app.middlewares.insert(0, chaos_middleware)
+    app.middlewares.insert(0, request_log_middleware)
     url = '/v1/prices'
     app.router.add_route('POST', url, S.api_create(Price, url))
     app.router.add_route('GET', url + '/{id}', S.api_retrieve(Price, url))
@@ -1021,6 +1040,7 @@ def build_app():
     app.router.add_route('GET', url, S.api_list_all(Price, url))
     app.router.add_route('POST', '/_config/chaos', config_chaos)
     app.router.add_route('DELETE', '/_config/chaos', config_chaos)
+    app.router.add_route('GET', '/_config/requests', config_requests)
     return app
 
 

@@ -139,6 +139,31 @@ impl Emulator {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Every `/v1` request the emulator has received, as `METHOD /v1/path?query`.
+    pub async fn requests(&self) -> Vec<String> {
+        let res = self
+            .http
+            .get(self.url("/_config/requests"))
+            .send()
+            .await
+            .expect("emulator reachable");
+        let body: Value = res.json().await.expect("JSON");
+        body["requests"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|r| {
+                        format!(
+                            "{} {}",
+                            r["method"].as_str().unwrap_or_default(),
+                            r["path"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Makes the next `count` API requests fail (`error`: HTTP 500) or hang (`hang`).
     pub async fn chaos(&self, mode: &str, count: u32) {
         let res = self

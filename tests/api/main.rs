@@ -10,6 +10,7 @@ mod emulator;
 mod guard_rails;
 mod health;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod payments;
 mod query_cost;

@@ -19,7 +19,7 @@ const RESUME: &str =
     "mutation($id: ID!) { resumeSubscription(subscriptionId: $id) { status cancelAtPeriodEnd } }";
 
 /// A monthly USD price in the catalog; returns its Tollgate id.
-async fn monthly_price(app: &TestApp, amount: i64) -> String {
+pub(crate) async fn monthly_price(app: &TestApp, amount: i64) -> String {
     app.emulator.create_price("Pro", "usd", amount, true).await;
     tollgate::billing::catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
         .await
