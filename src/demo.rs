@@ -9,7 +9,7 @@ use sea_orm::ConnectionTrait;
 use crate::{
     billing::catalog::{self, NewProduct, Recurrence, SyncError, SyncSummary},
     money::{Currency, Money},
-    stripe::{objects::Interval, IdempotencyKey, StripeClient, StripeError},
+    stripe::{IdempotencyKey, StripeClient, StripeError},
 };
 
 struct DemoPrice {
@@ -132,7 +132,7 @@ pub async fn seed(
             let money = Money::parse_chargeable(p.amount, &currency)
                 .map_err(|e| SyncError::Stripe(StripeError::Local(e.to_string())))?;
             let recurring = p.monthly.then_some(Recurrence {
-                interval: Interval::Month,
+                interval: entity::PriceInterval::Month,
                 interval_count: 1,
             });
             catalog::create_price(

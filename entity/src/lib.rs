@@ -8,8 +8,13 @@ pub mod prices;
 pub mod products;
 pub mod refunds;
 pub mod side_effects;
+pub mod statuses;
 pub mod subscriptions;
 pub mod webhook_events;
+
+pub use statuses::{
+    PaymentStatus, PriceInterval, RefundStatus, SubscriptionStatus, WebhookEventStatus,
+};
 
 pub mod prelude {
     pub use super::customers::Entity as Customers;

@@ -16,9 +16,7 @@ pub struct Model {
     /// Minor units of `currency`.
     pub amount: i64,
     pub currency: String,
-    /// pending, processing, requires_action, succeeded, failed, canceled,
-    /// partially_refunded, refunded.
-    pub status: String,
+    pub status: super::statuses::PaymentStatus,
     pub description: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,

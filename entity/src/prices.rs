@@ -14,8 +14,8 @@ pub struct Model {
     pub currency: String,
     /// None for prices Tollgate cannot charge as a fixed amount (tiered, customer-chosen).
     pub unit_amount: Option<i64>,
-    /// `day`, `week`, `month` or `year`; None for one-time prices.
-    pub recurring_interval: Option<String>,
+    /// None for one-time prices.
+    pub recurring_interval: Option<super::statuses::PriceInterval>,
     pub recurring_interval_count: Option<i32>,
     pub active: bool,
     pub nickname: Option<String>,

@@ -15,8 +15,7 @@ pub struct Model {
     pub amount: i64,
     pub currency: String,
     pub reason: Option<String>,
-    /// pending, succeeded, failed, canceled, requires_action.
-    pub status: String,
+    pub status: super::statuses::RefundStatus,
     pub failure_reason: Option<String>,
     /// The user who asked for it (None when it came from Stripe).
     pub requested_by: Option<String>,

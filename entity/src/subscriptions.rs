@@ -12,9 +12,7 @@ pub struct Model {
     pub stripe_subscription_id: String,
     pub price_id: Option<Uuid>,
     pub stripe_price_id: String,
-    /// Stripe's status: incomplete, incomplete_expired, trialing, active, past_due, canceled,
-    /// unpaid, paused.
-    pub status: String,
+    pub status: super::statuses::SubscriptionStatus,
     pub current_period_start: Option<DateTimeUtc>,
     pub current_period_end: Option<DateTimeUtc>,
     pub trial_start: Option<DateTimeUtc>,

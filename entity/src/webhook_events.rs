@@ -16,8 +16,7 @@ pub struct Model {
     /// The event's `created` (when Stripe took the snapshot).
     pub stripe_created_at: DateTimeUtc,
     pub received_at: DateTimeUtc,
-    /// pending, processed, ignored, failed.
-    pub status: String,
+    pub status: super::statuses::WebhookEventStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use entity::{prices, products};
+use entity::{prices, products, PriceInterval};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveValue::Set,
@@ -191,10 +191,16 @@ pub async fn apply_price(
     snapshot_at: DateTime<Utc>,
 ) -> Result<(prices::Model, Applied), DbErr> {
     let currency = p.currency.to_ascii_lowercase();
-    let interval = p
-        .recurring
-        .as_ref()
-        .map(|r| r.interval.as_str().to_string());
+    let interval = match &p.recurring {
+        None => None,
+        Some(r) => Some(interval_of(&r.interval).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "price {} bills every `{}`, an interval Tollgate does not know",
+                p.id,
+                r.interval.as_str().chars().take(20).collect::<String>()
+            ))
+        })?),
+    };
     let interval_count = p
         .recurring
         .as_ref()
@@ -213,7 +219,7 @@ pub async fn apply_price(
             stripe_product_id: Set(p.product.id().to_string()),
             currency: Set(currency.clone()),
             unit_amount: Set(p.unit_amount),
-            recurring_interval: Set(interval.clone()),
+            recurring_interval: Set(interval),
             recurring_interval_count: Set(interval_count),
             active: Set(active),
             nickname: Set(p.nickname.clone()),
@@ -454,10 +460,21 @@ pub async fn create_product(
     Ok(row)
 }
 
+/// Stripe's interval as stored.
+fn interval_of(i: &objects::Interval) -> Option<PriceInterval> {
+    Some(match i {
+        objects::Interval::Day => PriceInterval::Day,
+        objects::Interval::Week => PriceInterval::Week,
+        objects::Interval::Month => PriceInterval::Month,
+        objects::Interval::Year => PriceInterval::Year,
+        objects::Interval::Other(_) => return None,
+    })
+}
+
 /// How often a recurring price bills.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recurrence {
-    pub interval: objects::Interval,
+    pub interval: PriceInterval,
     pub interval_count: u32,
 }
 
@@ -479,16 +496,11 @@ pub async fn create_price(
         .product(product.stripe_product_id.clone())
         .unit_amount(amount.minor_units());
     if let Some(r) = recurring {
-        let interval = match &r.interval {
-            objects::Interval::Day => requests::price::CreatePriceRecurringInterval::Day,
-            objects::Interval::Week => requests::price::CreatePriceRecurringInterval::Week,
-            objects::Interval::Month => requests::price::CreatePriceRecurringInterval::Month,
-            objects::Interval::Year => requests::price::CreatePriceRecurringInterval::Year,
-            objects::Interval::Other(other) => {
-                return Err(SyncError::Stripe(StripeError::Local(format!(
-                    "unsupported interval {other}"
-                ))))
-            }
+        let interval = match r.interval {
+            PriceInterval::Day => requests::price::CreatePriceRecurringInterval::Day,
+            PriceInterval::Week => requests::price::CreatePriceRecurringInterval::Week,
+            PriceInterval::Month => requests::price::CreatePriceRecurringInterval::Month,
+            PriceInterval::Year => requests::price::CreatePriceRecurringInterval::Year,
         };
         let mut rec = requests::price::CreatePriceRecurring::new(interval);
         rec.interval_count = Some(u64::from(r.interval_count));
@@ -540,7 +552,7 @@ pub async fn create_product_checked(
 /// A recurrence as the admin API receives it.
 #[derive(Debug, Clone, Copy)]
 pub struct RecurrenceInput {
-    pub interval: &'static str,
+    pub interval: PriceInterval,
     pub interval_count: i32,
 }
 
@@ -571,10 +583,10 @@ pub async fn create_price_checked(
         Some(r) => {
             // Stripe's limit: at most one year between charges.
             let max = match r.interval {
-                "day" => 365,
-                "week" => 52,
-                "month" => 12,
-                _ => 1,
+                PriceInterval::Day => 365,
+                PriceInterval::Week => 52,
+                PriceInterval::Month => 12,
+                PriceInterval::Year => 1,
             };
             if r.interval_count < 1 || r.interval_count > max {
                 return Err(ApiError::invalid_input(
@@ -583,7 +595,7 @@ pub async fn create_price_checked(
                 ));
             }
             Some(Recurrence {
-                interval: objects::Interval::from(r.interval),
+                interval: r.interval,
                 interval_count: r.interval_count.unsigned_abs(),
             })
         }

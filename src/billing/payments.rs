@@ -24,57 +24,53 @@ use crate::{
     },
 };
 
-/// Payment statuses as stored and exposed (upper-cased) in GraphQL.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const PROCESSING: &str = "processing";
-    pub const REQUIRES_ACTION: &str = "requires_action";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const CANCELED: &str = "canceled";
-    pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
-    pub const REFUNDED: &str = "refunded";
+pub use entity::PaymentStatus;
 
-    /// Money was taken: the payment counts as revenue and may be refunded.
-    pub const CAPTURED: [&str; 3] = [SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED];
-    /// The SPA or the server may still confirm these.
-    pub const CONFIRMABLE: [&str; 3] = [PENDING, FAILED, REQUIRES_ACTION];
-}
+/// The SPA or the server may still confirm these.
+pub const CONFIRMABLE: [PaymentStatus; 3] = [
+    PaymentStatus::Pending,
+    PaymentStatus::Failed,
+    PaymentStatus::RequiresAction,
+];
 
 /// Stripe's PaymentIntent status in Tollgate's terms.
-fn status_of(pi: &objects::PaymentIntent) -> &'static str {
+fn status_of(pi: &objects::PaymentIntent) -> PaymentStatus {
     use objects::PaymentIntentStatus as S;
     match &pi.status {
-        S::Succeeded => status::SUCCEEDED,
-        S::Canceled => status::CANCELED,
-        S::Processing | S::RequiresCapture => status::PROCESSING,
-        S::RequiresAction => status::REQUIRES_ACTION,
+        S::Succeeded => PaymentStatus::Succeeded,
+        S::Canceled => PaymentStatus::Canceled,
+        S::Processing | S::RequiresCapture => PaymentStatus::Processing,
+        S::RequiresAction => PaymentStatus::RequiresAction,
         // A failed attempt leaves the intent waiting for another payment method.
-        S::RequiresPaymentMethod if pi.last_payment_error.is_some() => status::FAILED,
-        S::RequiresPaymentMethod | S::RequiresConfirmation | S::Other(_) => status::PENDING,
+        S::RequiresPaymentMethod if pi.last_payment_error.is_some() => PaymentStatus::Failed,
+        S::RequiresPaymentMethod | S::RequiresConfirmation | S::Other(_) => PaymentStatus::Pending,
     }
 }
 
 /// The status after applying `incoming` to a row in `current`. Final states are never walked
 /// back: a stale `processing` cannot undo `succeeded`, nothing undoes `canceled`, and refund
 /// states follow the refunded amount, which only grows.
-pub fn next_status(current: &str, incoming: &str, amount: i64, amount_refunded: i64) -> String {
+pub fn next_status(
+    current: PaymentStatus,
+    incoming: PaymentStatus,
+    amount: i64,
+    amount_refunded: i64,
+) -> PaymentStatus {
     let refunded = if amount_refunded > 0 && amount_refunded >= amount {
-        Some(status::REFUNDED)
+        Some(PaymentStatus::Refunded)
     } else if amount_refunded > 0 {
-        Some(status::PARTIALLY_REFUNDED)
+        Some(PaymentStatus::PartiallyRefunded)
     } else {
         None
     };
-    let captured = status::CAPTURED.contains(&current) || incoming == status::SUCCEEDED;
-    let next = if current == status::CANCELED {
-        status::CANCELED
+    let captured = current.is_captured() || incoming == PaymentStatus::Succeeded;
+    if current == PaymentStatus::Canceled {
+        PaymentStatus::Canceled
     } else if captured {
-        refunded.unwrap_or(status::SUCCEEDED)
+        refunded.unwrap_or(PaymentStatus::Succeeded)
     } else {
         incoming
-    };
-    next.to_string()
+    }
 }
 
 /// What a client asks to pay: an amount and currency, or a one-time price.
@@ -386,7 +382,7 @@ async fn record_unknown_outcome(
         stripe_idempotency_key: Set(origin.stripe_idempotency_key.clone()),
         amount: Set(p.money.minor_units()),
         currency: Set(p.money.currency().as_str().to_string()),
-        status: Set(status::PENDING.into()),
+        status: Set(PaymentStatus::Pending),
         description: Set(p.description.map(str::to_owned)),
         card_brand: Set(None),
         card_last4: Set(None),
@@ -462,7 +458,7 @@ pub async fn apply_intent(
     let incoming = status_of(pi);
     let (brand, last4) = card_of(pi);
     let (failure_code, failure_message) = match &pi.last_payment_error {
-        Some(e) if incoming != status::SUCCEEDED => (
+        Some(e) if incoming != PaymentStatus::Succeeded => (
             e.decline_code.clone().or_else(|| e.code.clone()),
             e.message.clone(),
         ),
@@ -490,7 +486,7 @@ pub async fn apply_intent(
             stripe_idempotency_key: Set(origin.stripe_idempotency_key.clone()),
             amount: Set(pi.amount),
             currency: Set(pi.currency.to_ascii_lowercase()),
-            status: Set(next_status(status::PENDING, incoming, pi.amount, 0)),
+            status: Set(next_status(PaymentStatus::Pending, incoming, pi.amount, 0)),
             description: Set(pi.description.clone()),
             card_brand: Set(brand),
             card_last4: Set(last4),
@@ -524,7 +520,7 @@ pub async fn apply_intent(
         return Box::pin(apply_intent(db, pi, snapshot_at, Some(origin))).await;
     };
     let next = next_status(
-        &current.status,
+        current.status,
         incoming,
         current.amount,
         current.amount_refunded,
@@ -556,7 +552,7 @@ pub async fn apply_intent(
         .col_expr(payments::Column::UpdatedAt, Expr::value(now))
         .filter(payments::Column::Id.eq(current.id))
         // Optimistic: the status we merged with must still be there, and ours must be newer.
-        .filter(payments::Column::Status.eq(current.status.clone()))
+        .filter(payments::Column::Status.eq(current.status))
         .filter(payments::Column::SnapshotAt.lte(snapshot_at))
         .exec(db)
         .await?;
@@ -637,7 +633,7 @@ pub async fn confirm_payment(
             // Admins see every payment but only its owner pays with their card.
             return Err(ApiError::NotFound("payment"));
         }
-        if !status::CONFIRMABLE.contains(&payment.status.as_str()) {
+        if !CONFIRMABLE.contains(&payment.status) {
             return Err(ApiError::invalid_input(
                 "paymentId",
                 format!("a {} payment cannot be confirmed", payment.status),
@@ -683,7 +679,7 @@ pub async fn cancel_payment(
     payment_id: &str,
 ) -> Result<payments::Model, ApiError> {
     let payment = find_for_viewer(db, viewer, payment_id).await?;
-    if !status::CONFIRMABLE.contains(&payment.status.as_str()) {
+    if !CONFIRMABLE.contains(&payment.status) {
         return Err(ApiError::invalid_input(
             "paymentId",
             format!("a {} payment cannot be canceled", payment.status),
@@ -700,7 +696,7 @@ pub async fn cancel_payment(
 #[derive(Debug, Clone, Default)]
 pub struct PaymentFilter {
     pub user_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<PaymentStatus>,
     pub currency: Option<String>,
 }
 
@@ -754,7 +750,7 @@ fn condition_of(filter: &PaymentFilter) -> Condition {
         condition = condition.add(payments::Column::UserId.eq(u.clone()));
     }
     if let Some(s) = &filter.status {
-        condition = condition.add(payments::Column::Status.eq(s.clone()));
+        condition = condition.add(payments::Column::Status.eq(*s));
     }
     if let Some(c) = &filter.currency {
         condition = condition.add(payments::Column::Currency.eq(c.to_ascii_lowercase()));
@@ -829,7 +825,7 @@ pub async fn revenue(
             Expr::cust("CAST(SUM(amount_refunded) AS BIGINT)"),
             "refunded",
         )
-        .filter(payments::Column::Status.is_in(status::CAPTURED))
+        .filter(payments::Column::Status.is_in(PaymentStatus::CAPTURED))
         .group_by(payments::Column::Currency)
         .order_by_asc(payments::Column::Currency);
     if let Some(f) = from {
@@ -855,26 +851,26 @@ mod tests {
 
     #[test]
     fn final_states_are_never_walked_back() {
-        use status::*;
-        assert_eq!(next_status(PENDING, SUCCEEDED, 100, 0), SUCCEEDED);
-        assert_eq!(next_status(SUCCEEDED, PROCESSING, 100, 0), SUCCEEDED);
-        assert_eq!(next_status(SUCCEEDED, FAILED, 100, 0), SUCCEEDED);
-        assert_eq!(next_status(CANCELED, SUCCEEDED, 100, 0), CANCELED);
-        assert_eq!(next_status(REFUNDED, SUCCEEDED, 100, 100), REFUNDED);
+        use PaymentStatus::*;
+        assert_eq!(next_status(Pending, Succeeded, 100, 0), Succeeded);
+        assert_eq!(next_status(Succeeded, Processing, 100, 0), Succeeded);
+        assert_eq!(next_status(Succeeded, Failed, 100, 0), Succeeded);
+        assert_eq!(next_status(Canceled, Succeeded, 100, 0), Canceled);
+        assert_eq!(next_status(Refunded, Succeeded, 100, 100), Refunded);
         assert_eq!(
-            next_status(SUCCEEDED, SUCCEEDED, 100, 40),
-            PARTIALLY_REFUNDED
+            next_status(Succeeded, Succeeded, 100, 40),
+            PartiallyRefunded
         );
         assert_eq!(
-            next_status(PARTIALLY_REFUNDED, SUCCEEDED, 100, 100),
-            REFUNDED
+            next_status(PartiallyRefunded, Succeeded, 100, 100),
+            Refunded
         );
         assert_eq!(
-            next_status(FAILED, SUCCEEDED, 100, 0),
-            SUCCEEDED,
+            next_status(Failed, Succeeded, 100, 0),
+            Succeeded,
             "a retry can succeed"
         );
-        assert_eq!(next_status(REQUIRES_ACTION, FAILED, 100, 0), FAILED);
+        assert_eq!(next_status(RequiresAction, Failed, 100, 0), Failed);
     }
 
     #[test]

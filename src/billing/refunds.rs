@@ -20,7 +20,7 @@ use crate::{
     auth::Viewer,
     billing::{
         idempotency,
-        payments::{self, status},
+        payments::{self, PaymentStatus},
     },
     error::ApiError,
     money::{Currency, Money},
@@ -28,13 +28,7 @@ use crate::{
 };
 
 /// Refund statuses as stored.
-pub mod refund_status {
-    pub const PENDING: &str = "pending";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const CANCELED: &str = "canceled";
-    pub const REQUIRES_ACTION: &str = "requires_action";
-}
+pub use entity::RefundStatus;
 
 /// Why a refund is made (Stripe's reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,7 +114,7 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
         let refund_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_str().as_bytes());
         let refund = match refunds::Entity::find_by_id(refund_id).one(db).await? {
             // A retry of a refund whose outcome was unknown: ask Stripe again, same key.
-            Some(existing) if existing.status == refund_status::PENDING => existing,
+            Some(existing) if existing.status == RefundStatus::Pending => existing,
             Some(settled) => return Ok(settled.id),
             None => reserve(db, viewer, &payment, refund_id, &request).await?,
         };
@@ -173,7 +167,7 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
     refund_id: Uuid,
     request: &RefundRequest,
 ) -> Result<refunds::Model, ApiError> {
-    if !status::CAPTURED.contains(&payment.status.as_str()) {
+    if !payment.status.is_captured() {
         return Err(ApiError::NotRefundable(format!(
             "only succeeded payments can be refunded (this one is {})",
             payment.status
@@ -203,7 +197,7 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
         )
         .col_expr(payment_rows::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payment_rows::Column::Id.eq(payment.id))
-        .filter(payment_rows::Column::Status.is_in(status::CAPTURED))
+        .filter(payment_rows::Column::Status.is_in(PaymentStatus::CAPTURED))
         .filter(
             Expr::col(payment_rows::Column::AmountRefunded)
                 .add(Expr::col(payment_rows::Column::RefundReserved))
@@ -215,7 +209,7 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
     if reserved.rows_affected == 0 {
         txn.rollback().await?;
         let now = payments::find(db, payment.id).await?;
-        return Err(if status::CAPTURED.contains(&now.status.as_str()) {
+        return Err(if now.status.is_captured() {
             ApiError::RefundExceedsPayment {
                 remaining: Ord::max(now.amount - now.amount_refunded - now.refund_reserved, 0),
             }
@@ -231,7 +225,7 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
         amount: Set(amount),
         currency: Set(payment.currency.clone()),
         reason: Set(request.reason.map(|r| r.as_str().to_string())),
-        status: Set(refund_status::PENDING.into()),
+        status: Set(RefundStatus::Pending),
         failure_reason: Set(None),
         requested_by: Set(Some(viewer.user_id.clone())),
         snapshot_at: Set(DateTime::UNIX_EPOCH),
@@ -255,11 +249,11 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<(), ApiError> {
     use objects::RefundStatus as S;
     let new_status = match &answer.status {
-        Some(S::Succeeded) => refund_status::SUCCEEDED,
-        Some(S::Failed) => refund_status::FAILED,
-        Some(S::Canceled) => refund_status::CANCELED,
-        Some(S::RequiresAction) => refund_status::REQUIRES_ACTION,
-        Some(S::Pending) | Some(S::Other(_)) | None => refund_status::PENDING,
+        Some(S::Succeeded) => RefundStatus::Succeeded,
+        Some(S::Failed) => RefundStatus::Failed,
+        Some(S::Canceled) => RefundStatus::Canceled,
+        Some(S::RequiresAction) => RefundStatus::RequiresAction,
+        Some(S::Pending) | Some(S::Other(_)) | None => RefundStatus::Pending,
     };
     let txn = db.begin().await?;
     let moved = refunds::Entity::update_many()
@@ -275,15 +269,15 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         .col_expr(refunds::Column::SnapshotAt, Expr::value(snapshot_at))
         .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(refunds::Column::Id.eq(refund_id))
-        .filter(refunds::Column::Status.eq(refund_status::PENDING))
+        .filter(refunds::Column::Status.eq(RefundStatus::Pending))
         .exec(&txn)
         .await?;
-    if moved.rows_affected == 1 && new_status != refund_status::PENDING {
+    if moved.rows_affected == 1 && new_status != RefundStatus::Pending {
         let refund = refunds::Entity::find_by_id(refund_id)
             .one(&txn)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund vanished")))?;
-        let succeeded = new_status == refund_status::SUCCEEDED;
+        let succeeded = new_status == RefundStatus::Succeeded;
         move_reservation(&txn, refund.payment_id, refund.amount, succeeded).await?;
     }
     txn.commit().await?;
@@ -298,14 +292,14 @@ async fn release<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<(), ApiError> {
     let txn = db.begin().await?;
     let moved = refunds::Entity::update_many()
-        .col_expr(refunds::Column::Status, Expr::value(refund_status::FAILED))
+        .col_expr(refunds::Column::Status, Expr::value(RefundStatus::Failed))
         .col_expr(
             refunds::Column::FailureReason,
             Expr::value(Some(why.chars().take(500).collect::<String>())),
         )
         .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(refunds::Column::Id.eq(refund_id))
-        .filter(refunds::Column::Status.eq(refund_status::PENDING))
+        .filter(refunds::Column::Status.eq(RefundStatus::Pending))
         .exec(&txn)
         .await?;
     if moved.rows_affected == 1 {
@@ -341,8 +335,8 @@ async fn move_reservation(
         .await?;
     let payment = payments::find(txn, payment_id).await?;
     let next = payments::next_status(
-        &payment.status,
-        &payment.status,
+        payment.status,
+        payment.status,
         payment.amount,
         payment.amount_refunded,
     );

@@ -2,7 +2,7 @@
 //! projection of every subscription Stripe tells us about.
 
 use chrono::{DateTime, Utc};
-use entity::{customers, prices, subscriptions};
+use entity::{customers, prices, subscriptions, PriceInterval};
 use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict},
     ActiveValue::Set,
@@ -23,8 +23,18 @@ use crate::{
     },
 };
 
-/// Subscription statuses that grant access.
-pub const ACTIVE: [&str; 2] = ["active", "trialing"];
+pub use entity::SubscriptionStatus;
+
+/// The stored status of a Stripe subscription; a status Tollgate does not know is an error
+/// (the event fails visibly instead of guessing).
+pub fn status_of(sub: &objects::Subscription) -> Result<SubscriptionStatus, ApiError> {
+    SubscriptionStatus::from_stripe(sub.status.as_str()).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "unknown subscription status `{}`",
+            sub.status.as_str().chars().take(40).collect::<String>()
+        ))
+    })
+}
 /// Longest trial Stripe allows (730 days).
 pub const MAX_TRIAL_DAYS: u32 = 730;
 
@@ -297,7 +307,7 @@ pub async fn apply(
         stripe_subscription_id: Set(sub.id.clone()),
         price_id: Set(price_id),
         stripe_price_id: Set(stripe_price),
-        status: Set(sub.status.as_str().to_string()),
+        status: Set(status_of(sub)?),
         current_period_start: Set(ts(start)),
         current_period_end: Set(ts(end)),
         trial_start: Set(ts(sub.trial_start)),
@@ -335,7 +345,10 @@ pub async fn apply(
                 .action_and_where(
                     Expr::col((subscriptions::Entity, C::SnapshotAt))
                         .lte(snapshot_at)
-                        .and(Expr::col((subscriptions::Entity, C::Status)).ne("canceled")),
+                        .and(
+                            Expr::col((subscriptions::Entity, C::Status))
+                                .ne(SubscriptionStatus::Canceled),
+                        ),
                 )
                 .to_owned(),
         )
@@ -391,7 +404,10 @@ pub async fn cancel(
     at_period_end: bool,
 ) -> Result<subscriptions::Model, ApiError> {
     let row = owned(db, viewer, id).await?;
-    if matches!(row.status.as_str(), "canceled" | "incomplete_expired") {
+    if matches!(
+        row.status,
+        SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+    ) {
         return Err(ApiError::invalid_input(
             "subscriptionId",
             "the subscription has already ended",
@@ -422,7 +438,7 @@ pub async fn resume(
     id: &str,
 ) -> Result<subscriptions::Model, ApiError> {
     let row = owned(db, viewer, id).await?;
-    if !row.cancel_at_period_end || !ACTIVE.contains(&row.status.as_str()) {
+    if !row.cancel_at_period_end || !row.status.grants_access() {
         return Err(ApiError::invalid_input(
             "subscriptionId",
             "only a subscription set to cancel at period end can be resumed",
@@ -451,7 +467,7 @@ pub async fn change_price(
     idempotency_key: Option<&str>,
 ) -> Result<subscriptions::Model, ApiError> {
     let row = owned(db, viewer, id).await?;
-    if !ACTIVE.contains(&row.status.as_str()) && row.status != "past_due" {
+    if !row.status.grants_access() && row.status != SubscriptionStatus::PastDue {
         return Err(ApiError::invalid_input(
             "subscriptionId",
             format!("a {} subscription cannot change price", row.status),
@@ -503,7 +519,7 @@ pub async fn change_price(
 pub async fn list(
     db: &impl ConnectionTrait,
     user_id: Option<&str>,
-    status: Option<&str>,
+    status: Option<SubscriptionStatus>,
     limit: u64,
 ) -> Result<Vec<subscriptions::Model>, ApiError> {
     let mut query = subscriptions::Entity::find()
@@ -524,7 +540,7 @@ pub async fn list(
 /// down).
 pub async fn mrr(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, ApiError> {
     /// currency, unit amount, interval, interval count
-    type PriceTerms = (String, Option<i64>, Option<String>, Option<i32>);
+    type PriceTerms = (String, Option<i64>, Option<PriceInterval>, Option<i32>);
     let rows: Vec<PriceTerms> = subscriptions::Entity::find()
         .inner_join(prices::Entity)
         .select_only()
@@ -532,7 +548,7 @@ pub async fn mrr(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, ApiErr
         .column(prices::Column::UnitAmount)
         .column(prices::Column::RecurringInterval)
         .column(prices::Column::RecurringIntervalCount)
-        .filter(subscriptions::Column::Status.is_in(ACTIVE))
+        .filter(subscriptions::Column::Status.is_in(SubscriptionStatus::ACTIVE))
         .into_tuple()
         .all(db)
         .await?;
@@ -542,12 +558,11 @@ pub async fn mrr(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, ApiErr
             continue;
         };
         let count = i64::from(Ord::max(count.unwrap_or(1), 1));
-        let monthly = match interval.as_str() {
-            "month" => amount / count,
-            "year" => amount / (12 * count),
-            "week" => amount * 52 / (12 * count),
-            "day" => amount * 365 / (12 * count),
-            _ => continue,
+        let monthly = match interval {
+            PriceInterval::Month => amount / count,
+            PriceInterval::Year => amount / (12 * count),
+            PriceInterval::Week => amount * 52 / (12 * count),
+            PriceInterval::Day => amount * 365 / (12 * count),
         };
         *totals.entry(currency).or_default() += monthly;
     }

@@ -83,12 +83,8 @@ pub async fn payments(
         match before {
             None => report.created += 1,
             Some(b)
-                if (b.status.as_str(), &b.card_last4, &b.failure_code)
-                    != (
-                        after.status.as_str(),
-                        &after.card_last4,
-                        &after.failure_code,
-                    ) =>
+                if (b.status, &b.card_last4, &b.failure_code)
+                    != (after.status, &after.card_last4, &after.failure_code) =>
             {
                 println!("  {} {}: {} -> {}", after.id, pi.id, b.status, after.status);
                 report.updated += 1
@@ -138,15 +134,12 @@ pub async fn subscriptions(
         match before {
             None => report.created += 1,
             Some(b)
-                if (
-                    b.status.as_str(),
-                    b.cancel_at_period_end,
-                    b.current_period_end,
-                ) != (
-                    after.status.as_str(),
-                    after.cancel_at_period_end,
-                    after.current_period_end,
-                ) =>
+                if (b.status, b.cancel_at_period_end, b.current_period_end)
+                    != (
+                        after.status,
+                        after.cancel_at_period_end,
+                        after.current_period_end,
+                    ) =>
             {
                 println!(
                     "  {} {}: {} -> {}",

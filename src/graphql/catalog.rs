@@ -112,6 +112,7 @@ pub enum PriceType {
 
 /// How often a recurring price bills.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::PriceInterval")]
 pub enum RecurringInterval {
     Day,
     Week,
@@ -167,17 +168,10 @@ impl Price {
         }
     }
 
-    /// The billing schedule; null for one-time prices (and intervals Tollgate does not know).
+    /// The billing schedule; null for one-time prices.
     async fn recurring(&self) -> Option<Recurring> {
-        let interval = match self.0.recurring_interval.as_deref()? {
-            "day" => RecurringInterval::Day,
-            "week" => RecurringInterval::Week,
-            "month" => RecurringInterval::Month,
-            "year" => RecurringInterval::Year,
-            _ => return None,
-        };
         Some(Recurring {
-            interval,
+            interval: self.0.recurring_interval?.into(),
             interval_count: self.0.recurring_interval_count.unwrap_or(1),
         })
     }
@@ -262,12 +256,7 @@ impl CatalogMutation {
         let viewer = context::admin(ctx)?;
         let state = context::state(ctx)?;
         let recurring = input.recurring.map(|r| catalog::RecurrenceInput {
-            interval: match r.interval {
-                RecurringInterval::Day => "day",
-                RecurringInterval::Week => "week",
-                RecurringInterval::Month => "month",
-                RecurringInterval::Year => "year",
-            },
+            interval: r.interval.into(),
             interval_count: r.interval_count,
         });
         let price = catalog::create_price_checked(

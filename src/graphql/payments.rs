@@ -24,6 +24,7 @@ pub const MAX_PAGE: i32 = 100;
 
 /// Where a payment stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::PaymentStatus")]
 pub enum PaymentStatus {
     /// Created; waiting for the customer to confirm (or for Stripe's answer).
     Pending,
@@ -37,36 +38,6 @@ pub enum PaymentStatus {
     Canceled,
     PartiallyRefunded,
     Refunded,
-}
-
-impl PaymentStatus {
-    pub fn as_db(self) -> &'static str {
-        use billing::payments::status::*;
-        match self {
-            PaymentStatus::Pending => PENDING,
-            PaymentStatus::Processing => PROCESSING,
-            PaymentStatus::RequiresAction => REQUIRES_ACTION,
-            PaymentStatus::Succeeded => SUCCEEDED,
-            PaymentStatus::Failed => FAILED,
-            PaymentStatus::Canceled => CANCELED,
-            PaymentStatus::PartiallyRefunded => PARTIALLY_REFUNDED,
-            PaymentStatus::Refunded => REFUNDED,
-        }
-    }
-
-    fn from_db(s: &str) -> Self {
-        use billing::payments::status::*;
-        match s {
-            PROCESSING => PaymentStatus::Processing,
-            REQUIRES_ACTION => PaymentStatus::RequiresAction,
-            SUCCEEDED => PaymentStatus::Succeeded,
-            FAILED => PaymentStatus::Failed,
-            CANCELED => PaymentStatus::Canceled,
-            PARTIALLY_REFUNDED => PaymentStatus::PartiallyRefunded,
-            REFUNDED => PaymentStatus::Refunded,
-            _ => PaymentStatus::Pending,
-        }
-    }
 }
 
 /// A one-time payment (one Stripe PaymentIntent).
@@ -95,7 +66,7 @@ impl Payment {
     }
 
     async fn status(&self) -> PaymentStatus {
-        PaymentStatus::from_db(&self.0.status)
+        self.0.status.into()
     }
 
     async fn description(&self) -> Option<&str> {
@@ -167,6 +138,7 @@ impl Payment {
 
 /// Where a refund stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::RefundStatus")]
 pub enum RefundStatus {
     Pending,
     RequiresAction,
@@ -227,14 +199,7 @@ impl Refund {
     }
 
     async fn status(&self) -> RefundStatus {
-        use billing::refunds::refund_status::*;
-        match self.0.status.as_str() {
-            SUCCEEDED => RefundStatus::Succeeded,
-            FAILED => RefundStatus::Failed,
-            CANCELED => RefundStatus::Canceled,
-            REQUIRES_ACTION => RefundStatus::RequiresAction,
-            _ => RefundStatus::Pending,
-        }
+        self.0.status.into()
     }
 
     /// Why Stripe could not refund, when it failed.
@@ -379,7 +344,7 @@ impl PaymentsQuery {
         let (first, after) = page_args(first, after)?;
         let filter = PaymentFilter {
             user_id: Some(viewer.user_id.clone()),
-            status: status.map(|s| s.as_db().to_string()),
+            status: status.map(Into::into),
             currency: None,
         };
         let page = billing::payments::list(&state.db, &filter, first, after).await?;
@@ -411,7 +376,7 @@ impl PaymentsQuery {
         let (first, after) = page_args(first, after)?;
         let filter = PaymentFilter {
             user_id,
-            status: status.map(|s| s.as_db().to_string()),
+            status: status.map(Into::into),
             currency,
         };
         let page = billing::payments::list(&state.db, &filter, first, after).await?;

@@ -13,6 +13,7 @@ use crate::{
 
 /// Stripe's subscription statuses.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::SubscriptionStatus")]
 pub enum SubscriptionStatus {
     Incomplete,
     IncompleteExpired,
@@ -22,34 +23,6 @@ pub enum SubscriptionStatus {
     Canceled,
     Unpaid,
     Paused,
-}
-
-impl SubscriptionStatus {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            SubscriptionStatus::Incomplete => "incomplete",
-            SubscriptionStatus::IncompleteExpired => "incomplete_expired",
-            SubscriptionStatus::Trialing => "trialing",
-            SubscriptionStatus::Active => "active",
-            SubscriptionStatus::PastDue => "past_due",
-            SubscriptionStatus::Canceled => "canceled",
-            SubscriptionStatus::Unpaid => "unpaid",
-            SubscriptionStatus::Paused => "paused",
-        }
-    }
-
-    fn from_db(s: &str) -> Self {
-        match s {
-            "incomplete_expired" => SubscriptionStatus::IncompleteExpired,
-            "trialing" => SubscriptionStatus::Trialing,
-            "active" => SubscriptionStatus::Active,
-            "past_due" => SubscriptionStatus::PastDue,
-            "canceled" => SubscriptionStatus::Canceled,
-            "unpaid" => SubscriptionStatus::Unpaid,
-            "paused" => SubscriptionStatus::Paused,
-            _ => SubscriptionStatus::Incomplete,
-        }
-    }
 }
 
 /// A recurring charge for one price.
@@ -68,12 +41,12 @@ impl Subscription {
     }
 
     async fn status(&self) -> SubscriptionStatus {
-        SubscriptionStatus::from_db(&self.0.status)
+        self.0.status.into()
     }
 
     /// Whether it grants access now (active or trialing).
     async fn is_active(&self) -> bool {
-        billing::subscriptions::ACTIVE.contains(&self.0.status.as_str())
+        self.0.status.grants_access()
     }
 
     /// The price billed (with its product id); null if the price is not in the catalog.
@@ -158,7 +131,7 @@ impl SubscriptionsQuery {
         let rows = billing::subscriptions::list(
             &state.db,
             Some(&viewer.user_id),
-            status.map(|s| s.as_db()),
+            status.map(Into::into),
             MAX_LIST,
         )
         .await?;
@@ -186,7 +159,7 @@ impl SubscriptionsQuery {
         let rows = billing::subscriptions::list(
             &state.db,
             user_id.as_deref(),
-            status.map(|s| s.as_db()),
+            status.map(Into::into),
             MAX_LIST,
         )
         .await?;

@@ -11,11 +11,11 @@ use super::{context, payments::PageInfo};
 use crate::{
     billing::payments::Cursor,
     error::{ApiError, GqlResult},
-    webhooks::store::status,
 };
 
 /// Where an event stands in the worker's queue.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::WebhookEventStatus")]
 pub enum WebhookEventStatus {
     /// Waiting to be applied (or to be retried after a failure).
     Pending,
@@ -24,26 +24,6 @@ pub enum WebhookEventStatus {
     Ignored,
     /// Out of attempts; `tollgate webhooks replay` re-runs it.
     Failed,
-}
-
-impl WebhookEventStatus {
-    fn as_db(self) -> &'static str {
-        match self {
-            WebhookEventStatus::Pending => status::PENDING,
-            WebhookEventStatus::Processed => status::PROCESSED,
-            WebhookEventStatus::Ignored => status::IGNORED,
-            WebhookEventStatus::Failed => status::FAILED,
-        }
-    }
-
-    fn from_db(s: &str) -> Self {
-        match s {
-            status::PROCESSED => WebhookEventStatus::Processed,
-            status::IGNORED => WebhookEventStatus::Ignored,
-            status::FAILED => WebhookEventStatus::Failed,
-            _ => WebhookEventStatus::Pending,
-        }
-    }
 }
 
 /// One delivery from Stripe, as stored.
@@ -67,7 +47,7 @@ impl WebhookEvent {
     }
 
     async fn status(&self) -> WebhookEventStatus {
-        WebhookEventStatus::from_db(&self.0.status)
+        self.0.status.into()
     }
 
     /// Times the worker tried it.
@@ -136,7 +116,8 @@ impl WebhooksQuery {
         let first = first.min(super::payments::MAX_PAGE) as u64;
         let mut filter = Condition::all();
         if let Some(s) = status {
-            filter = filter.add(webhook_events::Column::Status.eq(s.as_db()));
+            filter =
+                filter.add(webhook_events::Column::Status.eq(entity::WebhookEventStatus::from(s)));
         }
         if let Some(t) = event_type {
             filter = filter.add(webhook_events::Column::EventType.eq(t));

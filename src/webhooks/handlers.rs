@@ -16,6 +16,8 @@ use sea_orm::{
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use entity::RefundStatus;
+
 use crate::{
     billing::{
         catalog, customers, payments as payment_rules, refunds as refund_rules,
@@ -277,7 +279,7 @@ async fn apply_refund(
         return Ok(vec![]);
     };
     match local {
-        Some(row) if row.status == refund_rules::refund_status::PENDING => {
+        Some(row) if row.status == RefundStatus::Pending => {
             refund_rules::settle(txn, row.id, refund, snapshot).await?;
         }
         Some(row) => {
@@ -286,15 +288,9 @@ async fn apply_refund(
                 refund.status,
                 Some(objects::RefundStatus::Failed | objects::RefundStatus::Canceled)
             );
-            if row.status == refund_rules::refund_status::SUCCEEDED
-                && failed_now
-                && row.snapshot_at <= snapshot
-            {
+            if row.status == RefundStatus::Succeeded && failed_now && row.snapshot_at <= snapshot {
                 refunds::Entity::update_many()
-                    .col_expr(
-                        refunds::Column::Status,
-                        Expr::value(refund_rules::refund_status::FAILED),
-                    )
+                    .col_expr(refunds::Column::Status, Expr::value(RefundStatus::Failed))
                     .col_expr(refunds::Column::SnapshotAt, Expr::value(snapshot))
                     .filter(refunds::Column::Id.eq(row.id))
                     .exec(txn)
@@ -322,7 +318,7 @@ async fn apply_refund(
                 amount: Set(refund.amount),
                 currency: Set(refund.currency.to_ascii_lowercase()),
                 reason: Set(refund.reason.clone()),
-                status: Set(refund_rules::refund_status::PENDING.into()),
+                status: Set(RefundStatus::Pending),
                 failure_reason: Set(None),
                 requested_by: Set(None),
                 snapshot_at: Set(DateTime::UNIX_EPOCH),

@@ -8,13 +8,7 @@ use uuid::Uuid;
 
 use crate::stripe::objects;
 
-/// Event statuses as stored.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const PROCESSED: &str = "processed";
-    pub const IGNORED: &str = "ignored";
-    pub const FAILED: &str = "failed";
-}
+pub use entity::WebhookEventStatus;
 
 /// Stores an event as received (`payload` is the exact body). Returns false when Stripe's
 /// event id was already stored: a redelivery.
@@ -34,7 +28,7 @@ pub async fn insert(
         livemode: Set(event.livemode),
         stripe_created_at: Set(created),
         received_at: Set(received_at),
-        status: Set(status::PENDING.to_string()),
+        status: Set(WebhookEventStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(received_at),
         processed_at: Set(None),

@@ -17,7 +17,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::{handlers, store::status};
+use super::{handlers, store::WebhookEventStatus};
 use crate::{app::AppState, stripe::objects};
 
 /// Attempts before an event is parked as failed.
@@ -51,7 +51,7 @@ pub async fn step(state: &AppState) -> Result<Step, sea_orm::DbErr> {
     }
     let now = Utc::now();
     let mut query = webhook_events::Entity::find()
-        .filter(webhook_events::Column::Status.eq(status::PENDING))
+        .filter(webhook_events::Column::Status.eq(WebhookEventStatus::Pending))
         .filter(webhook_events::Column::NextAttemptAt.lte(now))
         .order_by_asc(webhook_events::Column::StripeCreatedAt)
         .order_by_asc(webhook_events::Column::ReceivedAt)
@@ -77,9 +77,9 @@ pub async fn step(state: &AppState) -> Result<Step, sea_orm::DbErr> {
         Ok(handled) => {
             nested.commit().await?;
             let final_status = if handled.known {
-                status::PROCESSED
+                WebhookEventStatus::Processed
             } else {
-                status::IGNORED
+                WebhookEventStatus::Ignored
             };
             webhook_events::Entity::update_many()
                 .col_expr(webhook_events::Column::Status, Expr::value(final_status))
@@ -139,9 +139,9 @@ async fn park(
         .col_expr(
             webhook_events::Column::Status,
             Expr::value(if give_up {
-                status::FAILED
+                WebhookEventStatus::Failed
             } else {
-                status::PENDING
+                WebhookEventStatus::Pending
             }),
         )
         .col_expr(
@@ -200,7 +200,10 @@ pub async fn drain(state: &AppState) -> Result<usize, sea_orm::DbErr> {
 /// Puts events back in the queue: by Stripe id, all failed ones, or all received since a time.
 pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64, sea_orm::DbErr> {
     let mut update = webhook_events::Entity::update_many()
-        .col_expr(webhook_events::Column::Status, Expr::value(status::PENDING))
+        .col_expr(
+            webhook_events::Column::Status,
+            Expr::value(WebhookEventStatus::Pending),
+        )
         .col_expr(webhook_events::Column::Attempts, Expr::value(0))
         .col_expr(
             webhook_events::Column::NextAttemptAt,
@@ -208,7 +211,9 @@ pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64
         );
     update = match selector {
         Requeue::Id(id) => update.filter(webhook_events::Column::StripeEventId.eq(id)),
-        Requeue::Failed => update.filter(webhook_events::Column::Status.eq(status::FAILED)),
+        Requeue::Failed => {
+            update.filter(webhook_events::Column::Status.eq(WebhookEventStatus::Failed))
+        }
         Requeue::Since(t) => update.filter(webhook_events::Column::ReceivedAt.gte(t)),
     };
     Ok(update.exec(db).await?.rows_affected)

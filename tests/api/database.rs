@@ -104,7 +104,7 @@ async fn webhook_events_and_idempotency_keys_are_unique() {
         livemode: Set(false),
         stripe_created_at: Set(now),
         received_at: Set(now),
-        status: Set("pending".into()),
+        status: Set(entity::WebhookEventStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         processed_at: Set(None),

@@ -546,7 +546,7 @@ pub fn payment_row(
         stripe_idempotency_key: Set(None),
         amount: Set(amount),
         currency: Set("usd".into()),
-        status: Set("succeeded".into()),
+        status: Set(entity::PaymentStatus::Succeeded),
         description: Set(None),
         card_brand: Set(None),
         card_last4: Set(None),

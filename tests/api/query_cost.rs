@@ -49,7 +49,7 @@ async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
         payment_rows.push(payments::ActiveModel {
             id: Set(id),
             customer_id: Set(Some(customer.id)),
-            status: Set("partially_refunded".into()),
+            status: Set(entity::PaymentStatus::PartiallyRefunded),
             card_brand: Set(Some("visa".into())),
             card_last4: Set(Some("4242".into())),
             snapshot_at: Set(at),
@@ -65,7 +65,7 @@ async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
                 amount: Set(100),
                 currency: Set("usd".into()),
                 reason: Set(None),
-                status: Set("succeeded".into()),
+                status: Set(entity::RefundStatus::Succeeded),
                 failure_reason: Set(None),
                 requested_by: Set(None),
                 snapshot_at: Set(at),

@@ -41,7 +41,7 @@ async fn a_signed_event_is_stored_once() {
         .expect("rows");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].payload, body, "stored byte for byte");
-    assert_eq!(rows[0].status, "pending");
+    assert_eq!(rows[0].status, entity::WebhookEventStatus::Pending);
 }
 
 #[tokio::test]

@@ -367,7 +367,7 @@ async fn two_replicas_share_the_queue_and_apply_each_event_once() {
     assert!(
         events
             .iter()
-            .all(|e| e.status == "processed" && e.attempts == 1),
+            .all(|e| e.status == entity::WebhookEventStatus::Processed && e.attempts == 1),
         "each processed exactly once"
     );
     assert_eq!(
