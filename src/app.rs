@@ -4,7 +4,7 @@ use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration
 
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
-    extract::{ConnectInfo, DefaultBodyLimit, State},
+    extract::{ConnectInfo, DefaultBodyLimit, FromRef, State},
     http::{header, HeaderName, HeaderValue, Method, Request, StatusCode},
     response::{IntoResponse, Response},
     routing::{any, get, post},
@@ -26,14 +26,21 @@ use crate::{
     auth::Authenticator,
     config::{Config, HttpConfig},
     db,
-    graphql::{self, context::RequestViewer, executor::GuardedSchema, http::EdgeError},
+    graphql::{
+        self,
+        context::{RequestViewer, Services},
+        executor::GuardedSchema,
+        http::EdgeError,
+    },
     live::LiveHub,
     rate_limit::RateLimits,
     stripe::StripeClient,
     webhooks,
 };
 
-/// Shared state: one `Arc`, cheap to clone into every handler.
+/// Shared state: one `Arc`, cheap to clone into every handler. This is the only place that
+/// knows the whole; each layer gets the part it uses (`graphql::http::Edge` by `FromRef`, the
+/// worker its `Worker`, resolvers their `Services`).
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
 
@@ -41,14 +48,12 @@ pub struct AppStateInner {
     pub config: Config,
     pub db: DatabaseConnection,
     pub stripe: StripeClient,
-    pub auth: Authenticator,
-    /// The schema behind its checks (cost, size, tracing); the only way operations run.
-    pub executor: GuardedSchema,
-    pub rate_limits: RateLimits,
-    /// Woken when a webhook is stored, so the worker need not poll quickly.
-    pub webhook_wakeup: Notify,
     /// Where committed changes are published for GraphQL subscriptions.
     pub live: LiveHub,
+    /// Rung when a webhook is stored, so the worker need not poll quickly.
+    pub webhook_wakeup: Arc<Notify>,
+    /// The GraphQL edge: schema behind its checks, authentication, rate limits, services.
+    pub graphql: graphql::http::Edge,
 }
 
 impl Deref for AppState {
@@ -56,6 +61,12 @@ impl Deref for AppState {
 
     fn deref(&self) -> &Self::Target {
         &self.0
+    }
+}
+
+impl FromRef<AppState> for graphql::http::Edge {
+    fn from_ref(state: &AppState) -> Self {
+        state.graphql.clone()
     }
 }
 
@@ -68,17 +79,37 @@ impl AppState {
             builder = builder.disable_introspection();
         }
         let live = LiveHub::new(db.get_database_backend());
-        let rate_limits = RateLimits::new(config.http.rate_limits);
-        Ok(AppState(Arc::new(AppStateInner {
+        let services = Services {
+            db: db.clone(),
+            stripe: stripe.clone(),
+            live: live.clone(),
+            owner_refund_window: config.owner_refund_window,
+        };
+        let graphql = Arc::new(graphql::http::GraphqlEdge {
             executor: GuardedSchema::new(builder.finish())?,
-            rate_limits,
+            auth,
+            rate_limits: RateLimits::new(config.http.rate_limits),
+            http: config.http.clone(),
+            services,
+        });
+        Ok(AppState(Arc::new(AppStateInner {
             config,
             db,
             stripe,
-            auth,
-            webhook_wakeup: Notify::new(),
             live,
+            webhook_wakeup: Arc::new(Notify::new()),
+            graphql,
         })))
+    }
+
+    /// What the webhook worker needs.
+    pub fn worker(&self) -> webhooks::worker::Worker {
+        webhooks::worker::Worker {
+            db: self.db.clone(),
+            stripe: self.stripe.clone(),
+            live: self.live.clone(),
+            wakeup: self.webhook_wakeup.clone(),
+        }
     }
 }
 
@@ -187,7 +218,7 @@ async fn not_found() -> Response {
 /// `connection_init` (`{"Authorization": "Bearer …"}` or `{"token": "…"}`), since browsers
 /// cannot set headers on WebSockets; a connection without a valid one is refused.
 async fn graphql_ws(
-    State(state): State<AppState>,
+    State(state): State<graphql::http::Edge>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: axum::http::HeaderMap,
     protocol: GraphQLProtocol,
@@ -196,7 +227,7 @@ async fn graphql_ws(
     let ip = graphql::http::client_ip(
         &headers,
         connect.map(|c| c.0 .0),
-        state.config.http.trusted_proxy_hops,
+        state.http.trusted_proxy_hops,
     );
     if let Err(limited) = state.rate_limits.ip(ip) {
         return EdgeError::rate_limited(limited).into_response();
@@ -228,7 +259,7 @@ async fn graphql_ws(
                         })?;
                     let mut data = async_graphql::Data::default();
                     data.insert(RequestViewer(Some(viewer)));
-                    data.insert(state.clone());
+                    data.insert(state.services.clone());
                     Ok(data)
                 })
                 .serve()
@@ -309,7 +340,7 @@ impl Application {
             },
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let handles = webhooks::worker::spawn(self.state.clone(), workers, stopped);
+        let handles = webhooks::worker::spawn(self.state.worker(), workers, stopped);
         let app = router(self.state.clone());
         let served = serve(self.listener, app, &self.state.config.http, shutdown).await;
         let _ = stop.send(true);

@@ -21,10 +21,50 @@ pub enum LiveEvent {
 }
 
 impl LiveEvent {
+    pub fn payment(row: &entity::payments::Model) -> Self {
+        LiveEvent::Payment {
+            id: row.id,
+            user_id: row.user_id.clone(),
+        }
+    }
+
+    pub fn subscription(row: &entity::subscriptions::Model) -> Self {
+        LiveEvent::Subscription {
+            id: row.id,
+            user_id: row.user_id.clone(),
+        }
+    }
+
     pub fn user_id(&self) -> &str {
         match self {
             LiveEvent::Payment { user_id, .. } | LiveEvent::Subscription { user_id, .. } => user_id,
         }
+    }
+}
+
+/// What a billing function changed, with the live updates the change causes. The value is only
+/// reached through `publish`, so no caller can forget to tell subscribers.
+#[must_use = "publish the change so live subscribers hear of it"]
+#[derive(Debug)]
+pub struct Changed<T> {
+    value: T,
+    events: Vec<LiveEvent>,
+}
+
+impl<T> Changed<T> {
+    pub fn new(value: T, events: Vec<LiveEvent>) -> Self {
+        Changed { value, events }
+    }
+
+    /// Publishes the updates (the change is already committed) and hands back the value.
+    pub async fn publish(self, hub: &LiveHub, db: &impl ConnectionTrait) -> T {
+        hub.publish(db, self.events).await;
+        self.value
+    }
+
+    /// The value and the updates, for callers with no subscribers to tell (CLI, tests).
+    pub fn into_parts(self) -> (T, Vec<LiveEvent>) {
+        (self.value, self.events)
     }
 }
 

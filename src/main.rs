@@ -223,7 +223,7 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
             let conn = db::connect(&config.database_url).await?;
             let requeued = worker::requeue(&conn, selector).await?;
             let state = app::AppState::new(config, conn)?;
-            let applied = worker::drain(&state).await?;
+            let applied = worker::drain(&state.worker()).await?;
             println!("requeued {requeued}; applied {applied} due events");
         }
         Command::Demo => {

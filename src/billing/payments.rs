@@ -17,6 +17,7 @@ use crate::{
     auth::Viewer,
     billing::{customers, idempotency},
     error::ApiError,
+    live::{Changed, LiveEvent},
     money::{Currency, Money},
     stripe::{
         ids::PaymentMethodId, objects, requests::payment_intent as req, IdempotencyKey,
@@ -256,7 +257,7 @@ pub async fn create_payment_intent(
     viewer: &Viewer,
     input: NewPayment,
     idempotency_key: Option<&str>,
-) -> Result<(payments::Model, Option<String>), ApiError> {
+) -> Result<Changed<(payments::Model, Option<String>)>, ApiError> {
     let scope = idempotency_key
         .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createPaymentIntent", &input))
         .transpose()?;
@@ -320,7 +321,8 @@ pub async fn create_payment_intent(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment row missing")))?;
-    Ok((payment, outcome.client_secret))
+    let live = vec![LiveEvent::payment(&payment)];
+    Ok(Changed::new((payment, outcome.client_secret), live))
 }
 
 /// What Tollgate knows of a payment before Stripe has answered.
@@ -608,7 +610,7 @@ pub async fn confirm_payment(
     payment_id: &str,
     payment_method_id: &PaymentMethodId,
     idempotency_key: Option<&str>,
-) -> Result<(payments::Model, Option<String>), ApiError> {
+) -> Result<Changed<(payments::Model, Option<String>)>, ApiError> {
     #[derive(Serialize)]
     struct Request<'a> {
         payment_id: &'a str,
@@ -656,7 +658,9 @@ pub async fn confirm_payment(
         settle_intent_call(db, result, &origin, None).await
     })
     .await?;
-    Ok((find(db, outcome.payment_id).await?, outcome.client_secret))
+    let payment = find(db, outcome.payment_id).await?;
+    let live = vec![LiveEvent::payment(&payment)];
+    Ok(Changed::new((payment, outcome.client_secret), live))
 }
 
 fn origin_of(payment: &payments::Model, key: &IdempotencyKey) -> Origin {
@@ -677,7 +681,7 @@ pub async fn cancel_payment(
     stripe: &StripeClient,
     viewer: &Viewer,
     payment_id: &str,
-) -> Result<payments::Model, ApiError> {
+) -> Result<Changed<payments::Model>, ApiError> {
     let payment = find_for_viewer(db, viewer, payment_id).await?;
     if !CONFIRMABLE.contains(&payment.status) {
         return Err(ApiError::invalid_input(
@@ -689,7 +693,8 @@ pub async fn cancel_payment(
         .map_err(ApiError::internal)?;
     let request = req::CancelPaymentIntent::new(stripe_id(&payment)?).expand(expansions());
     let pi: objects::PaymentIntent = stripe.send(&request, Some(&key)).await?;
-    apply_intent(db, &pi, Utc::now(), Some(&origin_of(&payment, &key))).await
+    let row = apply_intent(db, &pi, Utc::now(), Some(&origin_of(&payment, &key))).await?;
+    Ok(Changed::new(row.clone(), vec![LiveEvent::payment(&row)]))
 }
 
 /// Filters of a payment listing.

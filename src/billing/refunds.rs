@@ -23,6 +23,7 @@ use crate::{
         payments::{self, PaymentStatus},
     },
     error::ApiError,
+    live::{Changed, LiveEvent},
     money::{Currency, Money},
     stripe::{objects, requests::refund as req, StripeClient, StripeError},
 };
@@ -95,7 +96,7 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
     owner_window: Option<Duration>,
     request: RefundRequest,
     idempotency_key: Option<&str>,
-) -> Result<refunds::Model, ApiError> {
+) -> Result<Changed<refunds::Model>, ApiError> {
     let scope = idempotency_key
         .map(|k| idempotency::Scope::new(&viewer.user_id, k, "refundPayment", &request))
         .transpose()?;
@@ -152,10 +153,12 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
         }
     })
     .await?;
-    refunds::Entity::find_by_id(refund_id)
+    let refund = refunds::Entity::find_by_id(refund_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund row missing")))
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("refund row missing")))?;
+    let payment = payments::find(db, refund.payment_id).await?;
+    Ok(Changed::new(refund, vec![LiveEvent::payment(&payment)]))
 }
 
 /// Reserves the refund's amount on the payment and records the refund as pending, in one

@@ -15,6 +15,7 @@ use crate::{
     auth::Viewer,
     billing::{customers as customer_rules, idempotency, payment_methods, payments},
     error::ApiError,
+    live::{Changed, LiveEvent},
     stripe::{
         ids::{PaymentMethodId, PaymentMethodRef},
         objects::{self, timestamp},
@@ -130,7 +131,7 @@ pub async fn create_subscription(
     viewer: &Viewer,
     input: NewSubscription,
     idempotency_key: Option<&str>,
-) -> Result<(subscriptions::Model, Option<String>), ApiError> {
+) -> Result<Changed<(subscriptions::Model, Option<String>)>, ApiError> {
     let scope = idempotency_key
         .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createSubscription", &input))
         .transpose()?;
@@ -230,10 +231,22 @@ pub async fn create_subscription(
         })
     })
     .await?;
-    Ok((
-        find(db, outcome.subscription_id).await?,
-        outcome.client_secret,
-    ))
+    let row = find(db, outcome.subscription_id).await?;
+    let mut live = vec![LiveEvent::subscription(&row)];
+    // The first charge, when there was one, is in the history now too.
+    let first_payment = payments_of_subscription(db, row.id).await?;
+    live.extend(first_payment.iter().map(LiveEvent::payment));
+    Ok(Changed::new((row, outcome.client_secret), live))
+}
+
+async fn payments_of_subscription(
+    db: &impl ConnectionTrait,
+    subscription_id: Uuid,
+) -> Result<Vec<entity::payments::Model>, ApiError> {
+    Ok(entity::payments::Entity::find()
+        .filter(entity::payments::Column::SubscriptionId.eq(subscription_id))
+        .all(db)
+        .await?)
 }
 
 /// After a declined first charge: forget a card saved by this very request and give the
@@ -402,7 +415,7 @@ pub async fn cancel(
     viewer: &Viewer,
     id: &str,
     at_period_end: bool,
-) -> Result<subscriptions::Model, ApiError> {
+) -> Result<Changed<subscriptions::Model>, ApiError> {
     let row = owned(db, viewer, id).await?;
     if matches!(
         row.status,
@@ -427,7 +440,11 @@ pub async fn cancel(
         let request = req::CancelSubscription::new(row.stripe_subscription_id.as_str());
         stripe.send(&request, Some(&key)).await?
     };
-    apply(db, &sub, Utc::now(), None).await
+    let row = apply(db, &sub, Utc::now(), None).await?;
+    Ok(Changed::new(
+        row.clone(),
+        vec![LiveEvent::subscription(&row)],
+    ))
 }
 
 /// Undoes a pending cancel-at-period-end.
@@ -436,7 +453,7 @@ pub async fn resume(
     stripe: &StripeClient,
     viewer: &Viewer,
     id: &str,
-) -> Result<subscriptions::Model, ApiError> {
+) -> Result<Changed<subscriptions::Model>, ApiError> {
     let row = owned(db, viewer, id).await?;
     if !row.cancel_at_period_end || !row.status.grants_access() {
         return Err(ApiError::invalid_input(
@@ -453,7 +470,11 @@ pub async fn resume(
     ))
     .map_err(ApiError::internal)?;
     let sub: objects::Subscription = stripe.send(&request, Some(&key)).await?;
-    apply(db, &sub, Utc::now(), None).await
+    let row = apply(db, &sub, Utc::now(), None).await?;
+    Ok(Changed::new(
+        row.clone(),
+        vec![LiveEvent::subscription(&row)],
+    ))
 }
 
 /// Moves a subscription to another recurring price of the same currency.
@@ -465,7 +486,7 @@ pub async fn change_price(
     price_id: &str,
     prorate: bool,
     idempotency_key: Option<&str>,
-) -> Result<subscriptions::Model, ApiError> {
+) -> Result<Changed<subscriptions::Model>, ApiError> {
     let row = owned(db, viewer, id).await?;
     if !row.status.grants_access() && row.status != SubscriptionStatus::PastDue {
         return Err(ApiError::invalid_input(
@@ -512,7 +533,11 @@ pub async fn change_price(
         None => idempotency::one_off_stripe_key("reprice")?,
     };
     let sub: objects::Subscription = stripe.send(&request, Some(&key)).await?;
-    apply(db, &sub, Utc::now(), None).await
+    let row = apply(db, &sub, Utc::now(), None).await?;
+    Ok(Changed::new(
+        row.clone(),
+        vec![LiveEvent::subscription(&row)],
+    ))
 }
 
 /// Subscriptions, newest first, by owner and status.

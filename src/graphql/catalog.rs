@@ -20,18 +20,18 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         #[graphql(default = true)] active_only: bool,
     ) -> GqlResult<Vec<Product>> {
-        let state = context::state(ctx)?;
-        let rows = catalog::list_products(&state.db, active_only).await?;
+        let svc = context::services(ctx)?;
+        let rows = catalog::list_products(&svc.db, active_only).await?;
         Ok(rows.into_iter().map(Product::from).collect())
     }
 
     /// One product by its Tollgate id, with all its prices; null when there is none.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Product>> {
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             return Ok(None);
         };
-        let row = catalog::get_product(&state.db, id).await?;
+        let row = catalog::get_product(&svc.db, id).await?;
         Ok(row.map(Product::from))
     }
 }
@@ -230,7 +230,7 @@ impl CatalogMutation {
         input: CreateProductInput,
     ) -> GqlResult<Product> {
         let viewer = context::admin(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let new = catalog::NewProduct {
             name: input.name,
             description: input.description,
@@ -238,8 +238,8 @@ impl CatalogMutation {
             metadata: Default::default(),
         };
         let product = catalog::create_product_checked(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             &viewer.user_id,
             &new,
             input.idempotency_key.as_deref(),
@@ -254,14 +254,14 @@ impl CatalogMutation {
     /// Admin: creates a price for a product in Stripe and in the catalog.
     async fn create_price(&self, ctx: &Context<'_>, input: CreatePriceInput) -> GqlResult<Price> {
         let viewer = context::admin(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let recurring = input.recurring.map(|r| catalog::RecurrenceInput {
             interval: r.interval.into(),
             interval_count: r.interval_count,
         });
         let price = catalog::create_price_checked(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             &viewer.user_id,
             &input.product_id,
             &input.amount,

@@ -1,22 +1,35 @@
-//! Per-request data resolvers read from the GraphQL context.
+//! What resolvers read from the GraphQL context: the services they use (never the whole app)
+//! and who is asking.
+
+use std::time::Duration;
 
 use async_graphql::Context;
+use sea_orm::DatabaseConnection;
 
-use crate::{app::AppState, auth::Viewer, error::ApiError};
+use crate::{auth::Viewer, error::ApiError, live::LiveHub, stripe::StripeClient};
+
+/// Everything a resolver may use, attached to each request by the HTTP and WebSocket edges.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub stripe: StripeClient,
+    pub live: LiveHub,
+    /// How long after a payment its owner may refund it; None: admins only.
+    pub owner_refund_window: Option<Duration>,
+}
 
 /// Who made the request; `None` for anonymous callers.
 #[derive(Debug, Clone, Default)]
 pub struct RequestViewer(pub Option<Viewer>);
 
-pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
-    ctx.data::<AppState>().map_err(|e| {
+pub fn services<'a>(ctx: &Context<'a>) -> Result<&'a Services, ApiError> {
+    ctx.data::<Services>().map_err(|e| {
         ApiError::internal(anyhow::anyhow!(
-            "app state missing from context: {}",
+            "services missing from context: {}",
             e.message
         ))
     })
 }
-
 /// The request's DataLoader.
 pub fn loader<'a>(ctx: &Context<'a>) -> Result<&'a super::loaders::RequestLoader, ApiError> {
     ctx.data::<super::loaders::RequestLoader>().map_err(|e| {
@@ -43,22 +56,4 @@ pub fn admin<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
     } else {
         Err(ApiError::Forbidden)
     }
-}
-
-/// Publishes a committed change of a payment to live subscribers.
-pub async fn publish_payment(state: &AppState, row: &entity::payments::Model) {
-    let event = crate::live::LiveEvent::Payment {
-        id: row.id,
-        user_id: row.user_id.clone(),
-    };
-    state.live.publish(&state.db, [event]).await;
-}
-
-/// Publishes a committed change of a subscription to live subscribers.
-pub async fn publish_subscription(state: &AppState, row: &entity::subscriptions::Model) {
-    let event = crate::live::LiveEvent::Subscription {
-        id: row.id,
-        user_id: row.user_id.clone(),
-    };
-    state.live.publish(&state.db, [event]).await;
 }

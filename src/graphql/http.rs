@@ -19,8 +19,27 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{context::RequestViewer, executor::Checked};
-use crate::{app::AppState, error::ErrorCode, rate_limit::Limited as RateLimited};
+use super::{
+    context::{RequestViewer, Services},
+    executor::{Checked, GuardedSchema},
+};
+use crate::{
+    auth::Authenticator,
+    config::HttpConfig,
+    error::ErrorCode,
+    rate_limit::{Limited as RateLimited, RateLimits},
+};
+
+/// What the GraphQL edge uses; `app.rs` builds it once and hands it out with `FromRef`.
+pub struct GraphqlEdge {
+    pub executor: GuardedSchema,
+    pub auth: Authenticator,
+    pub rate_limits: RateLimits,
+    pub http: HttpConfig,
+    pub services: Services,
+}
+
+pub type Edge = std::sync::Arc<GraphqlEdge>;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -228,11 +247,11 @@ fn variables_of(value: Option<Value>) -> Result<Variables, EdgeError> {
 }
 
 /// `POST /graphql`.
-pub async fn post(State(state): State<AppState>, req: Request) -> Response {
+pub async fn post(State(state): State<Edge>, req: Request) -> Response {
     let peer = peer_of(&req);
     let (parts, body) = req.into_parts();
     let result = async {
-        let ip = client_ip(&parts.headers, peer, state.config.http.trusted_proxy_hops);
+        let ip = client_ip(&parts.headers, peer, state.http.trusted_proxy_hops);
         state.rate_limits.ip(ip).map_err(EdgeError::rate_limited)?;
         let mode = accept_mode(&parts.headers)?;
         if !is_json_body(&parts.headers) {
@@ -242,7 +261,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
                 "POST /graphql takes application/json",
             ));
         }
-        let bytes = read_body(body, &parts.headers, state.config.http.max_body_bytes).await?;
+        let bytes = read_body(body, &parts.headers, state.http.max_body_bytes).await?;
         let params = parse_params(&bytes)?;
         execute(&state, &parts.headers, params, mode, false).await
     }
@@ -252,7 +271,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
 
 /// `GET /graphql`: a browser gets GraphiQL; a client with `?query=` runs a query (never a
 /// mutation: GET must not change anything).
-pub async fn get(State(state): State<AppState>, req: Request) -> Response {
+pub async fn get(State(state): State<Edge>, req: Request) -> Response {
     let peer = peer_of(&req);
     let headers = req.headers().clone();
     let raw_query = req.uri().query().unwrap_or_default().to_owned();
@@ -266,7 +285,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
         return super::graphiql::serve().await;
     }
     let result = async {
-        let ip = client_ip(&headers, peer, state.config.http.trusted_proxy_hops);
+        let ip = client_ip(&headers, peer, state.http.trusted_proxy_hops);
         state.rate_limits.ip(ip).map_err(EdgeError::rate_limited)?;
         let mode = accept_mode(&headers)?;
         let bad = |m: &str| EdgeError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m);
@@ -289,7 +308,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
 }
 
 async fn execute(
-    state: &AppState,
+    state: &GraphqlEdge,
     headers: &HeaderMap,
     params: Params,
     mode: Mode,
@@ -349,8 +368,8 @@ async fn execute(
     let Checked { request, analysis } = checked;
     let request = request
         .data(RequestViewer(viewer))
-        .data(super::loaders::request_loader(state.db.clone()))
-        .data(state.clone());
+        .data(super::loaders::request_loader(state.services.db.clone()))
+        .data(state.services.clone());
     let response = state.executor.run(Checked { request, analysis }).await;
     Ok(render(response, mode, false))
 }

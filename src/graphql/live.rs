@@ -8,8 +8,9 @@ use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
+use super::context::Services;
 use super::{context, payments::Payment, subscriptions::Subscription as SubscriptionType};
-use crate::{app::AppState, billing, error::GqlError, live::LiveEvent};
+use crate::{billing, error::GqlError, live::LiveEvent};
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
@@ -22,12 +23,12 @@ fn updates<T, F, Fut>(
     load: F,
 ) -> Result<impl Stream<Item = T>, GqlError>
 where
-    F: Fn(AppState, Uuid) -> Fut + Clone + Send + 'static,
+    F: Fn(Services, Uuid) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Option<T>> + Send,
     T: Send + 'static,
 {
     let viewer = context::viewer(ctx)?.clone();
-    let state = context::state(ctx)?.clone();
+    let state = context::services(ctx)?.clone();
     let events = BroadcastStream::new(state.live.subscribe());
     Ok(events.filter_map(move |event| {
         let (viewer, state, load) = (viewer.clone(), state.clone(), load.clone());
@@ -54,7 +55,7 @@ impl SubscriptionRoot {
                 LiveEvent::Payment { id, .. } => Some(id),
                 _ => None,
             },
-            |state: AppState, id| async move {
+            |state: Services, id| async move {
                 billing::payments::find(&state.db, id)
                     .await
                     .ok()
@@ -74,7 +75,7 @@ impl SubscriptionRoot {
                 LiveEvent::Subscription { id, .. } => Some(id),
                 _ => None,
             },
-            |state: AppState, id| async move {
+            |state: Services, id| async move {
                 billing::subscriptions::find(&state.db, id)
                     .await
                     .ok()

@@ -67,9 +67,9 @@ impl PaymentMethodsMutation {
     /// Starts saving a card: pass `clientSecret` to Stripe.js `confirmCardSetup`.
     async fn create_setup_intent(&self, ctx: &Context<'_>) -> GqlResult<SetupIntentPayload> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let client_secret =
-            billing::payment_methods::create_setup_intent(&state.db, &state.stripe, viewer).await?;
+            billing::payment_methods::create_setup_intent(&svc.db, &svc.stripe, viewer).await?;
         Ok(SetupIntentPayload { client_secret })
     }
 
@@ -80,12 +80,12 @@ impl PaymentMethodsMutation {
         payment_method_id: String,
     ) -> GqlResult<PaymentMethod> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let payment_method_id = super::ids::payment_method_id(&payment_method_id)?;
         let row =
-            billing::payment_methods::attach(&state.db, &state.stripe, viewer, &payment_method_id)
+            billing::payment_methods::attach(&svc.db, &svc.stripe, viewer, &payment_method_id)
                 .await?;
-        let customer = billing::customers::find_for_user(&state.db, &viewer.user_id).await?;
+        let customer = billing::customers::find_for_user(&svc.db, &viewer.user_id).await?;
         let is_default = customer
             .and_then(|c| c.default_payment_method_id)
             .is_some_and(|d| d == row.stripe_payment_method_id);
@@ -99,10 +99,9 @@ impl PaymentMethodsMutation {
         payment_method_id: String,
     ) -> GqlResult<bool> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let payment_method_id = super::ids::payment_method_ref(&payment_method_id)?;
-        billing::payment_methods::detach(&state.db, &state.stripe, viewer, &payment_method_id)
-            .await?;
+        billing::payment_methods::detach(&svc.db, &svc.stripe, viewer, &payment_method_id).await?;
         Ok(true)
     }
 
@@ -113,15 +112,11 @@ impl PaymentMethodsMutation {
         payment_method_id: String,
     ) -> GqlResult<PaymentMethod> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let payment_method_id = super::ids::payment_method_ref(&payment_method_id)?;
-        let row = billing::payment_methods::set_default(
-            &state.db,
-            &state.stripe,
-            viewer,
-            &payment_method_id,
-        )
-        .await?;
+        let row =
+            billing::payment_methods::set_default(&svc.db, &svc.stripe, viewer, &payment_method_id)
+                .await?;
         Ok(PaymentMethod {
             row,
             is_default: true,

@@ -249,8 +249,8 @@ impl PaymentConnection {
 
     /// How many payments match the filters, across all pages (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<u64> {
-        let state = context::state(ctx)?;
-        Ok(billing::payments::count(&state.db, &self.filter).await?)
+        let svc = context::services(ctx)?;
+        Ok(billing::payments::count(&svc.db, &self.filter).await?)
     }
 }
 
@@ -283,10 +283,10 @@ async fn connection_for(
         .field("refunds")
         .exists()
     {
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let loader = context::loader(ctx)?;
         let ids: Vec<uuid::Uuid> = page.rows.iter().map(|r| r.id).collect();
-        super::loaders::prime_refunds(loader, &state.db, &ids).await?;
+        super::loaders::prime_refunds(loader, &svc.db, &ids).await?;
     }
     Ok(connection(page, filter))
 }
@@ -340,14 +340,14 @@ impl PaymentsQuery {
         status: Option<PaymentStatus>,
     ) -> GqlResult<PaymentConnection> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let (first, after) = page_args(first, after)?;
         let filter = PaymentFilter {
             user_id: Some(viewer.user_id.clone()),
             status: status.map(Into::into),
             currency: None,
         };
-        let page = billing::payments::list(&state.db, &filter, first, after).await?;
+        let page = billing::payments::list(&svc.db, &filter, first, after).await?;
         connection_for(ctx, page, filter).await
     }
 
@@ -355,9 +355,9 @@ impl PaymentsQuery {
     /// `NOT_FOUND`, exactly like one that does not exist.
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Payment>> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         Ok(Some(Payment(
-            billing::payments::find_for_viewer(&state.db, viewer, &id).await?,
+            billing::payments::find_for_viewer(&svc.db, viewer, &id).await?,
         )))
     }
 
@@ -372,14 +372,14 @@ impl PaymentsQuery {
         currency: Option<String>,
     ) -> GqlResult<PaymentConnection> {
         context::admin(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let (first, after) = page_args(first, after)?;
         let filter = PaymentFilter {
             user_id,
             status: status.map(Into::into),
             currency,
         };
-        let page = billing::payments::list(&state.db, &filter, first, after).await?;
+        let page = billing::payments::list(&svc.db, &filter, first, after).await?;
         connection_for(ctx, page, filter).await
     }
 
@@ -392,9 +392,9 @@ impl PaymentsQuery {
         to: Option<DateTime<Utc>>,
     ) -> GqlResult<Vec<RevenueLine>> {
         context::admin(ctx)?;
-        let state = context::state(ctx)?;
-        let lines = billing::payments::revenue(&state.db, from, to).await?;
-        let mrr: std::collections::BTreeMap<String, i64> = billing::subscriptions::mrr(&state.db)
+        let svc = context::services(ctx)?;
+        let lines = billing::payments::revenue(&svc.db, from, to).await?;
+        let mrr: std::collections::BTreeMap<String, i64> = billing::subscriptions::mrr(&svc.db)
             .await?
             .into_iter()
             .collect();
@@ -482,7 +482,7 @@ impl PaymentsMutation {
         input: CreatePaymentIntentInput,
     ) -> GqlResult<PaymentIntentPayload> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let payment_method_id =
             super::ids::optional_payment_method_id(input.payment_method_id.as_deref())?;
         let request = billing::payments::NewPayment {
@@ -494,14 +494,15 @@ impl PaymentsMutation {
             metadata: input.metadata.map(|j| j.0),
         };
         let (payment, client_secret) = billing::payments::create_payment_intent(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             viewer,
             request,
             input.idempotency_key.as_deref(),
         )
-        .await?;
-        context::publish_payment(state, &payment).await;
+        .await?
+        .publish(&svc.live, &svc.db)
+        .await;
         Ok(PaymentIntentPayload {
             payment: Payment(payment),
             client_secret,
@@ -515,18 +516,19 @@ impl PaymentsMutation {
         input: ConfirmPaymentInput,
     ) -> GqlResult<PaymentIntentPayload> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let payment_method_id = super::ids::payment_method_id(&input.payment_method_id)?;
         let (payment, client_secret) = billing::payments::confirm_payment(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             viewer,
             &input.payment_id,
             &payment_method_id,
             input.idempotency_key.as_deref(),
         )
-        .await?;
-        context::publish_payment(state, &payment).await;
+        .await?
+        .publish(&svc.live, &svc.db)
+        .await;
         Ok(PaymentIntentPayload {
             payment: Payment(payment),
             client_secret,
@@ -536,10 +538,11 @@ impl PaymentsMutation {
     /// Cancels a payment that has not succeeded.
     async fn cancel_payment_intent(&self, ctx: &Context<'_>, payment_id: ID) -> GqlResult<Payment> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
-        let row = billing::payments::cancel_payment(&state.db, &state.stripe, viewer, &payment_id)
-            .await?;
-        context::publish_payment(state, &row).await;
+        let svc = context::services(ctx)?;
+        let row = billing::payments::cancel_payment(&svc.db, &svc.stripe, viewer, &payment_id)
+            .await?
+            .publish(&svc.live, &svc.db)
+            .await;
         Ok(Payment(row))
     }
 
@@ -550,24 +553,23 @@ impl PaymentsMutation {
         input: RefundPaymentInput,
     ) -> GqlResult<Refund> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let request = RefundRequest {
             payment_id: input.payment_id.0,
             amount: input.amount,
             reason: input.reason.map(Into::into),
         };
         let refund = billing::refunds::refund_payment(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             viewer,
-            state.config.owner_refund_window,
+            svc.owner_refund_window,
             request,
             input.idempotency_key.as_deref(),
         )
-        .await?;
-        if let Ok(payment) = billing::payments::find(&state.db, refund.payment_id).await {
-            context::publish_payment(state, &payment).await;
-        }
+        .await?
+        .publish(&svc.live, &svc.db)
+        .await;
         Ok(Refund(refund))
     }
 }

@@ -54,9 +54,9 @@ impl Subscription {
         let Some(id) = self.0.price_id else {
             return Ok(None);
         };
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         Ok(prices::Entity::find_by_id(id)
-            .one(&state.db)
+            .one(&svc.db)
             .await?
             .map(Price))
     }
@@ -127,9 +127,9 @@ impl SubscriptionsQuery {
         status: Option<SubscriptionStatus>,
     ) -> GqlResult<Vec<Subscription>> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let rows = billing::subscriptions::list(
-            &state.db,
+            &svc.db,
             Some(&viewer.user_id),
             status.map(Into::into),
             MAX_LIST,
@@ -141,9 +141,9 @@ impl SubscriptionsQuery {
     /// One of the viewer's subscriptions (any for admins); another user's is `NOT_FOUND`.
     async fn subscription(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Subscription>> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         Ok(Some(Subscription(
-            billing::subscriptions::find_for_viewer(&state.db, viewer, &id).await?,
+            billing::subscriptions::find_for_viewer(&svc.db, viewer, &id).await?,
         )))
     }
 
@@ -155,9 +155,9 @@ impl SubscriptionsQuery {
         user_id: Option<String>,
     ) -> GqlResult<Vec<Subscription>> {
         context::admin(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let rows = billing::subscriptions::list(
-            &state.db,
+            &svc.db,
             user_id.as_deref(),
             status.map(Into::into),
             MAX_LIST,
@@ -221,7 +221,7 @@ impl SubscriptionsMutation {
         input: CreateSubscriptionInput,
     ) -> GqlResult<SubscriptionPayload> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let trial_days = input
             .trial_days
             .map(|d| {
@@ -237,14 +237,15 @@ impl SubscriptionsMutation {
             trial_days,
         };
         let (row, client_secret) = billing::subscriptions::create_subscription(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             viewer,
             request,
             input.idempotency_key.as_deref(),
         )
-        .await?;
-        context::publish_subscription(state, &row).await;
+        .await?
+        .publish(&svc.live, &svc.db)
+        .await;
         Ok(SubscriptionPayload {
             subscription: Subscription(row),
             client_secret,
@@ -258,16 +259,17 @@ impl SubscriptionsMutation {
         input: CancelSubscriptionInput,
     ) -> GqlResult<Subscription> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let row = billing::subscriptions::cancel(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             viewer,
             &input.subscription_id,
             input.at_period_end,
         )
-        .await?;
-        context::publish_subscription(state, &row).await;
+        .await?
+        .publish(&svc.live, &svc.db)
+        .await;
         Ok(Subscription(row))
     }
 
@@ -278,11 +280,11 @@ impl SubscriptionsMutation {
         subscription_id: ID,
     ) -> GqlResult<Subscription> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
-        let row =
-            billing::subscriptions::resume(&state.db, &state.stripe, viewer, &subscription_id)
-                .await?;
-        context::publish_subscription(state, &row).await;
+        let svc = context::services(ctx)?;
+        let row = billing::subscriptions::resume(&svc.db, &svc.stripe, viewer, &subscription_id)
+            .await?
+            .publish(&svc.live, &svc.db)
+            .await;
         Ok(Subscription(row))
     }
 
@@ -293,18 +295,19 @@ impl SubscriptionsMutation {
         input: ChangeSubscriptionPriceInput,
     ) -> GqlResult<Subscription> {
         let viewer = context::viewer(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let row = billing::subscriptions::change_price(
-            &state.db,
-            &state.stripe,
+            &svc.db,
+            &svc.stripe,
             viewer,
             &input.subscription_id,
             &input.price_id,
             input.prorate,
             input.idempotency_key.as_deref(),
         )
-        .await?;
-        context::publish_subscription(state, &row).await;
+        .await?
+        .publish(&svc.live, &svc.db)
+        .await;
         Ok(Subscription(row))
     }
 }

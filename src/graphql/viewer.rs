@@ -39,22 +39,20 @@ impl Viewer {
 
     /// Their Stripe customer; null until their first payment or subscription creates it.
     async fn customer(&self, ctx: &Context<'_>) -> GqlResult<Option<Customer>> {
-        let state = context::state(ctx)?;
-        Ok(
-            billing::customers::find_for_user(&state.db, &self.0.user_id)
-                .await?
-                .map(Customer),
-        )
+        let svc = context::services(ctx)?;
+        Ok(billing::customers::find_for_user(&svc.db, &self.0.user_id)
+            .await?
+            .map(Customer))
     }
 
     /// Their saved payment methods, oldest first.
     async fn payment_methods(&self, ctx: &Context<'_>) -> GqlResult<Vec<PaymentMethod>> {
-        let state = context::state(ctx)?;
-        let Some(customer) = billing::customers::find_for_user(&state.db, &self.0.user_id).await?
+        let svc = context::services(ctx)?;
+        let Some(customer) = billing::customers::find_for_user(&svc.db, &self.0.user_id).await?
         else {
             return Ok(vec![]);
         };
-        let rows = billing::payment_methods::list_for_customer(&state.db, customer.id).await?;
+        let rows = billing::payment_methods::list_for_customer(&svc.db, customer.id).await?;
         Ok(rows
             .into_iter()
             .map(|row| {

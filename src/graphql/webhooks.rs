@@ -108,7 +108,7 @@ impl WebhooksQuery {
         after: Option<String>,
     ) -> GqlResult<WebhookEventConnection> {
         context::admin(ctx)?;
-        let state = context::state(ctx)?;
+        let svc = context::services(ctx)?;
         let first = first.unwrap_or(20);
         if first < 1 {
             return Err(ApiError::invalid_input("first", "must be at least 1").into());
@@ -124,7 +124,7 @@ impl WebhooksQuery {
         }
         let total = webhook_events::Entity::find()
             .filter(filter.clone())
-            .count(&state.db)
+            .count(&svc.db)
             .await?;
         if let Some(a) = after {
             let c = Cursor::decode(&a)
@@ -144,7 +144,7 @@ impl WebhooksQuery {
             .order_by_desc(webhook_events::Column::ReceivedAt)
             .order_by_desc(webhook_events::Column::Id)
             .limit(first + 1)
-            .all(&state.db)
+            .all(&svc.db)
             .await?;
         let has_next = rows.len() as u64 > first;
         rows.truncate(first as usize);

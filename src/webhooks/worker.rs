@@ -7,7 +7,7 @@
 //! `SELECT … FOR UPDATE SKIP LOCKED`. SQLite has no row locks; there one worker per process
 //! does the work (SQLite is single-process anyway).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use entity::webhook_events;
@@ -18,7 +18,12 @@ use sea_orm::{
 };
 
 use super::{handlers, store::WebhookEventStatus};
-use crate::{app::AppState, stripe::objects};
+use tokio::sync::Notify;
+
+use crate::{
+    live::LiveHub,
+    stripe::{objects, StripeClient},
+};
 
 /// Attempts before an event is parked as failed.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -39,8 +44,18 @@ pub enum Step {
     Idle,
 }
 
+/// What the worker uses: the database, Stripe (to re-fetch), the live hub, and the wake-up the
+/// webhook route rings when it stores an event.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub stripe: StripeClient,
+    pub live: LiveHub,
+    pub wakeup: Arc<Notify>,
+}
+
 /// Claims the oldest due event and applies it. Returns `Idle` when nothing is due.
-pub async fn step(state: &AppState) -> Result<Step, sea_orm::DbErr> {
+pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     let db = &state.db;
     let txn = db.begin().await?;
     if db.get_database_backend() == DbBackend::Sqlite {
@@ -157,7 +172,7 @@ async fn park(
 /// Runs `workers` loops until `shutdown` fires; each drains due events, then waits for a
 /// wake-up from the webhook route or the idle poll.
 pub fn spawn(
-    state: AppState,
+    state: Worker,
     workers: usize,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -176,7 +191,7 @@ pub fn spawn(
                         Err(e) => tracing::error!(worker = n, error = %e, "webhook worker error"),
                     }
                     tokio::select! {
-                        _ = state.webhook_wakeup.notified() => {}
+                        _ = state.wakeup.notified() => {}
                         _ = tokio::time::sleep(IDLE_POLL) => {}
                         _ = shutdown.changed() => {}
                     }
@@ -187,7 +202,7 @@ pub fn spawn(
 }
 
 /// Applies due events until none is left (for the CLI and tests).
-pub async fn drain(state: &AppState) -> Result<usize, sea_orm::DbErr> {
+pub async fn drain(state: &Worker) -> Result<usize, sea_orm::DbErr> {
     let mut done = 0;
     loop {
         match step(state).await? {
