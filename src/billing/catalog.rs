@@ -622,3 +622,15 @@ fn sync_error(e: SyncError) -> crate::error::ApiError {
         SyncError::Db(d) => d.into(),
     }
 }
+
+/// Tollgate's id of a mirrored product, by Stripe id.
+pub async fn product_id_of(
+    db: &impl ConnectionTrait,
+    stripe_id: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    Ok(products::Entity::find()
+        .filter(products::Column::StripeProductId.eq(stripe_id))
+        .one(db)
+        .await?
+        .map(|p| p.id))
+}

@@ -242,3 +242,12 @@ pub async fn set_default_for(
         .await?;
     Ok(())
 }
+
+/// Forgets a payment method Stripe detached (in the dashboard, or by another integration).
+pub async fn remove(db: &impl ConnectionTrait, stripe_id: &str) -> Result<(), ApiError> {
+    payment_methods::Entity::delete_many()
+        .filter(payment_methods::Column::StripePaymentMethodId.eq(stripe_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -576,6 +576,87 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<payments::Model
         .ok_or(ApiError::NotFound("payment"))
 }
 
+/// The payment of a Stripe PaymentIntent, if Tollgate has it.
+pub async fn find_by_intent_id(
+    db: &impl ConnectionTrait,
+    stripe_id: &str,
+) -> Result<Option<payments::Model>, ApiError> {
+    Ok(payments::Entity::find()
+        .filter(payments::Column::StripePaymentIntentId.eq(stripe_id))
+        .one(db)
+        .await?)
+}
+
+/// The payment a PaymentIntent snapshot belongs to: by its id, or (when Tollgate created it
+/// but has not recorded Stripe's id yet) by the `tollgate_payment_id` in its metadata.
+pub async fn find_for_intent(
+    db: &impl ConnectionTrait,
+    pi: &objects::PaymentIntent,
+) -> Result<Option<payments::Model>, ApiError> {
+    if let Some(row) = find_by_intent_id(db, &pi.id).await? {
+        return Ok(Some(row));
+    }
+    match pi
+        .metadata
+        .get("tollgate_payment_id")
+        .and_then(|s| Uuid::parse_str(s).ok())
+    {
+        Some(id) => Ok(payments::Entity::find_by_id(id).one(db).await?),
+        None => Ok(None),
+    }
+}
+
+/// Re-reads a PaymentIntent with what Tollgate records from it (card, charge).
+pub async fn retrieve_intent(
+    stripe: &StripeClient,
+    id: &str,
+) -> Result<objects::PaymentIntent, ApiError> {
+    let request = req::RetrievePaymentIntent::new(id).expand(expansions());
+    Ok(stripe.send(&request, None).await?)
+}
+
+/// A dispute was opened on the payment of this PaymentIntent. Returns the payment, if known.
+pub async fn mark_disputed(
+    db: &impl ConnectionTrait,
+    stripe_payment_intent_id: &str,
+) -> Result<Option<payments::Model>, ApiError> {
+    let Some(payment) = find_by_intent_id(db, stripe_payment_intent_id).await? else {
+        return Ok(None);
+    };
+    payments::Entity::update_many()
+        .col_expr(payments::Column::Disputed, Expr::value(true))
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Id.eq(payment.id))
+        .exec(db)
+        .await?;
+    Ok(Some(find(db, payment.id).await?))
+}
+
+/// Ties a payment to the subscription and invoice it paid (a renewal first seen as a bare
+/// PaymentIntent). Never moves a payment from one subscription to another.
+pub async fn link_invoice(
+    db: &impl ConnectionTrait,
+    payment_id: Uuid,
+    subscription_id: Uuid,
+    stripe_invoice_id: &str,
+) -> Result<(), ApiError> {
+    payments::Entity::update_many()
+        .col_expr(
+            payments::Column::SubscriptionId,
+            Expr::value(Some(subscription_id)),
+        )
+        .col_expr(
+            payments::Column::StripeInvoiceId,
+            Expr::value(Some(stripe_invoice_id.to_owned())),
+        )
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Id.eq(payment_id))
+        .filter(payments::Column::SubscriptionId.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// A payment the viewer may see: their own, or any for admins. Anything else is `NOT_FOUND`,
 /// never `FORBIDDEN`, so ids cannot be probed.
 pub async fn find_for_viewer(

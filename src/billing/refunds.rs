@@ -314,6 +314,154 @@ async fn release<C: ConnectionTrait + TransactionTrait>(
     Ok(())
 }
 
+/// Applies a refund snapshot from Stripe (a webhook or a re-fetched list): settles one Tollgate
+/// reserved, reverses one that had succeeded and later failed, or records one made elsewhere
+/// (the dashboard, another integration). Returns the payment to tell subscribers about, if
+/// anything changed.
+pub async fn apply_snapshot<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    refund: &objects::Refund,
+    snapshot: DateTime<Utc>,
+) -> Result<Option<LiveEvent>, ApiError> {
+    let by_metadata = refund
+        .metadata
+        .get("tollgate_refund_id")
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let mut local = refunds::Entity::find()
+        .filter(refunds::Column::StripeRefundId.eq(&refund.id))
+        .one(db)
+        .await?;
+    if local.is_none() {
+        if let Some(id) = by_metadata {
+            local = refunds::Entity::find_by_id(id).one(db).await?;
+        }
+    }
+    let payment = match &local {
+        Some(r) => Some(payments::find(db, r.payment_id).await?),
+        None => match refund.payment_intent.as_ref() {
+            Some(pi) => payments::find_by_intent_id(db, pi.id()).await?,
+            None => None,
+        },
+    };
+    let Some(payment) = payment else {
+        return Ok(None); // not a payment Tollgate knows
+    };
+    let changed = match local {
+        Some(row) if row.status == RefundStatus::Pending => {
+            settle(db, row.id, refund, snapshot).await?;
+            true
+        }
+        Some(row) => reverse(db, &row, refund, snapshot).await?,
+        None => {
+            record_external(db, &payment, refund, snapshot).await?;
+            true
+        }
+    };
+    if !changed {
+        return Ok(None);
+    }
+    Ok(Some(LiveEvent::payment(&payment)))
+}
+
+/// A refund made outside Tollgate: recorded like a reserved refund, then settled by the same
+/// path that moves money for Tollgate's own. One larger than what the local copy says is left
+/// to refund cannot be applied (the local view is wrong, or the event is): refused with
+/// `RefundExceedsPayment` rather than breaking the balance.
+pub async fn record_external<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    payment: &payment_rows::Model,
+    refund: &objects::Refund,
+    snapshot: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let remaining = payment.amount - payment.amount_refunded - payment.refund_reserved;
+    if refund.amount <= 0 || refund.amount > remaining {
+        return Err(ApiError::RefundExceedsPayment {
+            remaining: Ord::max(remaining, 0),
+        });
+    }
+    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, refund.id.as_bytes());
+    let at = Utc::now();
+    let row = refunds::ActiveModel {
+        id: Set(id),
+        payment_id: Set(payment.id),
+        stripe_refund_id: Set(None),
+        amount: Set(refund.amount),
+        currency: Set(refund.currency.to_ascii_lowercase()),
+        reason: Set(refund.reason.clone()),
+        status: Set(RefundStatus::Pending),
+        failure_reason: Set(None),
+        requested_by: Set(None),
+        snapshot_at: Set(DateTime::UNIX_EPOCH),
+        created_at: Set(at),
+        updated_at: Set(at),
+    };
+    let inserted = refunds::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(refunds::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 1 {
+        payment_rows::Entity::update_many()
+            .col_expr(
+                payment_rows::Column::RefundReserved,
+                Expr::col(payment_rows::Column::RefundReserved).add(refund.amount),
+            )
+            .filter(payment_rows::Column::Id.eq(payment.id))
+            .exec(db)
+            .await?;
+    }
+    settle(db, id, refund, snapshot).await
+}
+
+/// A refund that had succeeded and then failed or was canceled at Stripe (refunds to closed
+/// cards fail days later): its amount is no longer refunded, and the payment's status follows.
+/// Returns whether anything changed (an older or repeated snapshot changes nothing).
+pub async fn reverse<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    row: &refunds::Model,
+    refund: &objects::Refund,
+    snapshot: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let new_status = match refund.status {
+        Some(objects::RefundStatus::Failed) => RefundStatus::Failed,
+        Some(objects::RefundStatus::Canceled) => RefundStatus::Canceled,
+        _ => return Ok(false),
+    };
+    if row.status != RefundStatus::Succeeded || row.snapshot_at > snapshot {
+        return Ok(false);
+    }
+    let txn = db.begin().await?;
+    let moved = refunds::Entity::update_many()
+        .col_expr(refunds::Column::Status, Expr::value(new_status))
+        .col_expr(
+            refunds::Column::FailureReason,
+            Expr::value(refund.failure_reason.clone()),
+        )
+        .col_expr(refunds::Column::SnapshotAt, Expr::value(snapshot))
+        .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(refunds::Column::Id.eq(row.id))
+        .filter(refunds::Column::Status.eq(RefundStatus::Succeeded))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected == 1 {
+        payment_rows::Entity::update_many()
+            .col_expr(
+                payment_rows::Column::AmountRefunded,
+                Expr::col(payment_rows::Column::AmountRefunded).sub(row.amount),
+            )
+            .col_expr(payment_rows::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payment_rows::Column::Id.eq(row.payment_id))
+            .exec(&txn)
+            .await?;
+        recompute_status(&txn, row.payment_id).await?;
+    }
+    txn.commit().await?;
+    Ok(moved.rows_affected == 1)
+}
+
 /// Takes `amount` out of the payment's reservation: into `amount_refunded` when the refund
 /// succeeded, back to the refundable balance otherwise; then recomputes the payment status.
 async fn move_reservation(
@@ -336,6 +484,12 @@ async fn move_reservation(
         .filter(payment_rows::Column::Id.eq(payment_id))
         .exec(txn)
         .await?;
+    recompute_status(txn, payment_id).await
+}
+
+/// Sets a payment's status from its refunded amount (refunded, partially refunded, or back to
+/// succeeded when a refund was reversed).
+async fn recompute_status(txn: &impl ConnectionTrait, payment_id: Uuid) -> Result<(), ApiError> {
     let payment = payments::find(txn, payment_id).await?;
     let next = payments::next_status(
         payment.status,

@@ -374,6 +374,17 @@ pub async fn apply(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription row missing")))
 }
 
+/// The subscription of a Stripe subscription id, if Tollgate has it.
+pub async fn find_by_stripe_id(
+    db: &impl ConnectionTrait,
+    stripe_id: &str,
+) -> Result<Option<subscriptions::Model>, ApiError> {
+    Ok(subscriptions::Entity::find()
+        .filter(subscriptions::Column::StripeSubscriptionId.eq(stripe_id))
+        .one(db)
+        .await?)
+}
+
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<subscriptions::Model, ApiError> {
     subscriptions::Entity::find_by_id(id)
         .one(db)

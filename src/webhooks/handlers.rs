@@ -1,5 +1,6 @@
-//! What each Stripe event does to the local projection. Handlers run inside the event's
-//! transaction; they return the live updates to publish once it commits.
+//! What each Stripe event does to the local projection. Handlers decode, route and collect live
+//! updates; every domain write goes through `billing`, so a rule has one home. They run inside
+//! the event's transaction and return the live updates to publish once it commits.
 //!
 //! Ordering (DESIGN.md §2): an event carries a snapshot taken at `created` (whole seconds). A
 //! snapshot older than the row's is skipped; a newer one is applied; one from the same second
@@ -7,33 +8,50 @@
 //! fresh snapshot applied instead. Final states are never walked back (see `next_status`).
 
 use chrono::{DateTime, Utc};
-use entity::{payment_methods, payments, refunds, side_effects, subscriptions};
-use sea_orm::{
-    sea_query::{Expr, ExprTrait, OnConflict},
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-};
+use sea_orm::DatabaseTransaction;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use entity::RefundStatus;
-
+use super::store;
 use crate::{
     billing::{
-        catalog, customers, payments as payment_rules, refunds as refund_rules,
+        catalog, customers, payment_methods, payments as payment_rules, refunds as refund_rules,
         subscriptions as subscription_rules,
     },
     error::ApiError,
     live::LiveEvent,
     stripe::{
         objects::{self, timestamp},
-        requests::{
-            payment_intent as pi_req, product as product_req, refund as refund_req,
-            subscription as sub_req,
-        },
+        requests::{product as product_req, refund as refund_req, subscription as sub_req},
         StripeClient,
     },
 };
+
+/// Why an event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// It cannot be applied as it is (a shape Tollgate does not read, money that does not add
+    /// up): parked at once as failed, with this reason, for an admin to look at.
+    #[error("{0}")]
+    Unapplicable(String),
+    /// Anything else (the database, Stripe unreachable): retried with backoff.
+    #[error(transparent)]
+    Transient(#[from] ApiError),
+}
+
+impl From<sea_orm::DbErr> for HandleError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        HandleError::Transient(e.into())
+    }
+}
+
+impl From<crate::stripe::StripeError> for HandleError {
+    fn from(e: crate::stripe::StripeError) -> Self {
+        HandleError::Transient(e.into())
+    }
+}
+
+type Outcome = Result<Handled, HandleError>;
 
 /// How an event ended.
 #[derive(Debug, Default)]
@@ -74,38 +92,10 @@ pub fn freshness(event_created: i64, row_snapshot: Option<DateTime<Utc>>) -> Fre
     }
 }
 
-fn read<T: DeserializeOwned>(event: &objects::Event) -> Result<T, ApiError> {
+/// The event's object as `T`; a shape Tollgate cannot read is unapplicable, not a retry.
+fn read<T: DeserializeOwned>(event: &objects::Event) -> Result<T, HandleError> {
     serde_json::from_value(event.data.object.clone())
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{} payload unreadable: {e}", event.kind)))
-}
-
-/// Records a side effect of `event` once; true when this call recorded it (so it should
-/// happen), false when an earlier delivery already did.
-pub async fn once(
-    txn: &impl ConnectionTrait,
-    event: &objects::Event,
-    kind: &str,
-    payload: serde_json::Value,
-) -> Result<bool, ApiError> {
-    let row = side_effects::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        stripe_event_id: Set(event.id.clone()),
-        kind: Set(kind.to_string()),
-        payload: Set(payload),
-        created_at: Set(Utc::now()),
-    };
-    let inserted = side_effects::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                side_effects::Column::StripeEventId,
-                side_effects::Column::Kind,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(inserted == 1)
+        .map_err(|e| HandleError::Unapplicable(format!("{} payload unreadable: {e}", event.kind)))
 }
 
 /// Applies one event.
@@ -113,7 +103,7 @@ pub async fn handle(
     txn: &DatabaseTransaction,
     stripe: &StripeClient,
     event: &objects::Event,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let kind = event.kind.as_str();
     match kind {
         k if k.starts_with("payment_intent.") => payment_intent(txn, stripe, event).await,
@@ -126,9 +116,8 @@ pub async fn handle(
         }
         k if k.starts_with("refund.") => {
             let refund: objects::Refund = read(event)?;
-            let snapshot = event_time(event);
-            let live = apply_refund(txn, &refund, snapshot).await?;
-            notify(txn, event, live).await
+            let live = apply_refund(txn, &refund, event_time(event)).await?;
+            notify(txn, event, live.into_iter().collect()).await
         }
         "charge.dispute.created" => dispute(txn, event).await,
         k if k.starts_with("customer.subscription.") => subscription(txn, stripe, event).await,
@@ -156,14 +145,14 @@ fn event_time(event: &objects::Event) -> DateTime<Utc> {
 
 /// Publishes each live update at most once per event (a redelivery or retry cannot repeat it).
 async fn notify(
-    txn: &impl ConnectionTrait,
+    txn: &DatabaseTransaction,
     event: &objects::Event,
     live: Vec<LiveEvent>,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let mut out = vec![];
     for (i, e) in live.into_iter().enumerate() {
         let payload = serde_json::to_value(&e).map_err(ApiError::internal)?;
-        if once(txn, event, &format!("live.{i}"), payload).await? {
+        if store::once(txn, event, &format!("live.{i}"), payload).await? {
             out.push(e);
         }
     }
@@ -174,35 +163,16 @@ async fn payment_intent(
     txn: &DatabaseTransaction,
     stripe: &StripeClient,
     event: &objects::Event,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let pi: objects::PaymentIntent = read(event)?;
-    let existing = payments::Entity::find()
-        .filter(payments::Column::StripePaymentIntentId.eq(&pi.id))
-        .one(txn)
-        .await?;
-    let by_metadata = match (
-        &existing,
-        pi.metadata
-            .get("tollgate_payment_id")
-            .and_then(|s| Uuid::parse_str(s).ok()),
-    ) {
-        (None, Some(id)) => payments::Entity::find_by_id(id).one(txn).await?,
-        _ => None,
-    };
-    let current = existing.or(by_metadata);
+    let current = payment_rules::find_for_intent(txn, &pi).await?;
     let (pi, snapshot) = match freshness(event.created, current.as_ref().map(|c| c.snapshot_at)) {
         Freshness::Older => return Ok(Handled::done(vec![])),
         Freshness::Newer => (pi, event_time(event)),
-        Freshness::Tie => {
-            let req = pi_req::RetrievePaymentIntent::new(pi.id.as_str()).expand(vec![
-                "payment_method".to_string(),
-                "latest_charge".to_string(),
-            ]);
-            (
-                stripe.send::<objects::PaymentIntent>(&req, None).await?,
-                Utc::now(),
-            )
-        }
+        Freshness::Tie => (
+            payment_rules::retrieve_intent(stripe, &pi.id).await?,
+            Utc::now(),
+        ),
     };
     let origin = match &current {
         Some(_) => None,
@@ -214,15 +184,7 @@ async fn payment_intent(
         },
     };
     let row = payment_rules::apply_intent(txn, &pi, snapshot, origin.as_ref()).await?;
-    notify(
-        txn,
-        event,
-        vec![LiveEvent::Payment {
-            id: row.id,
-            user_id: row.user_id,
-        }],
-    )
-    .await
+    notify(txn, event, vec![LiveEvent::payment(&row)]).await
 }
 
 /// Reconciles every refund of a PaymentIntent with Stripe's list (refunds made in the
@@ -232,7 +194,7 @@ async fn refunds_of(
     stripe: &StripeClient,
     event: &objects::Event,
     pi: &str,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let req = refund_req::ListRefund::new().payment_intent(pi).limit(100);
     let list: objects::List<objects::Refund> = stripe.send(&req, None).await?;
     let now = Utc::now();
@@ -244,114 +206,26 @@ async fn refunds_of(
     notify(txn, event, live).await
 }
 
-/// Applies a refund snapshot: settles one Tollgate reserved, or records one made elsewhere.
+/// A refund snapshot through `billing::refunds`; one that cannot fit the payment is parked.
 async fn apply_refund(
     txn: &DatabaseTransaction,
     refund: &objects::Refund,
     snapshot: DateTime<Utc>,
-) -> Result<Vec<LiveEvent>, ApiError> {
-    let by_metadata = refund
-        .metadata
-        .get("tollgate_refund_id")
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let mut local = refunds::Entity::find()
-        .filter(refunds::Column::StripeRefundId.eq(&refund.id))
-        .one(txn)
-        .await?;
-    if local.is_none() {
-        if let Some(id) = by_metadata {
-            local = refunds::Entity::find_by_id(id).one(txn).await?;
+) -> Result<Option<LiveEvent>, HandleError> {
+    match refund_rules::apply_snapshot(txn, refund, snapshot).await {
+        Ok(live) => Ok(live),
+        Err(ApiError::RefundExceedsPayment { remaining }) => {
+            Err(HandleError::Unapplicable(format!(
+            "refund {} of {} minor units exceeds the {remaining} left to refund on its payment \
+             here; run `tollgate sync payments` to repair the local copy, then replay",
+            refund.id, refund.amount
+        )))
         }
+        Err(e) => Err(e.into()),
     }
-    let payment = match &local {
-        Some(r) => payments::Entity::find_by_id(r.payment_id).one(txn).await?,
-        None => {
-            let Some(pi) = refund.payment_intent.as_ref().map(|p| p.id().to_string()) else {
-                return Ok(vec![]);
-            };
-            payments::Entity::find()
-                .filter(payments::Column::StripePaymentIntentId.eq(pi))
-                .one(txn)
-                .await?
-        }
-    };
-    let Some(payment) = payment else {
-        return Ok(vec![]);
-    };
-    match local {
-        Some(row) if row.status == RefundStatus::Pending => {
-            refund_rules::settle(txn, row.id, refund, snapshot).await?;
-        }
-        Some(row) => {
-            // Settled already; a later failure of a succeeded refund gives the money back.
-            let failed_now = matches!(
-                refund.status,
-                Some(objects::RefundStatus::Failed | objects::RefundStatus::Canceled)
-            );
-            if row.status == RefundStatus::Succeeded && failed_now && row.snapshot_at <= snapshot {
-                refunds::Entity::update_many()
-                    .col_expr(refunds::Column::Status, Expr::value(RefundStatus::Failed))
-                    .col_expr(refunds::Column::SnapshotAt, Expr::value(snapshot))
-                    .filter(refunds::Column::Id.eq(row.id))
-                    .exec(txn)
-                    .await?;
-                payments::Entity::update_many()
-                    .col_expr(
-                        payments::Column::AmountRefunded,
-                        Expr::col(payments::Column::AmountRefunded).sub(row.amount),
-                    )
-                    .filter(payments::Column::Id.eq(payment.id))
-                    .exec(txn)
-                    .await?;
-            } else {
-                return Ok(vec![]);
-            }
-        }
-        None => {
-            // Made outside Tollgate: record it as settled by Stripe.
-            let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, refund.id.as_bytes());
-            let at = Utc::now();
-            let row = refunds::ActiveModel {
-                id: Set(id),
-                payment_id: Set(payment.id),
-                stripe_refund_id: Set(None),
-                amount: Set(refund.amount),
-                currency: Set(refund.currency.to_ascii_lowercase()),
-                reason: Set(refund.reason.clone()),
-                status: Set(RefundStatus::Pending),
-                failure_reason: Set(None),
-                requested_by: Set(None),
-                snapshot_at: Set(DateTime::UNIX_EPOCH),
-                created_at: Set(at),
-                updated_at: Set(at),
-            };
-            refunds::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::column(refunds::Column::Id)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(txn)
-                .await?;
-            // Account it like a reserved refund, then settle: the same path moves the money.
-            payments::Entity::update_many()
-                .col_expr(
-                    payments::Column::RefundReserved,
-                    Expr::col(payments::Column::RefundReserved).add(refund.amount),
-                )
-                .filter(payments::Column::Id.eq(payment.id))
-                .exec(txn)
-                .await?;
-            refund_rules::settle(txn, id, refund, snapshot).await?;
-        }
-    }
-    Ok(vec![LiveEvent::Payment {
-        id: payment.id,
-        user_id: payment.user_id,
-    }])
 }
 
-async fn dispute(txn: &DatabaseTransaction, event: &objects::Event) -> Result<Handled, ApiError> {
+async fn dispute(txn: &DatabaseTransaction, event: &objects::Event) -> Outcome {
     #[derive(serde::Deserialize)]
     struct Dispute {
         #[serde(default)]
@@ -361,40 +235,19 @@ async fn dispute(txn: &DatabaseTransaction, event: &objects::Event) -> Result<Ha
     let Some(pi) = dispute.payment_intent else {
         return Ok(Handled::done(vec![]));
     };
-    let Some(payment) = payments::Entity::find()
-        .filter(payments::Column::StripePaymentIntentId.eq(&pi))
-        .one(txn)
+    let live = payment_rules::mark_disputed(txn, &pi)
         .await?
-    else {
-        return Ok(Handled::done(vec![]));
-    };
-    payments::Entity::update_many()
-        .col_expr(payments::Column::Disputed, Expr::value(true))
-        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(payments::Column::Id.eq(payment.id))
-        .exec(txn)
-        .await?;
-    notify(
-        txn,
-        event,
-        vec![LiveEvent::Payment {
-            id: payment.id,
-            user_id: payment.user_id,
-        }],
-    )
-    .await
+        .map(|p| LiveEvent::payment(&p));
+    notify(txn, event, live.into_iter().collect()).await
 }
 
 async fn subscription(
     txn: &DatabaseTransaction,
     stripe: &StripeClient,
     event: &objects::Event,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let sub: objects::Subscription = read(event)?;
-    let current = subscriptions::Entity::find()
-        .filter(subscriptions::Column::StripeSubscriptionId.eq(&sub.id))
-        .one(txn)
-        .await?;
+    let current = subscription_rules::find_by_stripe_id(txn, &sub.id).await?;
     let (sub, snapshot) = match freshness(event.created, current.as_ref().map(|c| c.snapshot_at)) {
         Freshness::Older => return Ok(Handled::done(vec![])),
         Freshness::Newer => (sub, event_time(event)),
@@ -414,7 +267,7 @@ async fn subscription(
     let row = subscription_rules::apply(txn, &sub, snapshot, None).await?;
     if event.kind == "customer.subscription.trial_will_end" {
         // The e-mail hook: recorded once per event for whatever sends reminders.
-        once(
+        store::once(
             txn,
             event,
             "email.trial_will_end",
@@ -422,15 +275,7 @@ async fn subscription(
         )
         .await?;
     }
-    notify(
-        txn,
-        event,
-        vec![LiveEvent::Subscription {
-            id: row.id,
-            user_id: row.user_id,
-        }],
-    )
-    .await
+    notify(txn, event, vec![LiveEvent::subscription(&row)]).await
 }
 
 /// Renewals: a paid invoice of a subscription is recorded as a payment linked to it; a failed
@@ -439,7 +284,7 @@ async fn invoice(
     txn: &DatabaseTransaction,
     stripe: &StripeClient,
     event: &objects::Event,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let invoice: objects::Invoice = read(event)?;
     let Some(sub_id) = invoice.subscription_id() else {
         return Ok(Handled::done(vec![]));
@@ -451,53 +296,32 @@ async fn invoice(
         return Ok(Handled::done(vec![]));
     };
     let row = subscription_rules::apply(txn, &sub, Utc::now(), Some(&customer)).await?;
-    let mut live = vec![LiveEvent::Subscription {
-        id: row.id,
-        user_id: row.user_id.clone(),
-    }];
-    if event.kind != "invoice.payment_failed" {
-        if let Some(pi_id) = invoice.payment_intent.as_ref().map(|p| p.id().to_string()) {
-            let req = pi_req::RetrievePaymentIntent::new(pi_id.as_str()).expand(vec![
-                "payment_method".to_string(),
-                "latest_charge".to_string(),
-            ]);
-            let pi: objects::PaymentIntent = stripe.send(&req, None).await?;
-            let origin = payment_rules::Origin {
-                payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
-                user_id: customer.user_id.clone(),
-                customer_id: Some(customer.id),
-                price_id: row.price_id,
-                subscription_id: Some(row.id),
-                stripe_invoice_id: Some(invoice.id.clone()),
-                stripe_idempotency_key: None,
-            };
-            let existing = payments::Entity::find()
-                .filter(payments::Column::StripePaymentIntentId.eq(&pi.id))
-                .one(txn)
-                .await?;
-            let payment = payment_rules::apply_intent(
-                txn,
-                &pi,
-                Utc::now(),
-                existing.is_none().then_some(&origin),
-            )
-            .await?;
-            if payment.subscription_id.is_none() {
-                payments::Entity::update_many()
-                    .col_expr(payments::Column::SubscriptionId, Expr::value(Some(row.id)))
-                    .col_expr(
-                        payments::Column::StripeInvoiceId,
-                        Expr::value(Some(invoice.id.clone())),
-                    )
-                    .filter(payments::Column::Id.eq(payment.id))
-                    .exec(txn)
-                    .await?;
-            }
-            live.push(LiveEvent::Payment {
-                id: payment.id,
-                user_id: payment.user_id,
-            });
-        }
+    let mut live = vec![LiveEvent::subscription(&row)];
+    let paid_intent = match event.kind.as_str() {
+        "invoice.payment_failed" => None,
+        _ => invoice.payment_intent.as_ref().map(|p| p.id().to_string()),
+    };
+    if let Some(pi_id) = paid_intent {
+        let pi = payment_rules::retrieve_intent(stripe, &pi_id).await?;
+        let origin = payment_rules::Origin {
+            payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
+            user_id: customer.user_id.clone(),
+            customer_id: Some(customer.id),
+            price_id: row.price_id,
+            subscription_id: Some(row.id),
+            stripe_invoice_id: Some(invoice.id.clone()),
+            stripe_idempotency_key: None,
+        };
+        let existing = payment_rules::find_by_intent_id(txn, &pi.id).await?;
+        let payment = payment_rules::apply_intent(
+            txn,
+            &pi,
+            Utc::now(),
+            existing.is_none().then_some(&origin),
+        )
+        .await?;
+        payment_rules::link_invoice(txn, payment.id, row.id, &invoice.id).await?;
+        live.push(LiveEvent::payment(&payment));
     }
     notify(txn, event, live).await
 }
@@ -506,13 +330,13 @@ async fn price(
     txn: &DatabaseTransaction,
     stripe: &StripeClient,
     event: &objects::Event,
-) -> Result<Handled, ApiError> {
+) -> Outcome {
     let price: objects::Price = read(event)?;
     let price = objects::Price {
         deleted: price.deleted || event.kind == "price.deleted",
         ..price
     };
-    let product_id = match catalog_product(txn, price.product.id()).await? {
+    let product_id = match catalog::product_id_of(txn, price.product.id()).await? {
         Some(id) => id,
         None => {
             // `price.created` can arrive before `product.created`: fetch the product first.
@@ -529,34 +353,17 @@ async fn price(
     Ok(Handled::done(vec![]))
 }
 
-async fn catalog_product(
-    txn: &impl ConnectionTrait,
-    stripe_id: &str,
-) -> Result<Option<Uuid>, ApiError> {
-    Ok(entity::products::Entity::find()
-        .filter(entity::products::Column::StripeProductId.eq(stripe_id))
-        .one(txn)
-        .await?
-        .map(|p| p.id))
-}
-
-async fn payment_method(
-    txn: &DatabaseTransaction,
-    event: &objects::Event,
-) -> Result<Handled, ApiError> {
+async fn payment_method(txn: &DatabaseTransaction, event: &objects::Event) -> Outcome {
     let pm: objects::PaymentMethod = read(event)?;
     if event.kind == "payment_method.detached" {
-        payment_methods::Entity::delete_many()
-            .filter(payment_methods::Column::StripePaymentMethodId.eq(&pm.id))
-            .exec(txn)
-            .await?;
+        payment_methods::remove(txn, &pm.id).await?;
         return Ok(Handled::done(vec![]));
     }
     let Some(customer_id) = pm.customer.as_ref().map(|c| c.id().to_string()) else {
         return Ok(Handled::done(vec![]));
     };
     if let Some(customer) = customers::find_by_stripe_id(txn, &customer_id).await? {
-        crate::billing::payment_methods::apply(txn, &customer, &pm).await?;
+        payment_methods::apply(txn, &customer, &pm).await?;
     }
     Ok(Handled::done(vec![]))
 }

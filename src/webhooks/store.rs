@@ -2,7 +2,7 @@
 //! no-op and nothing accepted is ever lost before the worker applies it.
 
 use chrono::{DateTime, Utc};
-use entity::webhook_events;
+use entity::{side_effects, webhook_events};
 use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use uuid::Uuid;
 
@@ -39,6 +39,35 @@ pub async fn insert(
             OnConflict::column(webhook_events::Column::StripeEventId)
                 .do_nothing()
                 .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Records a side effect of `event` once; true when this call recorded it (so it should
+/// happen), false when an earlier delivery already did.
+pub async fn once(
+    db: &impl ConnectionTrait,
+    event: &objects::Event,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<bool, DbErr> {
+    let row = side_effects::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        stripe_event_id: Set(event.id.clone()),
+        kind: Set(kind.to_string()),
+        payload: Set(payload),
+        created_at: Set(Utc::now()),
+    };
+    let inserted = side_effects::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                side_effects::Column::StripeEventId,
+                side_effects::Column::Kind,
+            ])
+            .do_nothing()
+            .to_owned(),
         )
         .exec_without_returning(db)
         .await?;

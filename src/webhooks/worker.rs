@@ -128,11 +128,15 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
             nested.rollback().await?;
             txn.rollback().await?;
             tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %e, "webhook event failed");
-            let detail = match &e {
-                crate::error::ApiError::Internal(cause) => format!("{cause:#}"),
-                other => other.to_string(),
+            let (detail, fatal) = match &e {
+                // Retrying cannot help: parked now, with the reason, for an admin.
+                handlers::HandleError::Unapplicable(why) => (why.clone(), true),
+                handlers::HandleError::Transient(crate::error::ApiError::Internal(cause)) => {
+                    (format!("{cause:#}"), false)
+                }
+                handlers::HandleError::Transient(other) => (other.to_string(), false),
             };
-            park(db, &row, &detail, false).await?;
+            park(db, &row, &detail, fatal).await?;
             Ok(Step::Failed)
         }
     }

@@ -508,6 +508,27 @@ pub async fn spawn_replica(app: &TestApp) -> Replica {
     }
 }
 
+/// Polls `check` every 100 ms until it yields a value; panics with `what` and the last
+/// observation after `within`. The one waiting loop of the suite.
+pub async fn eventually<T, O, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    O: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, O>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} (within {within:?}); last seen: {last:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The first error's `extensions.code`, if any.
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()

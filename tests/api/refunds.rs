@@ -1,5 +1,6 @@
 //! Refunds: the refundable balance holds under concurrency; the refund policy is explicit.
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with, TestApp};
@@ -147,4 +148,184 @@ async fn only_captured_payments_are_refundable() {
         body["errors"][0]["extensions"]["remainingMinorUnits"],
         "500"
     );
+}
+
+/// A `refund.*` event with a Refund object, shaped like Stripe's (API 2026-07-29), signed.
+fn refund_event(event_id: &str, created: i64, refund: Value) -> String {
+    json!({
+        "id": event_id, "object": "event", "api_version": "2026-07-29.dahlia", "livemode": false,
+        "created": created, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
+        "type": "refund.failed", "data": {"object": refund}
+    })
+    .to_string()
+}
+
+async fn deliver(app: &TestApp, body: &str) {
+    let sig = tollgate::webhooks::signature::sign(
+        crate::helpers::WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    assert_eq!(app.post_webhook(body, Some(&sig)).await.status(), 200);
+}
+
+async fn stripe_refund_id(app: &TestApp, admin: &str, id: &str, amount: &str) -> (String, String) {
+    let r = refund(app, admin, id, Some(amount)).await;
+    let refund = &r["data"]["refundPayment"];
+    assert_eq!(refund["status"], "SUCCEEDED", "{r}");
+    let pi = app
+        .graphql(
+            "query($id: ID!) { payment(id: $id) { stripePaymentIntentId } }",
+            json!({"id": id}),
+            Some(admin),
+        )
+        .await["data"]["payment"]["stripePaymentIntentId"]
+        .as_str()
+        .expect("pi")
+        .to_string();
+    (
+        refund["stripeRefundId"].as_str().expect("re_").to_string(),
+        pi,
+    )
+}
+
+#[tokio::test]
+async fn a_succeeded_refund_that_later_fails_gives_the_payment_its_status_back() {
+    let app = spawn_app().await;
+    let alice = app.token("alice", false);
+    let admin = app.token("root", true);
+    let id = app.pay_ok(&alice, "40.00", "usd").await;
+    let (only, pi) = stripe_refund_id(&app, &admin, &id, "40.00").await;
+    let before = app.graphql(PAYMENT, json!({"id": id}), Some(&admin)).await;
+    assert_eq!(before["data"]["payment"]["status"], "REFUNDED", "{before}");
+
+    let mut live = app.state.live.subscribe();
+    let later = chrono::Utc::now().timestamp() + 5;
+    let failed = json!({"id": only, "object": "refund", "amount": 4000, "currency": "usd",
+        "status": "failed", "failure_reason": "expired_or_canceled_card", "payment_intent": pi});
+    deliver(&app, &refund_event("evt_refund_failed_1", later, failed)).await;
+    let after = crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "the payment is back to SUCCEEDED",
+        || async {
+            let p = app.graphql(PAYMENT, json!({"id": id}), Some(&admin)).await;
+            if p["data"]["payment"]["status"] == "SUCCEEDED" {
+                Ok(p)
+            } else {
+                Err(p)
+            }
+        },
+    )
+    .await;
+    let payment = &after["data"]["payment"];
+    assert_eq!(payment["amountRefunded"]["minorUnits"], "0");
+    assert_eq!(payment["refunds"][0]["status"], "FAILED");
+    let row = entity::refunds::Entity::find()
+        .all(app.db())
+        .await
+        .expect("refunds");
+    assert_eq!(
+        row[0].failure_reason.as_deref(),
+        Some("expired_or_canceled_card")
+    );
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), live.recv())
+        .await
+        .expect("a live update")
+        .expect("channel open");
+    assert_eq!(heard.user_id(), "alice");
+    // A redelivery changes nothing more.
+    let again = json!({"id": only, "object": "refund", "amount": 4000, "currency": "usd",
+        "status": "failed", "payment_intent": pi});
+    deliver(&app, &refund_event("evt_refund_failed_2", later, again)).await;
+    crate::webhooks::wait_until_drained(&app, 2, std::time::Duration::from_secs(10)).await;
+    let still = app.graphql(PAYMENT, json!({"id": id}), Some(&admin)).await;
+    assert_eq!(
+        still["data"]["payment"]["amountRefunded"]["minorUnits"],
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn with_other_refunds_left_a_reversal_leaves_it_partially_refunded() {
+    let app = spawn_app().await;
+    let alice = app.token("alice", false);
+    let admin = app.token("root", true);
+    let id = app.pay_ok(&alice, "50.00", "usd").await;
+    let (first, pi) = stripe_refund_id(&app, &admin, &id, "20.00").await;
+    stripe_refund_id(&app, &admin, &id, "30.00").await;
+    let failed = json!({"id": first, "object": "refund", "amount": 2000, "currency": "usd",
+        "status": "canceled", "payment_intent": pi});
+    deliver(
+        &app,
+        &refund_event(
+            "evt_refund_canceled",
+            chrono::Utc::now().timestamp() + 5,
+            failed,
+        ),
+    )
+    .await;
+    let after = crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "partially refunded",
+        || async {
+            let p = app.graphql(PAYMENT, json!({"id": id}), Some(&admin)).await;
+            if p["data"]["payment"]["status"] == "PARTIALLY_REFUNDED" {
+                Ok(p)
+            } else {
+                Err(p)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        after["data"]["payment"]["amountRefunded"]["minorUnits"],
+        "3000"
+    );
+}
+
+#[tokio::test]
+async fn an_outside_refund_larger_than_what_is_left_is_parked_with_a_reason() {
+    let app = spawn_app().await;
+    let alice = app.token("alice", false);
+    let admin = app.token("root", true);
+    let id = app.pay_ok(&alice, "10.00", "usd").await;
+    let (_, pi) = stripe_refund_id(&app, &admin, &id, "8.00").await;
+    // Made in the dashboard, for more than the local copy says is left (2.00).
+    let outside = json!({"id": "re_dashboard_big", "object": "refund", "amount": 500,
+        "currency": "usd", "status": "succeeded", "payment_intent": pi});
+    let body = json!({
+        "id": "evt_outside_refund", "object": "event", "api_version": "2026-07-29.dahlia",
+        "livemode": false, "created": chrono::Utc::now().timestamp(), "type": "refund.created",
+        "data": {"object": outside}
+    })
+    .to_string();
+    deliver(&app, &body).await;
+    let event = crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "the event is parked",
+        || async {
+            let row = entity::webhook_events::Entity::find()
+                .filter(entity::webhook_events::Column::StripeEventId.eq("evt_outside_refund"))
+                .one(app.db())
+                .await
+                .expect("query");
+            match row {
+                Some(r) if r.status == entity::WebhookEventStatus::Failed => Ok(r),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+    assert_eq!(event.attempts, 1, "parked at once, not retried blindly");
+    let why = event.last_error.unwrap_or_default();
+    assert!(
+        why.contains("re_dashboard_big") && why.contains("exceeds"),
+        "{why}"
+    );
+    let payment = app.graphql(PAYMENT, json!({"id": id}), Some(&admin)).await;
+    assert_eq!(
+        payment["data"]["payment"]["amountRefunded"]["minorUnits"],
+        "800"
+    );
+    assert_eq!(payment["data"]["payment"]["status"], "PARTIALLY_REFUNDED");
 }

@@ -538,28 +538,29 @@ async fn a_paid_renewal_invoice_is_recorded_as_a_payment_of_the_subscription() {
         event.as_bytes(),
     );
     assert_eq!(app.post_webhook(&event, Some(&sig)).await.status(), 200);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let history = app
-            .graphql(
-                "{ payments { totalCount edges { node { status amount { amount } } } } }",
-                json!({}),
-                Some(&token),
-            )
-            .await;
-        if history["data"]["payments"]["totalCount"] == 2 {
-            assert_eq!(
-                history["data"]["payments"]["edges"][0]["node"]["status"], "SUCCEEDED",
-                "{history}"
-            );
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "renewal not recorded: {history}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let history = crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "renewal recorded",
+        || async {
+            let history = app
+                .graphql(
+                    "{ payments { totalCount edges { node { status amount { amount } } } } }",
+                    json!({}),
+                    Some(&token),
+                )
+                .await;
+            if history["data"]["payments"]["totalCount"] == 2 {
+                Ok(history)
+            } else {
+                Err(history)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        history["data"]["payments"]["edges"][0]["node"]["status"], "SUCCEEDED",
+        "{history}"
+    );
     let linked = entity::payments::Entity::find()
         .filter(entity::payments::Column::StripeInvoiceId.eq("in_renewal_1"))
         .one(app.db())

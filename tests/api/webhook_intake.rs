@@ -120,21 +120,22 @@ async fn the_emulator_delivers_signed_events_the_route_accepts() {
     app.emulator
         .post("/v1/customers", &[("email", "hook@example.com")])
         .await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let n = webhook_events::Entity::find()
-            .count(app.db())
-            .await
-            .expect("count");
-        if n == 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no delivery within 10 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "one delivery from the emulator",
+        || async {
+            let n = webhook_events::Entity::find()
+                .count(app.db())
+                .await
+                .expect("count");
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(n)
+            }
+        },
+    )
+    .await;
     let rows = webhook_events::Entity::find()
         .all(app.db())
         .await

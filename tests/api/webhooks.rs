@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use tollgate::webhooks::signature::sign;
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET};
 
 /// A customer row, as if the user had paid before.
 async fn customer(app: &TestApp, user: &str, stripe_id: &str) {
@@ -59,27 +59,24 @@ async fn deliver(client: &reqwest::Client, base: &str, body: &str) -> u16 {
         .unwrap_or(0)
 }
 
-async fn wait_until_drained(app: &TestApp, expected: u64, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
+pub(crate) async fn wait_until_drained(app: &TestApp, expected: u64, within: Duration) {
+    eventually(within, "every event applied", || async {
         let total = webhook_events::Entity::find()
             .count(app.db())
             .await
             .expect("count");
         let pending = webhook_events::Entity::find()
-            .filter(webhook_events::Column::Status.eq("pending"))
+            .filter(webhook_events::Column::Status.eq(entity::WebhookEventStatus::Pending))
             .count(app.db())
             .await
             .expect("count");
         if total == expected && pending == 0 {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{pending} of {total} pending"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{pending} of {total} events still pending"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// A deterministic shuffle (no rand dependency): xorshift.
@@ -115,25 +112,26 @@ async fn a_payment_confirmed_by_the_spa_settles_through_the_webhook_alone() {
         )
         .await;
     assert_eq!(s, 200);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = app
-            .graphql(
-                "query($id: ID!) { payment(id: $id) { status cardBrand cardLast4 } }",
-                json!({"id": id}),
-                Some(&token),
-            )
-            .await;
-        if now["data"]["payment"]["status"] == "SUCCEEDED" {
-            assert_eq!(now["data"]["payment"]["cardLast4"], "4242", "{now}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not settled by the webhook: {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let now = eventually(
+        Duration::from_secs(10),
+        "settled by the webhook",
+        || async {
+            let now = app
+                .graphql(
+                    "query($id: ID!) { payment(id: $id) { status cardBrand cardLast4 } }",
+                    json!({"id": id}),
+                    Some(&token),
+                )
+                .await;
+            if now["data"]["payment"]["status"] == "SUCCEEDED" {
+                Ok(now)
+            } else {
+                Err(now)
+            }
+        },
+    )
+    .await;
+    assert_eq!(now["data"]["payment"]["cardLast4"], "4242", "{now}");
     let events = app
         .graphql("{ webhookEvents(type: \"payment_intent.succeeded\") { totalCount edges { node { status attempts } } } }", json!({}), Some(&app.token("root", true)))
         .await;
@@ -201,7 +199,7 @@ async fn delivery_chaos_ends_in_the_newest_state_with_each_side_effect_once() {
         );
     }
     let processed = webhook_events::Entity::find()
-        .filter(webhook_events::Column::Status.eq("processed"))
+        .filter(webhook_events::Column::Status.eq(entity::WebhookEventStatus::Processed))
         .count(app.db())
         .await
         .expect("count");
@@ -531,7 +529,7 @@ async fn failed_events_are_replayed_from_the_command_line() {
     webhook_events::Entity::update_many()
         .col_expr(
             webhook_events::Column::Status,
-            sea_orm::sea_query::Expr::value("failed"),
+            sea_orm::sea_query::Expr::value(entity::WebhookEventStatus::Failed),
         )
         .col_expr(
             webhook_events::Column::Attempts,
@@ -564,7 +562,10 @@ async fn failed_events_are_replayed_from_the_command_line() {
         .await
         .expect("query")
         .expect("row");
-    assert_eq!((event.status.as_str(), event.attempts), ("processed", 1));
+    assert_eq!(
+        (event.status, event.attempts),
+        (entity::WebhookEventStatus::Processed, 1)
+    );
     assert_eq!(
         subscriptions::Entity::find()
             .count(app.db())
