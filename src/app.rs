@@ -254,9 +254,7 @@ async fn graphql_ws(
                         .from_header(token.as_deref())
                         .ok()
                         .flatten()
-                        .ok_or_else(|| {
-                            async_graphql::Error::new("UNAUTHENTICATED: a valid token is required")
-                        })?;
+                        .ok_or_else(|| crate::error::ApiError::Unauthenticated.to_graphql())?;
                     let mut data = async_graphql::Data::default();
                     data.insert(RequestViewer(Some(viewer)));
                     data.insert(state.services.clone());

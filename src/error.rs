@@ -92,6 +92,9 @@ impl ErrorCode {
 pub enum ApiError {
     #[error("authentication required")]
     Unauthenticated,
+    /// A token was sent but is not valid (expired, forged, for another audience).
+    #[error("invalid or expired token")]
+    InvalidToken,
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{0} not found")]
@@ -129,7 +132,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::Unauthenticated | ApiError::InvalidToken => ErrorCode::Unauthenticated,
             ApiError::Forbidden => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::InvalidInput { .. } => ErrorCode::InvalidInput,

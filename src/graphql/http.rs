@@ -26,7 +26,7 @@ use super::{
 use crate::{
     auth::Authenticator,
     config::HttpConfig,
-    error::ErrorCode,
+    error::{ApiError, ErrorCode},
     rate_limit::{Limited as RateLimited, RateLimits},
 };
 
@@ -82,12 +82,13 @@ impl EdgeError {
         }
     }
 
+    /// An `ApiError` refused at the edge, with its code and message.
+    pub fn api(status: StatusCode, err: &ApiError) -> Self {
+        EdgeError::new(status, err.code(), err.to_string())
+    }
+
     pub fn unauthenticated() -> Self {
-        EdgeError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthenticated,
-            "invalid or expired token",
-        )
+        EdgeError::api(StatusCode::UNAUTHORIZED, &ApiError::InvalidToken)
     }
 }
 

@@ -91,9 +91,12 @@ impl StripeClient {
     ) -> Result<T, StripeError> {
         let built = request.build();
         let bytes = self.execute(&built, idempotency_key).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        serde_json::from_slice(&bytes).map_err(|source| {
             // A 2xx whose body we cannot read: the request did happen at Stripe.
-            StripeError::UnreadableResponse(format!("{} {}: {e}", method_name(&built), built.path))
+            StripeError::UnreadableResponse {
+                request: format!("{} {}", method_name(&built), built.path),
+                source,
+            }
         })
     }
 
@@ -185,7 +188,7 @@ impl StripeClient {
             .map(str::to_owned);
         let bytes = response.bytes().await.map_err(|e| {
             // The request reached Stripe; only the answer was lost.
-            StripeError::OutcomeUnknown(format!("reading response: {e}"))
+            StripeError::OutcomeUnknown(e)
         })?;
         tracing::debug!(
             method = method_name(built),
@@ -254,11 +257,10 @@ fn method_name(built: &RequestBuilder) -> &'static str {
 /// connection lost after sending means it may have.
 fn classify_transport_error(e: reqwest::Error) -> StripeError {
     if e.is_connect() {
-        StripeError::NotSent(e.to_string())
-    } else if e.is_timeout() {
-        StripeError::OutcomeUnknown(format!("timed out: {e}"))
+        StripeError::NotSent(e)
     } else {
-        StripeError::OutcomeUnknown(e.to_string())
+        // Timed out or reset after sending: Stripe may have acted.
+        StripeError::OutcomeUnknown(e)
     }
 }
 

@@ -49,8 +49,8 @@ pub enum StripeError {
     #[error("Stripe refused the API key ({0})")]
     Authentication(u16),
     /// The request certainly never reached Stripe (connection refused, DNS, TLS).
-    #[error("could not reach Stripe: {0}")]
-    NotSent(String),
+    #[error("could not reach Stripe")]
+    NotSent(#[source] reqwest::Error),
     /// Stripe answered 5xx: it failed, and Stripe documents the outcome as indeterminate.
     #[error("Stripe error {status}: {}", .error.as_ref().and_then(|e| e.message.as_deref()).unwrap_or("-"))]
     Server {
@@ -58,11 +58,15 @@ pub enum StripeError {
         error: Option<Box<StripeApiError>>,
     },
     /// Sent, but no complete answer came back (timeout, connection reset).
-    #[error("Stripe's answer was lost: {0}")]
-    OutcomeUnknown(String),
+    #[error("Stripe's answer was lost")]
+    OutcomeUnknown(#[source] reqwest::Error),
     /// A 2xx answer that Tollgate could not read.
-    #[error("unreadable Stripe response: {0}")]
-    UnreadableResponse(String),
+    #[error("unreadable Stripe response to {request}")]
+    UnreadableResponse {
+        request: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A problem on our side before sending (bad configuration or key).
     #[error("{0}")]
     Local(String),
@@ -105,7 +109,7 @@ impl StripeError {
             self,
             StripeError::OutcomeUnknown(_)
                 | StripeError::Server { .. }
-                | StripeError::UnreadableResponse(_)
+                | StripeError::UnreadableResponse { .. }
         )
     }
 
@@ -178,7 +182,7 @@ impl From<StripeError> for ApiError {
             StripeError::NotSent(_)
             | StripeError::Server { .. }
             | StripeError::OutcomeUnknown(_) => {
-                tracing::warn!(error = %e, "Stripe unavailable");
+                tracing::warn!(error = ?anyhow::Error::from(e), "Stripe unavailable");
                 ApiError::StripeUnavailable
             }
             other => ApiError::internal(other),
@@ -254,7 +258,7 @@ mod tests {
             ),
             ErrorCode::AuthenticationRequired
         );
-        let unavailable = ApiError::from(StripeError::NotSent("refused".into()));
+        let unavailable = ApiError::from(StripeError::from_status(503, None));
         assert_eq!(unavailable.code(), ErrorCode::StripeUnavailable);
         let invalid = ApiError::from(StripeError::from_status(
             400,

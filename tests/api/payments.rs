@@ -398,3 +398,48 @@ async fn an_unknown_outcome_is_kept_pending_and_settled_by_a_retry() {
     let all = app.graphql(HISTORY, json!({}), Some(&token)).await;
     assert_eq!(all["data"]["payments"]["totalCount"], 2, "{all}");
 }
+
+#[tokio::test]
+async fn a_missing_nullable_root_field_nulls_only_itself() {
+    let app = spawn_app().await;
+    let token = app.token("u1", false);
+    let mine = app.pay_ok(&token, "2.00", "usd").await;
+    let other = app.pay_ok(&app.token("u2", false), "3.00", "usd").await;
+    let body = app
+        .graphql(
+            "query($mine: ID!, $other: ID!) { mine: payment(id: $mine) { id } other: payment(id: $other) { id } viewer { id } }",
+            json!({"mine": mine, "other": other}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(body["data"]["mine"]["id"], mine.as_str(), "{body}");
+    assert!(body["data"]["other"].is_null(), "{body}");
+    assert_eq!(body["data"]["viewer"]["id"], "u1", "{body}");
+    assert_eq!(error_code(&body), Some("NOT_FOUND"));
+    assert_eq!(body["errors"][0]["path"][0], "other");
+}
+
+#[tokio::test]
+async fn an_unknown_stored_status_is_an_error_not_a_silent_default() {
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_app().await;
+    let token = app.token("u1", false);
+    let id = app.pay_ok(&token, "2.00", "usd").await;
+    // A value no version of Tollgate writes (a hand edit, a bad migration).
+    let corrupted = entity::payments::Entity::update_many()
+        .col_expr(entity::payments::Column::Status, Expr::value("paid"))
+        .filter(entity::payments::Column::Id.eq(uuid::Uuid::parse_str(&id).expect("uuid")))
+        .exec(app.db())
+        .await
+        .expect("corrupt the row");
+    assert_eq!(corrupted.rows_affected, 1);
+    let body = app
+        .graphql(
+            "query($id: ID!) { payment(id: $id) { status } }",
+            json!({"id": id}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INTERNAL"), "{body}");
+    assert!(body["data"]["payment"].is_null(), "{body}");
+}
