@@ -129,112 +129,111 @@ fn config_error(e: &ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// One function per command, so each reads on its own.
 async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
-            let config = Config::load(env)?;
-            let app = Application::build(config).await?;
-            tracing::info!(addr = %app.local_addr()?, "serving; GraphiQL at /graphql");
-            app.run_until(app::shutdown_signal()).await?;
-        }
+        Command::Serve => serve(env).await,
         Command::Migrate => {
             db::migrate_url(&config::database_url(env)?).await?;
             eprintln!("migrations applied");
+            Ok(())
         }
-        Command::ExportSchema { output } => {
-            let sdl = graphql::sdl();
-            match output {
-                Some(path) => std::fs::write(&path, sdl)?,
-                None => print!("{sdl}"),
-            }
-        }
+        Command::ExportSchema { output } => export_schema(output),
         Command::Token {
             sub,
             email,
             admin,
             ttl,
-        } => {
-            let jwt = JwtConfig::load(env)?;
-            let token = auth::mint(
-                &jwt,
-                &sub,
-                email.as_deref(),
-                admin,
-                Duration::from_secs(ttl),
-            )?;
-            println!("{token}");
-        }
-        Command::Sync {
-            what: SyncWhat::Catalog,
-        } => {
-            let url = config::database_url(env)?;
-            db::migrate_url(&url).await?;
-            let conn = db::connect(&url).await?;
-            let stripe = StripeClient::new(&StripeConfig::load(env)?)?;
-            let show = std::io::stderr().is_terminal();
-            let summary = catalog::sync_catalog(&conn, &stripe, &|done, total| {
-                if show {
-                    eprint!("\r{}", progress_bar(done, total));
-                }
-            })
-            .await?;
-            if show {
-                eprintln!();
-            }
-            println!("catalog: {summary}");
-        }
-        Command::Sync {
-            what: SyncWhat::Payments { since },
-        } => {
-            let since = parse_since(&since)?;
-            let (conn, stripe) = connect_with_stripe(env).await?;
-            let report = tollgate::billing::sync::payments(
-                &conn,
-                &stripe,
-                since,
-                &progress(show_progress()),
-            )
-            .await?;
-            finish_progress();
-            println!("payments: {report}");
-        }
-        Command::Sync {
-            what: SyncWhat::Subscriptions,
-        } => {
-            let (conn, stripe) = connect_with_stripe(env).await?;
-            let report =
-                tollgate::billing::sync::subscriptions(&conn, &stripe, &progress(show_progress()))
-                    .await?;
-            finish_progress();
-            println!("subscriptions: {report}");
-        }
+        } => token(env, &sub, email.as_deref(), admin, ttl),
+        Command::Sync { what } => sync(env, what).await,
         Command::Webhooks {
             what: WebhooksWhat::Replay { id, failed, since },
-        } => {
-            use tollgate::webhooks::worker::{self, Requeue};
-            let selector = match (id, failed, since) {
-                (Some(id), _, _) => Requeue::Id(id),
-                (None, true, _) => Requeue::Failed,
-                (None, false, Some(s)) => Requeue::Since(parse_since(&s)?),
-                (None, false, None) => anyhow::bail!("say which events: --id, --failed or --since"),
-            };
-            let config = Config::load(env)?;
-            db::migrate_url(&config.database_url).await?;
-            let conn = db::connect(&config.database_url).await?;
-            let requeued = worker::requeue(&conn, selector).await?;
-            let state = app::AppState::new(config, conn)?;
-            let applied = worker::drain(&state.worker()).await?;
-            println!("requeued {requeued}; applied {applied} due events");
+        } => replay(env, id, failed, since).await,
+        Command::Demo => demo(env).await,
+    }
+}
+
+async fn serve(env: &Environment) -> anyhow::Result<()> {
+    let config = Config::load(env)?;
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.local_addr()?, "serving; GraphiQL at /graphql");
+    app.run_until(app::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn export_schema(output: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let sdl = graphql::sdl();
+    match output {
+        Some(path) => std::fs::write(&path, sdl)?,
+        None => print!("{sdl}"),
+    }
+    Ok(())
+}
+
+fn token(
+    env: &Environment,
+    sub: &str,
+    email: Option<&str>,
+    admin: bool,
+    ttl: u64,
+) -> anyhow::Result<()> {
+    let jwt = JwtConfig::load(env)?;
+    let token = auth::mint(&jwt, sub, email, admin, Duration::from_secs(ttl))?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn sync(env: &Environment, what: SyncWhat) -> anyhow::Result<()> {
+    let (conn, stripe) = connect_with_stripe(env).await?;
+    let report = progress(show_progress());
+    match what {
+        SyncWhat::Catalog => {
+            let summary = catalog::sync_catalog(&conn, &stripe, &report).await?;
+            finish_progress();
+            println!("catalog: {summary}");
         }
-        Command::Demo => {
-            let url = config::database_url(env)?;
-            db::migrate_url(&url).await?;
-            let conn = db::connect(&url).await?;
-            let stripe = StripeClient::new(&StripeConfig::load(env)?)?;
-            let summary = demo::seed(&conn, &stripe).await?;
-            println!("demo catalog: {summary}");
+        SyncWhat::Payments { since } => {
+            let since = parse_since(&since)?;
+            let summary = tollgate::billing::sync::payments(&conn, &stripe, since, &report).await?;
+            finish_progress();
+            println!("payments: {summary}");
+        }
+        SyncWhat::Subscriptions => {
+            let summary = tollgate::billing::sync::subscriptions(&conn, &stripe, &report).await?;
+            finish_progress();
+            println!("subscriptions: {summary}");
         }
     }
+    Ok(())
+}
+
+async fn replay(
+    env: &Environment,
+    id: Option<String>,
+    failed: bool,
+    since: Option<String>,
+) -> anyhow::Result<()> {
+    use tollgate::webhooks::worker::{self, Requeue};
+    let selector = match (id, failed, since) {
+        (Some(id), _, _) => Requeue::Id(id),
+        (None, true, _) => Requeue::Failed,
+        (None, false, Some(s)) => Requeue::Since(parse_since(&s)?),
+        (None, false, None) => anyhow::bail!("say which events: --id, --failed or --since"),
+    };
+    let config = Config::load(env)?;
+    db::migrate_url(&config.database_url).await?;
+    let conn = db::connect(&config.database_url).await?;
+    let requeued = worker::requeue(&conn, selector).await?;
+    let state = app::AppState::new(config, conn)?;
+    let applied = worker::drain(&state.worker()).await?;
+    println!("requeued {requeued}; applied {applied} due events");
+    Ok(())
+}
+
+async fn demo(env: &Environment) -> anyhow::Result<()> {
+    let (conn, stripe) = connect_with_stripe(env).await?;
+    let summary = demo::seed(&conn, &stripe).await?;
+    println!("demo catalog: {summary}");
     Ok(())
 }
 

@@ -88,13 +88,77 @@ pub enum Applied {
     Stale,
 }
 
-/// Writes a Stripe product snapshot taken at `snapshot_at`. An older snapshot never
-/// overwrites a newer one: the guard is in the UPDATE's WHERE clause, so it holds under races.
+/// A snapshot of one mirrored catalog object, ready for `upsert_guarded`.
+struct Snapshot<E: EntityTrait> {
+    stripe_id: String,
+    snapshot_at: DateTime<Utc>,
+    /// The row to insert when none exists yet.
+    insert: E::ActiveModel,
+    /// The values to write over an existing row.
+    values: Vec<(E::Column, sea_orm::Value)>,
+    /// The existing row's `updated_at`, and whether the snapshot changes nothing in it.
+    existing: Option<(DateTime<Utc>, bool)>,
+}
+
+/// The columns every mirrored table shares.
+struct MirrorColumns<C> {
+    stripe_id: C,
+    snapshot_at: C,
+    updated_at: C,
+}
+
+/// Inserts or updates one mirrored row. An older snapshot never overwrites a newer one: the
+/// guard is in the UPDATE's WHERE clause, so it holds under races; a concurrent insert makes
+/// the loser fall through to the same guarded update.
+async fn upsert_guarded<E>(
+    db: &impl ConnectionTrait,
+    cols: MirrorColumns<E::Column>,
+    snapshot: Snapshot<E>,
+) -> Result<Applied, DbErr>
+where
+    E: EntityTrait,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    let now = Utc::now();
+    if snapshot.existing.is_none() {
+        let inserted = E::insert(snapshot.insert)
+            .on_conflict(OnConflict::column(cols.stripe_id).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+        if inserted == 1 {
+            return Ok(Applied::Created);
+        }
+    }
+    let unchanged = snapshot.existing.is_some_and(|(_, same)| same);
+    let updated_at = match snapshot.existing {
+        Some((at, true)) => at,
+        _ => now,
+    };
+    let mut update = E::update_many()
+        .col_expr(cols.snapshot_at, Expr::value(snapshot.snapshot_at))
+        .col_expr(cols.updated_at, Expr::value(updated_at));
+    for (col, value) in snapshot.values {
+        update = update.col_expr(col, Expr::value(value));
+    }
+    let result = update
+        .filter(cols.stripe_id.eq(snapshot.stripe_id))
+        .filter(cols.snapshot_at.lte(snapshot.snapshot_at))
+        .exec(db)
+        .await?;
+    Ok(match (result.rows_affected, unchanged) {
+        (0, _) => Applied::Stale,
+        (_, true) => Applied::Unchanged,
+        _ => Applied::Updated,
+    })
+}
+
+/// Writes a Stripe product snapshot taken at `snapshot_at` (never over a newer one).
 pub async fn apply_product(
     db: &impl ConnectionTrait,
     p: &objects::Product,
     snapshot_at: DateTime<Utc>,
 ) -> Result<(products::Model, Applied), DbErr> {
+    use products::Column as C;
     let features = serde_json::Value::from(
         p.marketing_features
             .iter()
@@ -104,12 +168,14 @@ pub async fn apply_product(
     let metadata = serde_json::to_value(&p.metadata).unwrap_or_default();
     let active = p.active && !p.deleted;
     let existing = products::Entity::find()
-        .filter(products::Column::StripeProductId.eq(&p.id))
+        .filter(C::StripeProductId.eq(&p.id))
         .one(db)
         .await?;
     let now = Utc::now();
-    if existing.is_none() {
-        let row = products::ActiveModel {
+    let snapshot = Snapshot::<products::Entity> {
+        stripe_id: p.id.clone(),
+        snapshot_at,
+        insert: products::ActiveModel {
             id: Set(Uuid::now_v7()),
             stripe_product_id: Set(p.id.clone()),
             name: Set(p.name.clone()),
@@ -120,56 +186,30 @@ pub async fn apply_product(
             snapshot_at: Set(snapshot_at),
             created_at: Set(now),
             updated_at: Set(now),
-        };
-        let inserted = products::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(products::Column::StripeProductId)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-        if inserted == 1 {
-            return Ok((find_product(db, &p.id).await?, Applied::Created));
-        }
-        // Lost a race with a concurrent insert: fall through to the guarded update.
-    }
-    let unchanged = existing.as_ref().is_some_and(|e| {
-        e.name == p.name
-            && e.description == p.description
-            && e.active == active
-            && e.features == features
-            && e.metadata == metadata
-    });
-    let result = products::Entity::update_many()
-        .col_expr(products::Column::Name, Expr::value(p.name.clone()))
-        .col_expr(
-            products::Column::Description,
-            Expr::value(p.description.clone()),
-        )
-        .col_expr(products::Column::Active, Expr::value(active))
-        .col_expr(products::Column::Features, Expr::value(features))
-        .col_expr(products::Column::Metadata, Expr::value(metadata))
-        .col_expr(products::Column::SnapshotAt, Expr::value(snapshot_at))
-        .col_expr(
-            products::Column::UpdatedAt,
-            Expr::value(if unchanged {
-                existing.as_ref().map_or(now, |e| e.updated_at)
-            } else {
-                now
-            }),
-        )
-        .filter(products::Column::StripeProductId.eq(&p.id))
-        .filter(products::Column::SnapshotAt.lte(snapshot_at))
-        .exec(db)
-        .await?;
-    let row = find_product(db, &p.id).await?;
-    let applied = match (result.rows_affected, unchanged) {
-        (0, _) => Applied::Stale,
-        (_, true) => Applied::Unchanged,
-        _ => Applied::Updated,
+        },
+        existing: existing.as_ref().map(|e| {
+            let same = e.name == p.name
+                && e.description == p.description
+                && e.active == active
+                && e.features == features
+                && e.metadata == metadata;
+            (e.updated_at, same)
+        }),
+        values: vec![
+            (C::Name, p.name.clone().into()),
+            (C::Description, p.description.clone().into()),
+            (C::Active, active.into()),
+            (C::Features, features.into()),
+            (C::Metadata, metadata.into()),
+        ],
     };
-    Ok((row, applied))
+    let cols = MirrorColumns {
+        stripe_id: C::StripeProductId,
+        snapshot_at: C::SnapshotAt,
+        updated_at: C::UpdatedAt,
+    };
+    let applied = upsert_guarded(db, cols, snapshot).await?;
+    Ok((find_product(db, &p.id).await?, applied))
 }
 
 async fn find_product(
@@ -190,6 +230,7 @@ pub async fn apply_price(
     product_id: Uuid,
     snapshot_at: DateTime<Utc>,
 ) -> Result<(prices::Model, Applied), DbErr> {
+    use prices::Column as C;
     let currency = p.currency.to_ascii_lowercase();
     let interval = match &p.recurring {
         None => None,
@@ -207,12 +248,14 @@ pub async fn apply_price(
         .map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
     let active = p.active && !p.deleted;
     let existing = prices::Entity::find()
-        .filter(prices::Column::StripePriceId.eq(&p.id))
+        .filter(C::StripePriceId.eq(&p.id))
         .one(db)
         .await?;
     let now = Utc::now();
-    if existing.is_none() {
-        let row = prices::ActiveModel {
+    let snapshot = Snapshot::<prices::Entity> {
+        stripe_id: p.id.clone(),
+        snapshot_at,
+        insert: prices::ActiveModel {
             id: Set(Uuid::now_v7()),
             stripe_price_id: Set(p.id.clone()),
             product_id: Set(product_id),
@@ -226,63 +269,35 @@ pub async fn apply_price(
             snapshot_at: Set(snapshot_at),
             created_at: Set(now),
             updated_at: Set(now),
-        };
-        let inserted = prices::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(prices::Column::StripePriceId)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-        if inserted == 1 {
-            return Ok((find_price(db, &p.id).await?, Applied::Created));
-        }
-    }
-    let unchanged = existing.as_ref().is_some_and(|e| {
-        e.product_id == product_id
-            && e.currency == currency
-            && e.unit_amount == p.unit_amount
-            && e.recurring_interval == interval
-            && e.recurring_interval_count == interval_count
-            && e.active == active
-            && e.nickname == p.nickname
-    });
-    let result = prices::Entity::update_many()
-        .col_expr(prices::Column::ProductId, Expr::value(product_id))
-        .col_expr(
-            prices::Column::StripeProductId,
-            Expr::value(p.product.id().to_string()),
-        )
-        .col_expr(prices::Column::Currency, Expr::value(currency))
-        .col_expr(prices::Column::UnitAmount, Expr::value(p.unit_amount))
-        .col_expr(prices::Column::RecurringInterval, Expr::value(interval))
-        .col_expr(
-            prices::Column::RecurringIntervalCount,
-            Expr::value(interval_count),
-        )
-        .col_expr(prices::Column::Active, Expr::value(active))
-        .col_expr(prices::Column::Nickname, Expr::value(p.nickname.clone()))
-        .col_expr(prices::Column::SnapshotAt, Expr::value(snapshot_at))
-        .col_expr(
-            prices::Column::UpdatedAt,
-            Expr::value(if unchanged {
-                existing.as_ref().map_or(now, |e| e.updated_at)
-            } else {
-                now
-            }),
-        )
-        .filter(prices::Column::StripePriceId.eq(&p.id))
-        .filter(prices::Column::SnapshotAt.lte(snapshot_at))
-        .exec(db)
-        .await?;
-    let row = find_price(db, &p.id).await?;
-    let applied = match (result.rows_affected, unchanged) {
-        (0, _) => Applied::Stale,
-        (_, true) => Applied::Unchanged,
-        _ => Applied::Updated,
+        },
+        existing: existing.as_ref().map(|e| {
+            let same = e.product_id == product_id
+                && e.currency == currency
+                && e.unit_amount == p.unit_amount
+                && e.recurring_interval == interval
+                && e.recurring_interval_count == interval_count
+                && e.active == active
+                && e.nickname == p.nickname;
+            (e.updated_at, same)
+        }),
+        values: vec![
+            (C::ProductId, product_id.into()),
+            (C::StripeProductId, p.product.id().to_string().into()),
+            (C::Currency, currency.clone().into()),
+            (C::UnitAmount, p.unit_amount.into()),
+            (C::RecurringInterval, interval.into()),
+            (C::RecurringIntervalCount, interval_count.into()),
+            (C::Active, active.into()),
+            (C::Nickname, p.nickname.clone().into()),
+        ],
     };
-    Ok((row, applied))
+    let cols = MirrorColumns {
+        stripe_id: C::StripePriceId,
+        snapshot_at: C::SnapshotAt,
+        updated_at: C::UpdatedAt,
+    };
+    let applied = upsert_guarded(db, cols, snapshot).await?;
+    Ok((find_price(db, &p.id).await?, applied))
 }
 
 async fn find_price(db: &impl ConnectionTrait, stripe_id: &str) -> Result<prices::Model, DbErr> {

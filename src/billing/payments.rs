@@ -433,100 +433,172 @@ fn card_of(pi: &objects::PaymentIntent) -> (Option<String>, Option<String>) {
     }
 }
 
+/// What a PaymentIntent snapshot says about its payment, read once.
+struct IntentFacts {
+    status: PaymentStatus,
+    brand: Option<String>,
+    last4: Option<String>,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+fn facts_of(pi: &objects::PaymentIntent) -> IntentFacts {
+    let status = status_of(pi);
+    let (brand, last4) = card_of(pi);
+    let (failure_code, failure_message) = match &pi.last_payment_error {
+        Some(e) if status != PaymentStatus::Succeeded => (
+            e.decline_code.clone().or_else(|| e.code.clone()),
+            e.message.clone(),
+        ),
+        _ => (None, None),
+    };
+    IntentFacts {
+        status,
+        brand,
+        last4,
+        failure_code,
+        failure_message,
+    }
+}
+
+/// Whether a conditional write landed, or lost a race and must be merged again.
+enum Write {
+    Done(Box<payments::Model>),
+    Raced,
+}
+
+/// Concurrent writers of one payment (the API answer and its webhook) each merge with what
+/// they read; a loser merges again with the winner's row. More than this many lost races in a
+/// row means something is wrong, not busy.
+const MAX_MERGES: usize = 5;
+
 /// Applies a PaymentIntent snapshot taken at `snapshot_at` to the local projection, whichever
 /// way it arrived (API answer or webhook). Rows are matched by Stripe id, else by the Tollgate
-/// id in the intent's metadata. A snapshot older than what the row holds changes nothing.
-/// Returns None for an intent that belongs to no Tollgate user.
+/// id of `origin` or of the intent's metadata. A snapshot older than what the row holds
+/// changes nothing. A payment Tollgate has never seen needs an `origin` (whose it is).
 pub async fn apply_intent(
     db: &impl ConnectionTrait,
     pi: &objects::PaymentIntent,
     snapshot_at: DateTime<Utc>,
     origin: Option<&Origin>,
 ) -> Result<payments::Model, ApiError> {
+    let facts = facts_of(pi);
+    for _ in 0..MAX_MERGES {
+        let write = match find_local(db, pi, origin).await? {
+            Some(current) => update_intent(db, pi, &facts, snapshot_at, &current).await?,
+            None => {
+                let origin = origin.ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!(
+                        "payment intent {} has no local origin",
+                        pi.id
+                    ))
+                })?;
+                insert_intent(db, pi, &facts, snapshot_at, origin).await?
+            }
+        };
+        if let Write::Done(row) = write {
+            return Ok(*row);
+        }
+    }
+    Err(ApiError::internal(anyhow::anyhow!(
+        "payment intent {}: lost {MAX_MERGES} races in a row",
+        pi.id
+    )))
+}
+
+async fn find_local(
+    db: &impl ConnectionTrait,
+    pi: &objects::PaymentIntent,
+    origin: Option<&Origin>,
+) -> Result<Option<payments::Model>, ApiError> {
+    if let Some(row) = find_by_intent_id(db, &pi.id).await? {
+        return Ok(Some(row));
+    }
     let by_metadata = pi
         .metadata
         .get("tollgate_payment_id")
         .and_then(|s| Uuid::parse_str(s).ok());
-    let local_id = origin.map(|o| o.payment_id).or(by_metadata);
-    let mut existing = payments::Entity::find()
-        .filter(payments::Column::StripePaymentIntentId.eq(&pi.id))
-        .one(db)
-        .await?;
-    if existing.is_none() {
-        if let Some(id) = local_id {
-            existing = payments::Entity::find_by_id(id).one(db).await?;
-        }
+    match origin.map(|o| o.payment_id).or(by_metadata) {
+        Some(id) => Ok(payments::Entity::find_by_id(id).one(db).await?),
+        None => Ok(None),
     }
-    let incoming = status_of(pi);
-    let (brand, last4) = card_of(pi);
-    let (failure_code, failure_message) = match &pi.last_payment_error {
-        Some(e) if incoming != PaymentStatus::Succeeded => (
-            e.decline_code.clone().or_else(|| e.code.clone()),
-            e.message.clone(),
-        ),
-        _ => (None, None),
-    };
+}
+
+async fn insert_intent(
+    db: &impl ConnectionTrait,
+    pi: &objects::PaymentIntent,
+    facts: &IntentFacts,
+    snapshot_at: DateTime<Utc>,
+    origin: &Origin,
+) -> Result<Write, ApiError> {
     let now = Utc::now();
-    let Some(current) = existing else {
-        let origin = origin.ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "payment intent {} has no local origin",
-                pi.id
-            ))
-        })?;
-        let metadata: serde_json::Map<String, serde_json::Value> = pi
-            .metadata
-            .iter()
-            .filter(|(k, _)| !k.starts_with("tollgate_"))
-            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
-            .collect();
-        let row = payments::ActiveModel {
-            id: Set(origin.payment_id),
-            user_id: Set(origin.user_id.clone()),
-            customer_id: Set(origin.customer_id),
-            stripe_payment_intent_id: Set(Some(pi.id.clone())),
-            stripe_idempotency_key: Set(origin.stripe_idempotency_key.clone()),
-            amount: Set(pi.amount),
-            currency: Set(pi.currency.to_ascii_lowercase()),
-            status: Set(next_status(PaymentStatus::Pending, incoming, pi.amount, 0)),
-            description: Set(pi.description.clone()),
-            card_brand: Set(brand),
-            card_last4: Set(last4),
-            failure_code: Set(failure_code),
-            failure_message: Set(failure_message),
-            amount_refunded: Set(0),
-            refund_reserved: Set(0),
-            metadata: Set(serde_json::Value::Object(metadata)),
-            price_id: Set(origin.price_id),
-            subscription_id: Set(origin.subscription_id),
-            stripe_invoice_id: Set(origin.stripe_invoice_id.clone()),
-            disputed: Set(false),
-            snapshot_at: Set(snapshot_at),
-            // Our own clock for rows we create: Stripe's `created` has one-second resolution,
-            // too coarse to order a history.
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        let inserted = payments::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(payments::Column::Id)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-        if inserted == 1 {
-            return find(db, origin.payment_id).await;
-        }
-        // A concurrent writer inserted it first: apply as an update.
-        return Box::pin(apply_intent(db, pi, snapshot_at, Some(origin))).await;
+    let metadata: serde_json::Map<String, serde_json::Value> = pi
+        .metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with("tollgate_"))
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+        .collect();
+    let row = payments::ActiveModel {
+        id: Set(origin.payment_id),
+        user_id: Set(origin.user_id.clone()),
+        customer_id: Set(origin.customer_id),
+        stripe_payment_intent_id: Set(Some(pi.id.clone())),
+        stripe_idempotency_key: Set(origin.stripe_idempotency_key.clone()),
+        amount: Set(pi.amount),
+        currency: Set(pi.currency.to_ascii_lowercase()),
+        status: Set(next_status(
+            PaymentStatus::Pending,
+            facts.status,
+            pi.amount,
+            0,
+        )),
+        description: Set(pi.description.clone()),
+        card_brand: Set(facts.brand.clone()),
+        card_last4: Set(facts.last4.clone()),
+        failure_code: Set(facts.failure_code.clone()),
+        failure_message: Set(facts.failure_message.clone()),
+        amount_refunded: Set(0),
+        refund_reserved: Set(0),
+        metadata: Set(serde_json::Value::Object(metadata)),
+        price_id: Set(origin.price_id),
+        subscription_id: Set(origin.subscription_id),
+        stripe_invoice_id: Set(origin.stripe_invoice_id.clone()),
+        disputed: Set(false),
+        snapshot_at: Set(snapshot_at),
+        // Our own clock for rows we create: Stripe's `created` has one-second resolution,
+        // too coarse to order a history.
+        created_at: Set(now),
+        updated_at: Set(now),
     };
+    let inserted = payments::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(payments::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 1 {
+        Ok(Write::Done(Box::new(find(db, origin.payment_id).await?)))
+    } else {
+        Ok(Write::Raced) // a concurrent writer inserted it first: merge as an update
+    }
+}
+
+async fn update_intent(
+    db: &impl ConnectionTrait,
+    pi: &objects::PaymentIntent,
+    facts: &IntentFacts,
+    snapshot_at: DateTime<Utc>,
+    current: &payments::Model,
+) -> Result<Write, ApiError> {
     let next = next_status(
         current.status,
-        incoming,
+        facts.status,
         current.amount,
         current.amount_refunded,
     );
+    let keep = |new: &Option<String>, old: &Option<String>| new.clone().or(old.clone());
     let result = payments::Entity::update_many()
         .col_expr(
             payments::Column::StripePaymentIntentId,
@@ -535,38 +607,41 @@ pub async fn apply_intent(
         .col_expr(payments::Column::Status, Expr::value(next))
         .col_expr(
             payments::Column::CardBrand,
-            Expr::value(brand.or(current.card_brand.clone())),
+            Expr::value(keep(&facts.brand, &current.card_brand)),
         )
         .col_expr(
             payments::Column::CardLast4,
-            Expr::value(last4.or(current.card_last4.clone())),
+            Expr::value(keep(&facts.last4, &current.card_last4)),
         )
-        .col_expr(payments::Column::FailureCode, Expr::value(failure_code))
+        .col_expr(
+            payments::Column::FailureCode,
+            Expr::value(facts.failure_code.clone()),
+        )
         .col_expr(
             payments::Column::FailureMessage,
-            Expr::value(failure_message),
+            Expr::value(facts.failure_message.clone()),
         )
         .col_expr(
             payments::Column::Description,
-            Expr::value(pi.description.clone().or(current.description.clone())),
+            Expr::value(keep(&pi.description, &current.description)),
         )
         .col_expr(payments::Column::SnapshotAt, Expr::value(snapshot_at))
-        .col_expr(payments::Column::UpdatedAt, Expr::value(now))
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payments::Column::Id.eq(current.id))
         // Optimistic: the status we merged with must still be there, and ours must be newer.
         .filter(payments::Column::Status.eq(current.status))
         .filter(payments::Column::SnapshotAt.lte(snapshot_at))
         .exec(db)
         .await?;
-    if result.rows_affected == 0 {
-        let fresh = find(db, current.id).await?;
-        if fresh.status != current.status && fresh.snapshot_at <= snapshot_at {
-            // Lost a race with another writer; merge again with what it wrote.
-            return Box::pin(apply_intent(db, pi, snapshot_at, origin)).await;
-        }
-        return Ok(fresh);
+    let fresh = find(db, current.id).await?;
+    if result.rows_affected == 0
+        && fresh.status != current.status
+        && fresh.snapshot_at <= snapshot_at
+    {
+        return Ok(Write::Raced); // another writer moved it: merge again with what it wrote
     }
-    find(db, current.id).await
+    // Written, or our snapshot was older than the row's: either way the row is the answer.
+    Ok(Write::Done(Box::new(fresh)))
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<payments::Model, ApiError> {

@@ -136,99 +136,11 @@ pub async fn create_subscription(
         .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createSubscription", &input))
         .transpose()?;
     let outcome = idempotency::run(db, scope.as_ref(), || async {
-        let price = recurring_price(db, &input.price_id).await?;
-        if let Some(days) = input.trial_days {
-            if days == 0 || days > MAX_TRIAL_DAYS {
-                return Err(ApiError::invalid_input("trialDays", format!("1 to {MAX_TRIAL_DAYS} days")));
-            }
-        }
-        let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
         let stripe_key = match &scope {
             Some(s) => s.stripe_key("sub")?,
             None => idempotency::one_off_stripe_key("sub")?,
         };
-        let mut request = req::CreateSubscription::new()
-            .customer(customer.stripe_customer_id.clone())
-            .items(vec![{
-                let mut item = req::CreateSubscriptionItems::new();
-                item.price = Some(price.stripe_price_id.clone());
-                item
-            }])
-            .metadata(std::collections::HashMap::from([("tollgate_user_id".to_string(), viewer.user_id.clone())]))
-            .expand(expansions());
-        if let Some(days) = input.trial_days {
-            request = request.trial_period_days(days);
-        }
-        let mut attached_now = None;
-        match &input.payment_method_id {
-            Some(pm) => {
-                // Save the card (a decline here stores nothing) and make it the default.
-                let saved = match payment_methods::find_owned(db, customer.id, &PaymentMethodRef::Stripe(pm.clone())).await {
-                    Ok(row) => row,
-                    Err(ApiError::NotFound(_)) => {
-                        let row = payment_methods::attach(db, stripe, viewer, pm).await?;
-                        attached_now = Some(row.clone());
-                        row
-                    }
-                    Err(e) => return Err(e),
-                };
-                payment_methods::set_default_for(db, stripe, &customer, &saved).await?;
-                request = request
-                    .default_payment_method(saved.stripe_payment_method_id.clone())
-                    .payment_behavior(req::CreateSubscriptionPaymentBehavior::AllowIncomplete);
-            }
-            None => {
-                // The SPA confirms the first payment with Stripe.js.
-                request = request.payment_behavior(req::CreateSubscriptionPaymentBehavior::DefaultIncomplete);
-            }
-        }
-        let sub: objects::Subscription = stripe.send(&request, Some(&stripe_key)).await?;
-        let now = Utc::now();
-        let first = if input.trial_days.is_some() { None } else { first_payment(stripe, &sub).await? };
-        if input.payment_method_id.is_some() {
-            if let Some((_, pi)) = &first {
-                if pi.status == objects::PaymentIntentStatus::RequiresPaymentMethod && pi.last_payment_error.is_some() {
-                    // Declined: cancel at Stripe so nothing is left dangling, and say why.
-                    let cancel = req::CancelSubscription::new(sub.id.as_str());
-                    if let Err(e) = stripe.send::<objects::Subscription>(&cancel, Some(&derived(&stripe_key, "cancel")?)).await {
-                        tracing::error!(error = %e, subscription = %sub.id, "could not cancel a declined subscription");
-                    }
-                    undo_card(db, stripe, viewer, &customer, attached_now.as_ref()).await;
-                    let err = pi.last_payment_error.clone().unwrap_or(objects::LastPaymentError {
-                        code: Some("card_declined".into()),
-                        decline_code: None,
-                        message: None,
-                    });
-                    return Err(StripeError::Card(Box::new(crate::stripe::error::StripeApiError {
-                        kind: Some("card_error".into()),
-                        code: err.code,
-                        decline_code: err.decline_code,
-                        message: err.message,
-                        ..Default::default()
-                    }))
-                    .into());
-                }
-            }
-        }
-        let row = apply(db, &sub, now, Some(&customer)).await?;
-        if let Some((_, pi)) = &first {
-            // The first charge is part of the payment history, linked to the subscription.
-            let origin = payments::Origin {
-                payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
-                user_id: viewer.user_id.clone(),
-                customer_id: Some(customer.id),
-                price_id: row.price_id,
-                subscription_id: Some(row.id),
-                stripe_invoice_id: row.latest_invoice_id.clone(),
-                stripe_idempotency_key: None,
-            };
-            payments::apply_intent(db, pi, now, Some(&origin)).await?;
-        }
-        let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
-        Ok(SubscriptionOutcome {
-            subscription_id: row.id,
-            client_secret: if needs_client { first.map(|(s, _)| s) } else { None },
-        })
+        subscribe(db, stripe, viewer, &input, &stripe_key).await
     })
     .await?;
     let row = find(db, outcome.subscription_id).await?;
@@ -237,6 +149,181 @@ pub async fn create_subscription(
     let first_payment = payments_of_subscription(db, row.id).await?;
     live.extend(first_payment.iter().map(LiveEvent::payment));
     Ok(Changed::new((row, outcome.client_secret), live))
+}
+
+/// One attempt at subscribing (inside the idempotency guard).
+async fn subscribe(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    input: &NewSubscription,
+    stripe_key: &IdempotencyKey,
+) -> Result<SubscriptionOutcome, ApiError> {
+    let price = recurring_price(db, &input.price_id).await?;
+    if let Some(days) = input.trial_days {
+        if days == 0 || days > MAX_TRIAL_DAYS {
+            return Err(ApiError::invalid_input(
+                "trialDays",
+                format!("1 to {MAX_TRIAL_DAYS} days"),
+            ));
+        }
+    }
+    let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
+    let mut request = subscription_request(&customer, &price, viewer, input.trial_days);
+    let mut attached_now = None;
+    match &input.payment_method_id {
+        Some(pm) => {
+            // Save the card (a decline here stores nothing) and make it the default.
+            let (saved, attached) = save_card(db, stripe, viewer, &customer, pm).await?;
+            attached_now = attached;
+            request = request
+                .default_payment_method(saved.stripe_payment_method_id.clone())
+                .payment_behavior(req::CreateSubscriptionPaymentBehavior::AllowIncomplete);
+        }
+        // The SPA confirms the first payment with Stripe.js.
+        None => {
+            request =
+                request.payment_behavior(req::CreateSubscriptionPaymentBehavior::DefaultIncomplete)
+        }
+    }
+    let sub: objects::Subscription = stripe.send(&request, Some(stripe_key)).await?;
+    let now = Utc::now();
+    let first = match input.trial_days {
+        Some(_) => None,
+        None => first_payment(stripe, &sub).await?,
+    };
+    if let (Some(_), Some((_, pi))) = (&input.payment_method_id, &first) {
+        if pi.status == objects::PaymentIntentStatus::RequiresPaymentMethod
+            && pi.last_payment_error.is_some()
+        {
+            let undo = Undo {
+                viewer,
+                customer: &customer,
+                attached_now: attached_now.as_ref(),
+            };
+            return Err(refuse_declined(db, stripe, &sub, pi, stripe_key, undo).await);
+        }
+    }
+    let row = apply(db, &sub, now, Some(&customer)).await?;
+    if let Some((_, pi)) = &first {
+        // The first charge is part of the payment history, linked to the subscription.
+        let origin = payments::Origin {
+            payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
+            user_id: viewer.user_id.clone(),
+            customer_id: Some(customer.id),
+            price_id: row.price_id,
+            subscription_id: Some(row.id),
+            stripe_invoice_id: row.latest_invoice_id.clone(),
+            stripe_idempotency_key: None,
+        };
+        payments::apply_intent(db, pi, now, Some(&origin)).await?;
+    }
+    let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
+    Ok(SubscriptionOutcome {
+        subscription_id: row.id,
+        client_secret: if needs_client {
+            first.map(|(s, _)| s)
+        } else {
+            None
+        },
+    })
+}
+
+fn subscription_request(
+    customer: &customers::Model,
+    price: &prices::Model,
+    viewer: &Viewer,
+    trial_days: Option<u32>,
+) -> req::CreateSubscription {
+    let mut item = req::CreateSubscriptionItems::new();
+    item.price = Some(price.stripe_price_id.clone());
+    let metadata =
+        std::collections::HashMap::from([("tollgate_user_id".to_string(), viewer.user_id.clone())]);
+    let request = req::CreateSubscription::new()
+        .customer(customer.stripe_customer_id.clone())
+        .items(vec![item])
+        .metadata(metadata)
+        .expand(expansions());
+    match trial_days {
+        Some(days) => request.trial_period_days(days),
+        None => request,
+    }
+}
+
+/// The viewer's saved card, or the card attached now (returned twice so a decline can undo it).
+async fn save_card(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    customer: &customers::Model,
+    pm: &PaymentMethodId,
+) -> Result<
+    (
+        entity::payment_methods::Model,
+        Option<entity::payment_methods::Model>,
+    ),
+    ApiError,
+> {
+    let reference = PaymentMethodRef::Stripe(pm.clone());
+    let (saved, attached_now) = match payment_methods::find_owned(db, customer.id, &reference).await
+    {
+        Ok(row) => (row, None),
+        Err(ApiError::NotFound(_)) => {
+            let row = payment_methods::attach(db, stripe, viewer, pm).await?;
+            (row.clone(), Some(row))
+        }
+        Err(e) => return Err(e),
+    };
+    payment_methods::set_default_for(db, stripe, customer, &saved).await?;
+    Ok((saved, attached_now))
+}
+
+/// What a declined first charge must undo.
+struct Undo<'a> {
+    viewer: &'a Viewer,
+    customer: &'a customers::Model,
+    attached_now: Option<&'a entity::payment_methods::Model>,
+}
+
+/// A declined first charge: cancel at Stripe so nothing is left dangling, forget a card saved
+/// by this request, and say why as the card error it was.
+async fn refuse_declined(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    sub: &objects::Subscription,
+    pi: &objects::PaymentIntent,
+    stripe_key: &IdempotencyKey,
+    undo: Undo<'_>,
+) -> ApiError {
+    let cancel = req::CancelSubscription::new(sub.id.as_str());
+    match derived(stripe_key, "cancel") {
+        Ok(key) => {
+            if let Err(e) = stripe
+                .send::<objects::Subscription>(&cancel, Some(&key))
+                .await
+            {
+                tracing::error!(error = %e, subscription = %sub.id, "could not cancel a declined subscription");
+            }
+        }
+        Err(e) => return e,
+    }
+    undo_card(db, stripe, undo.viewer, undo.customer, undo.attached_now).await;
+    let err = pi
+        .last_payment_error
+        .clone()
+        .unwrap_or(objects::LastPaymentError {
+            code: Some("card_declined".into()),
+            decline_code: None,
+            message: None,
+        });
+    StripeError::Card(Box::new(crate::stripe::error::StripeApiError {
+        kind: Some("card_error".into()),
+        code: err.code,
+        decline_code: err.decline_code,
+        message: err.message,
+        ..Default::default()
+    }))
+    .into()
 }
 
 async fn payments_of_subscription(
@@ -310,10 +397,25 @@ pub async fn apply(
         .into_tuple::<Uuid>()
         .one(db)
         .await?;
+    let row = row_of(sub, &customer, price_id, stripe_price, snapshot_at)?;
+    upsert_newer(db, row, snapshot_at).await?;
+    find_by_stripe_id(db, &sub.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription row missing")))
+}
+
+/// The row a Stripe subscription snapshot describes.
+fn row_of(
+    sub: &objects::Subscription,
+    customer: &customers::Model,
+    price_id: Option<Uuid>,
+    stripe_price: String,
+    snapshot_at: DateTime<Utc>,
+) -> Result<subscriptions::ActiveModel, ApiError> {
     let (start, end) = sub.period();
     let ts = |v: Option<i64>| v.and_then(timestamp);
     let now = Utc::now();
-    let row = subscriptions::ActiveModel {
+    Ok(subscriptions::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(customer.user_id.clone()),
         customer_id: Set(customer.id),
@@ -333,8 +435,20 @@ pub async fn apply(
         snapshot_at: Set(snapshot_at),
         created_at: Set(now),
         updated_at: Set(now),
-    };
+    })
+}
+
+/// Inserts the row, or updates the existing one unless it holds a newer snapshot or is
+/// already canceled (`canceled` is final): one statement, so it holds under races.
+async fn upsert_newer(
+    db: &impl ConnectionTrait,
+    row: subscriptions::ActiveModel,
+    snapshot_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
     use subscriptions::Column as C;
+    let guard = Expr::col((subscriptions::Entity, C::SnapshotAt))
+        .lte(snapshot_at)
+        .and(Expr::col((subscriptions::Entity, C::Status)).ne(SubscriptionStatus::Canceled));
     subscriptions::Entity::insert(row)
         .on_conflict(
             OnConflict::column(C::StripeSubscriptionId)
@@ -354,24 +468,12 @@ pub async fn apply(
                     C::SnapshotAt,
                     C::UpdatedAt,
                 ])
-                // An older snapshot never overwrites a newer one; `canceled` is final.
-                .action_and_where(
-                    Expr::col((subscriptions::Entity, C::SnapshotAt))
-                        .lte(snapshot_at)
-                        .and(
-                            Expr::col((subscriptions::Entity, C::Status))
-                                .ne(SubscriptionStatus::Canceled),
-                        ),
-                )
+                .action_and_where(guard)
                 .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
-    subscriptions::Entity::find()
-        .filter(C::StripeSubscriptionId.eq(&sub.id))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription row missing")))
+    Ok(())
 }
 
 /// The subscription of a Stripe subscription id, if Tollgate has it.

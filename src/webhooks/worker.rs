@@ -13,8 +13,8 @@ use chrono::Utc;
 use entity::webhook_events;
 use sea_orm::{
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::{handlers, store::WebhookEventStatus};
@@ -58,23 +58,7 @@ pub struct Worker {
 pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     let db = &state.db;
     let txn = db.begin().await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // Take SQLite's write lock now (waiting on busy_timeout) rather than upgrading a read
-        // transaction later, which fails at once if the route committed an event meanwhile.
-        txn.execute_unprepared("UPDATE webhook_events SET attempts = attempts WHERE 1 = 0")
-            .await?;
-    }
-    let now = Utc::now();
-    let mut query = webhook_events::Entity::find()
-        .filter(webhook_events::Column::Status.eq(WebhookEventStatus::Pending))
-        .filter(webhook_events::Column::NextAttemptAt.lte(now))
-        .order_by_asc(webhook_events::Column::StripeCreatedAt)
-        .order_by_asc(webhook_events::Column::ReceivedAt)
-        .limit(1);
-    if db.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let Some(row) = query.one(&txn).await? else {
+    let Some(row) = claim(&txn).await? else {
         txn.rollback().await?;
         return Ok(Step::Idle);
     };
@@ -91,37 +75,7 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     match handlers::handle(&nested, &state.stripe, &event).await {
         Ok(handled) => {
             nested.commit().await?;
-            let final_status = if handled.known {
-                WebhookEventStatus::Processed
-            } else {
-                WebhookEventStatus::Ignored
-            };
-            webhook_events::Entity::update_many()
-                .col_expr(webhook_events::Column::Status, Expr::value(final_status))
-                .col_expr(
-                    webhook_events::Column::Attempts,
-                    Expr::col(webhook_events::Column::Attempts).add(1),
-                )
-                .col_expr(
-                    webhook_events::Column::ProcessedAt,
-                    Expr::value(Some(Utc::now())),
-                )
-                .col_expr(
-                    webhook_events::Column::LastError,
-                    Expr::value(Option::<String>::None),
-                )
-                .filter(webhook_events::Column::Id.eq(row.id))
-                .exec(&txn)
-                .await?;
-            if state.live.delivers_on_commit() {
-                // NOTIFY inside the transaction is delivered exactly when it commits: a crash
-                // between commit and publish cannot lose the update, a rollback cannot leak one.
-                state.live.publish(&txn, handled.live).await;
-                txn.commit().await?;
-            } else {
-                txn.commit().await?;
-                state.live.publish(db, handled.live).await;
-            }
+            finish(state, txn, &row, handled).await?;
             Ok(Step::Processed)
         }
         Err(e) => {
@@ -139,6 +93,68 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
             park(db, &row, &detail, fatal).await?;
             Ok(Step::Failed)
         }
+    }
+}
+
+/// The oldest due event, locked for this transaction.
+async fn claim(txn: &DatabaseTransaction) -> Result<Option<webhook_events::Model>, sea_orm::DbErr> {
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        // Take SQLite's write lock now (waiting on busy_timeout) rather than upgrading a read
+        // transaction later, which fails at once if the route committed an event meanwhile.
+        txn.execute_unprepared("UPDATE webhook_events SET attempts = attempts WHERE 1 = 0")
+            .await?;
+    }
+    let mut query = webhook_events::Entity::find()
+        .filter(webhook_events::Column::Status.eq(WebhookEventStatus::Pending))
+        .filter(webhook_events::Column::NextAttemptAt.lte(Utc::now()))
+        .order_by_asc(webhook_events::Column::StripeCreatedAt)
+        .order_by_asc(webhook_events::Column::ReceivedAt)
+        .limit(1);
+    if backend == DbBackend::Postgres {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    query.one(txn).await
+}
+
+/// Marks the event applied (or ignored), commits, and publishes its live updates.
+async fn finish(
+    state: &Worker,
+    txn: DatabaseTransaction,
+    row: &webhook_events::Model,
+    handled: handlers::Handled,
+) -> Result<(), sea_orm::DbErr> {
+    let final_status = if handled.known {
+        WebhookEventStatus::Processed
+    } else {
+        WebhookEventStatus::Ignored
+    };
+    webhook_events::Entity::update_many()
+        .col_expr(webhook_events::Column::Status, Expr::value(final_status))
+        .col_expr(
+            webhook_events::Column::Attempts,
+            Expr::col(webhook_events::Column::Attempts).add(1),
+        )
+        .col_expr(
+            webhook_events::Column::ProcessedAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .col_expr(
+            webhook_events::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(webhook_events::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    if state.live.delivers_on_commit() {
+        // NOTIFY inside the transaction is delivered exactly when it commits: a crash
+        // between commit and publish cannot lose the update, a rollback cannot leak one.
+        state.live.publish(&txn, handled.live).await;
+        txn.commit().await
+    } else {
+        txn.commit().await?;
+        state.live.publish(&state.db, handled.live).await;
+        Ok(())
     }
 }
 

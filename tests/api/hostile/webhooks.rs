@@ -44,12 +44,12 @@ async fn forged_stale_and_tampered_deliveries_store_nothing() {
         (
             "stale",
             body.clone(),
-            Some(sign(WEBHOOK_SECRET, now - 301, body.as_bytes())),
+            Some(sign(WEBHOOK_SECRET, now - 400, body.as_bytes())),
         ),
         (
             "future",
             body.clone(),
-            Some(sign(WEBHOOK_SECRET, now + 301, body.as_bytes())),
+            Some(sign(WEBHOOK_SECRET, now + 400, body.as_bytes())),
         ),
         ("tampered body", tampered, Some(good.clone())),
         (

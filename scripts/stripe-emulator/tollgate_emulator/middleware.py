@@ -1,0 +1,132 @@
+"""aiohttp middlewares and test-only control routes.
+
+- Idempotency-Key: same key + same request replays the first response (`Idempotent-Replayed:
+  true`); same key + different request is a 400 `idempotency_error`. Keys are scoped to the API
+  key, as Stripe does, and kept for 24 hours. Every response carries a `Request-Id`, which the
+  events caused by the request report. https://docs.stripe.com/api/idempotent_requests
+- Chaos (never part of Stripe): tests make the next N API requests fail (HTTP 500 `api_error`)
+  or hang, through POST/DELETE /_config/chaos.
+- Request log (never part of Stripe): GET /_config/requests lists every /v1 request seen, so
+  hostile-input tests can assert that nothing (or exactly what) reached Stripe.
+
+Nothing to patch here: app.build_app adds the middlewares and routes.
+"""
+
+import asyncio
+import hashlib
+import time
+
+from aiohttp import web
+
+import localstripe.resources as R
+import localstripe.server as S
+from localstripe.errors import UserError
+
+from .errors import idempotency_error
+from .events import current_request
+
+# Idempotency-Key: replay, or refuse a reused key, as Stripe does.
+IDEMPOTENCY_TTL = 24 * 3600
+_idempotency = {}  # (api key, idempotency key) -> dict(fingerprint, status, body, at, lock)
+
+
+@web.middleware
+async def idempotency_middleware(request, handler):
+    key = request.headers.get('Idempotency-Key')
+    request_id = 'req_' + R.random_id(14)
+    if request.method != 'POST' or not key or not request.path.startswith('/v1/'):
+        token = current_request.set({'id': request_id, 'idempotency_key': None})
+        try:
+            response = await handler(request)
+        finally:
+            current_request.reset(token)
+        response.headers['Request-Id'] = request_id
+        return response
+    if len(key) > 255:
+        return idempotency_error('Idempotency key is too long (maximum 255 characters).') \
+            .to_response()
+    body = await request.read()
+    fingerprint = hashlib.sha256(request.method.encode() + b' ' + request.path.encode() +
+                                 b'\n' + body).hexdigest()
+    scope = (S.get_api_key(request), key)
+    now = time.time()
+    entry = _idempotency.get(scope)
+    if entry is not None and now - entry['at'] > IDEMPOTENCY_TTL:
+        entry = None
+    if entry is None:
+        entry = {'fingerprint': fingerprint, 'status': None, 'body': None, 'at': now,
+                 'lock': asyncio.Lock()}
+        _idempotency[scope] = entry
+    if entry['fingerprint'] != fingerprint:
+        return idempotency_error(
+            'Keys for idempotent requests can only be used with the same parameters they were '
+            'first used with. Try using a key other than \'%s\' if you meant to execute a '
+            'different request.' % key).to_response()
+    async with entry['lock']:
+        if entry['status'] is not None:
+            return web.Response(status=entry['status'], body=entry['body'],
+                                content_type='application/json',
+                                headers={'Idempotent-Replayed': 'true',
+                                         'Original-Request': entry['request_id'],
+                                         'Request-Id': request_id})
+        token = current_request.set({'id': request_id, 'idempotency_key': key})
+        try:
+            try:
+                response = await handler(request)
+            except UserError as e:
+                response = e.to_response()
+        finally:
+            current_request.reset(token)
+        # Stripe does not save results of requests that failed before executing (5xx here).
+        if response.status < 500:
+            entry['status'] = response.status
+            entry['body'] = response.body
+            entry['request_id'] = request_id
+        else:
+            _idempotency.pop(scope, None)
+        response.headers['Request-Id'] = request_id
+        return response
+
+
+# Chaos: tests make the next N API requests fail (HTTP 500 api_error) or hang.
+_chaos = {'mode': None, 'count': 0}
+
+
+@web.middleware
+async def chaos_middleware(request, handler):
+    if request.path.startswith('/v1/') and _chaos['count'] > 0:
+        _chaos['count'] -= 1
+        if _chaos['mode'] == 'hang':
+            await asyncio.sleep(3600)
+        return S.json_response({'error': {'type': 'api_error',
+                                          'message': 'Emulated Stripe outage'}}, status=500)
+    return await handler(request)
+
+
+async def config_chaos(request):
+    if request.method == 'DELETE':
+        _chaos.update(mode=None, count=0)
+        return web.Response()
+    data = await request.post()
+    mode = data.get('mode')
+    count = R.try_convert_to_int(data.get('count', '1'))
+    if mode not in ('error', 'hang') or not isinstance(count, int) or count < 0:
+        raise UserError(400, 'mode must be error or hang; count a non-negative integer')
+    _chaos.update(mode=mode, count=count)
+    return web.Response()
+
+
+# Request log: hostile-input tests assert that nothing (or exactly what) reached Stripe.
+_requests = []
+
+
+@web.middleware
+async def request_log_middleware(request, handler):
+    if request.path.startswith('/v1/'):
+        # The raw path as sent, before any normalisation: an escaped `..` must show as sent.
+        _requests.append({'method': request.method, 'path': request.raw_path})
+    return await handler(request)
+
+
+async def config_requests(request):
+    return S.json_response({'requests': _requests})
