@@ -360,22 +360,9 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::{
-        rt::{TokioExecutor, TokioIo, TokioTimer},
-        server::{conn::auto::Builder, graceful::GracefulShutdown},
-        service::TowerToHyperService,
+        rt::TokioIo, server::graceful::GracefulShutdown, service::TowerToHyperService,
     };
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(http.header_timeout)
-        .max_buf_size(64 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(http.header_timeout))
-        .keep_alive_timeout(http.header_timeout)
-        .max_concurrent_streams(64);
+    let builder = connection_builder(http);
     let graceful = GracefulShutdown::new();
     let header_timeout = http.header_timeout;
     tokio::pin!(shutdown);
@@ -428,6 +415,27 @@ async fn serve(
         tracing::warn!("connections still open after the grace period; closing them");
     }
     Ok(())
+}
+
+/// HTTP/1 and HTTP/2 with the edge's timeouts: headers (and idle keep-alive) bounded by the
+/// header timeout, HTTP/2 connections pinged and dropped when they stop answering.
+fn connection_builder(
+    http: &HttpConfig,
+) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(http.header_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(http.header_timeout))
+        .keep_alive_timeout(http.header_timeout)
+        .max_concurrent_streams(64);
+    builder
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -117,6 +117,41 @@ pub async fn begin<T: DeserializeOwned>(
     db: &impl ConnectionTrait,
     scope: &Scope,
 ) -> Result<Begin<T>, ApiError> {
+    if let Some(id) = claim_new(db, scope).await? {
+        return Ok(Begin::Run(Lease { id }));
+    }
+    // Someone used this key before: same request → wait for / replay its outcome.
+    let deadline = tokio::time::Instant::now() + LEASE.to_std().unwrap_or(Duration::from_secs(120));
+    loop {
+        let existing = idempotency_keys::Entity::find()
+            .filter(idempotency_keys::Column::UserId.eq(&scope.user_id))
+            .filter(idempotency_keys::Column::Key.eq(&scope.key))
+            .one(db)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency row vanished")))?;
+        if existing.operation != scope.operation
+            || existing.request_fingerprint != scope.fingerprint
+        {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        if let Some(response) = existing.response {
+            let stored = serde_json::from_value(response).map_err(ApiError::internal)?;
+            return Ok(Begin::Replay(stored));
+        }
+        if take_over_expired(db, &existing).await? {
+            return Ok(Begin::Run(Lease { id: existing.id }));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "idempotent request still in progress after the lease"
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Records the key as taken by this request; None when it was used before.
+async fn claim_new(db: &impl ConnectionTrait, scope: &Scope) -> Result<Option<Uuid>, ApiError> {
     let now = Utc::now();
     // Expired keys are forgotten lazily, only for this (user, key).
     idempotency_keys::Entity::delete_many()
@@ -148,51 +183,29 @@ pub async fn begin<T: DeserializeOwned>(
         )
         .exec_without_returning(db)
         .await?;
-    if inserted == 1 {
-        return Ok(Begin::Run(Lease { id }));
+    Ok((inserted == 1).then_some(id))
+}
+
+/// The first request died without finishing: take the key over (one taker wins). Stripe
+/// calls use the key derived from (user, key), so redoing them cannot charge twice.
+async fn take_over_expired(
+    db: &impl ConnectionTrait,
+    existing: &idempotency_keys::Model,
+) -> Result<bool, ApiError> {
+    let now = Utc::now();
+    if existing.locked_until.is_none_or(|t| t >= now) {
+        return Ok(false);
     }
-    // Someone used this key before: same request → wait for / replay its outcome.
-    let deadline = tokio::time::Instant::now() + LEASE.to_std().unwrap_or(Duration::from_secs(120));
-    loop {
-        let existing = idempotency_keys::Entity::find()
-            .filter(idempotency_keys::Column::UserId.eq(&scope.user_id))
-            .filter(idempotency_keys::Column::Key.eq(&scope.key))
-            .one(db)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency row vanished")))?;
-        if existing.operation != scope.operation
-            || existing.request_fingerprint != scope.fingerprint
-        {
-            return Err(ApiError::IdempotencyKeyReused);
-        }
-        if let Some(response) = existing.response {
-            let stored = serde_json::from_value(response).map_err(ApiError::internal)?;
-            return Ok(Begin::Replay(stored));
-        }
-        let now = Utc::now();
-        if existing.locked_until.is_some_and(|t| t < now) {
-            // The first request died without finishing: take the key over. Stripe calls use
-            // the key derived from (user, key), so redoing them cannot charge twice.
-            let taken = idempotency_keys::Entity::update_many()
-                .col_expr(
-                    idempotency_keys::Column::LockedUntil,
-                    Expr::value(now + LEASE),
-                )
-                .filter(idempotency_keys::Column::Id.eq(existing.id))
-                .filter(idempotency_keys::Column::LockedUntil.eq(existing.locked_until))
-                .exec(db)
-                .await?;
-            if taken.rows_affected == 1 {
-                return Ok(Begin::Run(Lease { id: existing.id }));
-            }
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "idempotent request still in progress after the lease"
-            )));
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let taken = idempotency_keys::Entity::update_many()
+        .col_expr(
+            idempotency_keys::Column::LockedUntil,
+            Expr::value(now + LEASE),
+        )
+        .filter(idempotency_keys::Column::Id.eq(existing.id))
+        .filter(idempotency_keys::Column::LockedUntil.eq(existing.locked_until))
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
 }
 
 /// Stores the outcome for replays and releases the lease.

@@ -251,6 +251,39 @@ fn expansions() -> Vec<String> {
     vec!["payment_method".into(), "latest_charge".into()]
 }
 
+/// The create request: our ids in the metadata (so a webhook can find the row), no redirect
+/// methods (the SPA confirms in place), confirmed at once when a card was given.
+fn intent_request(
+    input: &NewPayment,
+    money: &Money,
+    mut metadata: HashMap<String, String>,
+    origin: &Origin,
+    customer: &entity::customers::Model,
+) -> req::CreatePaymentIntent {
+    metadata.insert("tollgate_payment_id".into(), origin.payment_id.to_string());
+    metadata.insert("tollgate_user_id".into(), origin.user_id.clone());
+    let currency: stripe_types::Currency = money
+        .currency()
+        .as_str()
+        .parse()
+        .unwrap_or_else(|never: std::convert::Infallible| match never {});
+    let mut automatic = req::CreatePaymentIntentAutomaticPaymentMethods::new(true);
+    automatic.allow_redirects =
+        Some(req::CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never);
+    let mut request = req::CreatePaymentIntent::new(money.minor_units(), currency)
+        .customer(customer.stripe_customer_id.clone())
+        .automatic_payment_methods(automatic)
+        .metadata(metadata)
+        .expand(expansions());
+    if let Some(d) = &input.description {
+        request = request.description(d.clone());
+    }
+    if let Some(pm) = &input.payment_method_id {
+        request = request.payment_method(pm.as_str()).confirm(true);
+    }
+    request
+}
+
 pub async fn create_payment_intent(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
@@ -283,29 +316,7 @@ pub async fn create_payment_intent(
             stripe_invoice_id: None,
             stripe_idempotency_key: Some(stripe_key.as_str().to_string()),
         };
-        let mut all_metadata = metadata;
-        all_metadata.insert("tollgate_payment_id".into(), payment_id.to_string());
-        all_metadata.insert("tollgate_user_id".into(), viewer.user_id.clone());
-        let currency: stripe_types::Currency = money
-            .currency()
-            .as_str()
-            .parse()
-            .unwrap_or_else(|never: std::convert::Infallible| match never {});
-        let mut automatic = req::CreatePaymentIntentAutomaticPaymentMethods::new(true);
-        // No redirect-based methods: the SPA confirms in place, so no return_url is needed.
-        automatic.allow_redirects =
-            Some(req::CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never);
-        let mut request = req::CreatePaymentIntent::new(money.minor_units(), currency)
-            .customer(customer.stripe_customer_id.clone())
-            .automatic_payment_methods(automatic)
-            .metadata(all_metadata)
-            .expand(expansions());
-        if let Some(d) = &input.description {
-            request = request.description(d.clone());
-        }
-        if let Some(pm) = &input.payment_method_id {
-            request = request.payment_method(pm.as_str()).confirm(true);
-        }
+        let request = intent_request(&input, &money, metadata, &origin, &customer);
         let pending = PendingPayment {
             money: &money,
             description: input.description.as_deref(),

@@ -119,38 +119,7 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
             Some(settled) => return Ok(settled.id),
             None => reserve(db, viewer, &payment, refund_id, &request).await?,
         };
-        let mut call = req::CreateRefund::new()
-            .payment_intent(pi)
-            .amount(refund.amount)
-            .metadata(std::collections::HashMap::from([(
-                "tollgate_refund_id".to_string(),
-                refund.id.to_string(),
-            )]));
-        if let Some(r) = request.reason {
-            call = call.reason(r.to_stripe());
-        }
-        match stripe.send::<objects::Refund>(&call, Some(&key)).await {
-            Ok(answer) => {
-                settle(db, refund.id, &answer, Utc::now()).await?;
-                Ok(refund.id)
-            }
-            Err(e) if e.outcome_unknown() => {
-                // Keep the reservation: Stripe may have refunded. The refund webhook or a
-                // retry with the same idempotency key settles it.
-                Err(e.into())
-            }
-            Err(e) => {
-                release(db, refund.id, &e.to_string()).await?;
-                Err(match e {
-                    StripeError::InvalidRequest { error, .. } => ApiError::NotRefundable(
-                        error
-                            .message
-                            .unwrap_or_else(|| "Stripe refused the refund".into()),
-                    ),
-                    other => other.into(),
-                })
-            }
-        }
+        ask_stripe(db, stripe, &refund, pi, request.reason, &key).await
     })
     .await?;
     let refund = refunds::Entity::find_by_id(refund_id)
@@ -163,13 +132,9 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
 
 /// Reserves the refund's amount on the payment and records the refund as pending, in one
 /// transaction.
-async fn reserve<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    viewer: &Viewer,
-    payment: &payment_rows::Model,
-    refund_id: Uuid,
-    request: &RefundRequest,
-) -> Result<refunds::Model, ApiError> {
+/// The amount a refund request asks for, checked against the local view (the database checks
+/// again under its lock): the whole remainder when no amount is given.
+fn refund_amount(payment: &payment_rows::Model, request: &RefundRequest) -> Result<i64, ApiError> {
     if !payment.status.is_captured() {
         return Err(ApiError::NotRefundable(format!(
             "only succeeded payments can be refunded (this one is {})",
@@ -180,10 +145,7 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
     let amount = match &request.amount {
         None => remaining,
         Some(a) => Money::parse_chargeable(a, &Currency::from_stored(&payment.currency))
-            .map_err(|e| ApiError::InvalidAmount {
-                field: "amount".into(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| ApiError::money("amount", e))?
             .minor_units(),
     };
     if amount <= 0 || amount > remaining {
@@ -191,6 +153,58 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
             remaining: Ord::max(remaining, 0),
         });
     }
+    Ok(amount)
+}
+
+/// Sends a reserved refund to Stripe and settles it with the answer. An unknown outcome keeps
+/// the reservation (Stripe may have refunded; the webhook or a retry with the same key settles
+/// it); a refusal releases it.
+async fn ask_stripe<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    stripe: &StripeClient,
+    refund: &refunds::Model,
+    payment_intent: String,
+    reason: Option<Reason>,
+    key: &crate::stripe::IdempotencyKey,
+) -> Result<Uuid, ApiError> {
+    let mut call = req::CreateRefund::new()
+        .payment_intent(payment_intent)
+        .amount(refund.amount)
+        .metadata(std::collections::HashMap::from([(
+            "tollgate_refund_id".to_string(),
+            refund.id.to_string(),
+        )]));
+    if let Some(r) = reason {
+        call = call.reason(r.to_stripe());
+    }
+    match stripe.send::<objects::Refund>(&call, Some(key)).await {
+        Ok(answer) => {
+            settle(db, refund.id, &answer, Utc::now()).await?;
+            Ok(refund.id)
+        }
+        Err(e) if e.outcome_unknown() => Err(e.into()),
+        Err(e) => {
+            release(db, refund.id, &e.to_string()).await?;
+            Err(match e {
+                StripeError::InvalidRequest { error, .. } => ApiError::NotRefundable(
+                    error
+                        .message
+                        .unwrap_or_else(|| "Stripe refused the refund".into()),
+                ),
+                other => other.into(),
+            })
+        }
+    }
+}
+
+async fn reserve<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    payment: &payment_rows::Model,
+    refund_id: Uuid,
+    request: &RefundRequest,
+) -> Result<refunds::Model, ApiError> {
+    let amount = refund_amount(payment, request)?;
     let txn = db.begin().await?;
     // The check and the reservation are one statement: concurrent refunds serialise on the row.
     let reserved = payment_rows::Entity::update_many()

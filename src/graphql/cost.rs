@@ -129,6 +129,34 @@ fn is_introspection_type(name: &str) -> bool {
     name.starts_with("__")
 }
 
+/// A field's cost shape from its SDL definition.
+fn shape_of_field(f: &async_graphql::parser::types::FieldDefinition) -> FieldShape {
+    let first = f
+        .arguments
+        .iter()
+        .find(|a| a.node.name.node == "first")
+        .map(|a| match a.node.default_value.as_ref().map(|v| &v.node) {
+            Some(ConstValue::Number(n)) => n.as_u64().unwrap_or(DEFAULT_PAGE),
+            _ => DEFAULT_PAGE,
+        });
+    let mut ty = &f.ty.node;
+    let mut list = false;
+    let type_name = loop {
+        match &ty.base {
+            BaseType::Named(n) => break n.to_string(),
+            BaseType::List(inner) => {
+                list = true;
+                ty = inner;
+            }
+        }
+    };
+    FieldShape {
+        type_name,
+        list,
+        first,
+    }
+}
+
 impl CostModel {
     pub fn from_sdl(sdl: &str) -> anyhow::Result<Self> {
         let doc = async_graphql::parser::parse_schema(sdl)?;
@@ -161,37 +189,7 @@ impl CostModel {
                     };
                     let shapes = fields
                         .into_iter()
-                        .map(|f| {
-                            let f = f.node;
-                            let first = f
-                                .arguments
-                                .iter()
-                                .find(|a| a.node.name.node == "first")
-                                .map(|a| match &a.node.default_value {
-                                    Some(v) => match &v.node {
-                                        ConstValue::Number(n) => n.as_u64().unwrap_or(DEFAULT_PAGE),
-                                        _ => DEFAULT_PAGE,
-                                    },
-                                    None => DEFAULT_PAGE,
-                                });
-                            let mut ty = &f.ty.node;
-                            let mut list = false;
-                            let type_name = loop {
-                                match &ty.base {
-                                    BaseType::Named(n) => break n.to_string(),
-                                    BaseType::List(inner) => {
-                                        list = true;
-                                        ty = inner;
-                                    }
-                                }
-                            };
-                            let shape = FieldShape {
-                                type_name,
-                                list,
-                                first,
-                            };
-                            (f.name.node.to_string(), shape)
-                        })
+                        .map(|f| (f.node.name.node.to_string(), shape_of_field(&f.node)))
                         .collect();
                     model.fields.insert(t.name.node.to_string(), shapes);
                 }

@@ -308,6 +308,43 @@ pub async fn get(State(state): State<Edge>, req: Request) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The viewer of a bearer token (None without one), within their rate limit. A bad token is
+/// refused outright rather than treated as anonymous, so a client learns its session expired
+/// instead of seeing an empty history.
+fn authenticate(
+    state: &GraphqlEdge,
+    headers: &HeaderMap,
+) -> Result<Option<crate::auth::Viewer>, EdgeError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let viewer = state.auth.from_header(authorization).map_err(|e| {
+        tracing::info!(reason = %e, "rejected bearer token");
+        EdgeError::unauthenticated()
+    })?;
+    if let Some(v) = &viewer {
+        state
+            .rate_limits
+            .user(&v.user_id)
+            .map_err(EdgeError::rate_limited)?;
+    }
+    Ok(viewer)
+}
+
+/// GET must not change anything: mutations are POSTed.
+fn mutation_over_get() -> Response {
+    let mut response = EdgeError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::BadRequest,
+        "mutations are sent with POST",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
 async fn execute(
     state: &GraphqlEdge,
     headers: &HeaderMap,
@@ -323,21 +360,7 @@ async fn execute(
         ));
     };
     let variables = variables_of(params.variables)?;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let viewer = state.auth.from_header(authorization).map_err(|e| {
-        tracing::info!(reason = %e, "rejected bearer token");
-        // Refused outright rather than treated as anonymous, so a client learns its session
-        // expired instead of seeing an empty history.
-        EdgeError::unauthenticated()
-    })?;
-    if let Some(v) = &viewer {
-        state
-            .rate_limits
-            .user(&v.user_id)
-            .map_err(EdgeError::rate_limited)?;
-    }
+    let viewer = authenticate(state, headers)?;
     let mut request = GqlRequest::new(query).variables(variables);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -348,16 +371,7 @@ async fn execute(
     };
     if checked.analysis.operation_type == OperationType::Mutation {
         if via_get {
-            let mut response = EdgeError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::BadRequest,
-                "mutations are sent with POST",
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return Ok(response);
+            return Ok(mutation_over_get());
         }
         if let Some(v) = &viewer {
             state

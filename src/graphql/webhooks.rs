@@ -3,9 +3,6 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::webhook_events;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
 
 use super::{context, payments::PageInfo};
 use crate::{
@@ -114,40 +111,18 @@ impl WebhooksQuery {
             return Err(ApiError::invalid_input("first", "must be at least 1").into());
         }
         let first = first.min(super::payments::MAX_PAGE) as u64;
-        let mut filter = Condition::all();
-        if let Some(s) = status {
-            filter =
-                filter.add(webhook_events::Column::Status.eq(entity::WebhookEventStatus::from(s)));
-        }
-        if let Some(t) = event_type {
-            filter = filter.add(webhook_events::Column::EventType.eq(t));
-        }
-        let total = webhook_events::Entity::find()
-            .filter(filter.clone())
-            .count(&svc.db)
-            .await?;
-        if let Some(a) = after {
-            let c = Cursor::decode(&a)
-                .ok_or_else(|| ApiError::invalid_input("after", "not a cursor from this API"))?;
-            filter = filter.add(
-                Condition::any()
-                    .add(webhook_events::Column::ReceivedAt.lt(c.created_at))
-                    .add(
-                        Condition::all()
-                            .add(webhook_events::Column::ReceivedAt.eq(c.created_at))
-                            .add(webhook_events::Column::Id.lt(c.id)),
-                    ),
-            );
-        }
-        let mut rows = webhook_events::Entity::find()
-            .filter(filter)
-            .order_by_desc(webhook_events::Column::ReceivedAt)
-            .order_by_desc(webhook_events::Column::Id)
-            .limit(first + 1)
-            .all(&svc.db)
-            .await?;
-        let has_next = rows.len() as u64 > first;
-        rows.truncate(first as usize);
+        let after = after
+            .map(|a| {
+                Cursor::decode(&a)
+                    .ok_or_else(|| ApiError::invalid_input("after", "not a cursor from this API"))
+            })
+            .transpose()?;
+        let filter = crate::webhooks::store::Filter {
+            status: status.map(Into::into),
+            event_type,
+        };
+        let (rows, has_next, total) =
+            crate::webhooks::store::page(&svc.db, filter, first, after.as_ref()).await?;
         let edges: Vec<WebhookEventEdge> = rows
             .into_iter()
             .map(|r| WebhookEventEdge {

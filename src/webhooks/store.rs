@@ -73,3 +73,52 @@ pub async fn once(
         .await?;
     Ok(inserted == 1)
 }
+
+/// Which stored events an admin lists.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<WebhookEventStatus>,
+    pub event_type: Option<String>,
+}
+
+/// A page of stored events, newest first: the rows, whether more follow, and how many match.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    filter: Filter,
+    first: u64,
+    after: Option<&crate::billing::payments::Cursor>,
+) -> Result<(Vec<webhook_events::Model>, bool, u64), DbErr> {
+    use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut condition = Condition::all();
+    if let Some(s) = filter.status {
+        condition = condition.add(webhook_events::Column::Status.eq(s));
+    }
+    if let Some(t) = filter.event_type {
+        condition = condition.add(webhook_events::Column::EventType.eq(t));
+    }
+    let total = webhook_events::Entity::find()
+        .filter(condition.clone())
+        .count(db)
+        .await?;
+    if let Some(c) = after {
+        condition = condition.add(
+            Condition::any()
+                .add(webhook_events::Column::ReceivedAt.lt(c.created_at))
+                .add(
+                    Condition::all()
+                        .add(webhook_events::Column::ReceivedAt.eq(c.created_at))
+                        .add(webhook_events::Column::Id.lt(c.id)),
+                ),
+        );
+    }
+    let mut rows = webhook_events::Entity::find()
+        .filter(condition)
+        .order_by_desc(webhook_events::Column::ReceivedAt)
+        .order_by_desc(webhook_events::Column::Id)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, has_next, total))
+}
