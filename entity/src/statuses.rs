@@ -136,12 +136,6 @@ impl PaymentStatus {
     }
 }
 
-impl std::fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl RefundStatus {
     /// The stored (and Stripe) spelling.
     pub fn as_str(self) -> &'static str {
@@ -152,12 +146,6 @@ impl RefundStatus {
             RefundStatus::Canceled => "canceled",
             RefundStatus::RequiresAction => "requires_action",
         }
-    }
-}
-
-impl std::fmt::Display for RefundStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -177,12 +165,6 @@ impl SubscriptionStatus {
     }
 }
 
-impl std::fmt::Display for SubscriptionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl WebhookEventStatus {
     /// The stored (and Stripe) spelling.
     pub fn as_str(self) -> &'static str {
@@ -192,12 +174,6 @@ impl WebhookEventStatus {
             WebhookEventStatus::Ignored => "ignored",
             WebhookEventStatus::Failed => "failed",
         }
-    }
-}
-
-impl std::fmt::Display for WebhookEventStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -213,11 +189,24 @@ impl PriceInterval {
     }
 }
 
-impl std::fmt::Display for PriceInterval {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Each status prints as it is stored.
+macro_rules! display_as_stored {
+    ($($t:ty),+) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )+};
 }
+
+display_as_stored!(
+    PaymentStatus,
+    RefundStatus,
+    SubscriptionStatus,
+    WebhookEventStatus,
+    PriceInterval
+);
 
 #[cfg(test)]
 mod tests {
