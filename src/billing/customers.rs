@@ -114,3 +114,30 @@ async fn tag_orphan(stripe: &StripeClient, orphan: &str, canonical: &str) {
         tracing::warn!(error = %e, orphan, "could not tag orphan customer");
     }
 }
+
+/// A customer changed at Stripe (`customer.updated`, e.g. the default card chosen in the
+/// dashboard): the local default follows. Returns false for customers that are not Tollgate's.
+pub async fn apply_default_payment_method(
+    db: &impl ConnectionTrait,
+    customer: &crate::stripe::objects::Customer,
+) -> Result<bool, ApiError> {
+    use sea_orm::sea_query::Expr;
+    let default = customer
+        .invoice_settings
+        .as_ref()
+        .and_then(|s| s.default_payment_method.as_ref())
+        .map(|pm| pm.id().to_string());
+    let updated = customers::Entity::update_many()
+        .col_expr(
+            customers::Column::DefaultPaymentMethodId,
+            Expr::value(default),
+        )
+        .col_expr(
+            customers::Column::UpdatedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(customers::Column::StripeCustomerId.eq(&customer.id))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}

@@ -692,6 +692,38 @@ pub async fn find_for_intent(
     }
 }
 
+/// Records the card a charge was paid with on its payment, when the payment has none yet
+/// (webhooks carry the payment method as a bare id; the charge has the card summary).
+/// Returns the payment when it changed.
+pub async fn record_card(
+    db: &impl ConnectionTrait,
+    stripe_payment_intent_id: &str,
+    card: &objects::CardSummary,
+) -> Result<Option<payments::Model>, ApiError> {
+    let Some(payment) = find_by_intent_id(db, stripe_payment_intent_id).await? else {
+        return Ok(None);
+    };
+    if payment.card_last4.is_some() || card.last4.is_none() {
+        return Ok(None);
+    }
+    payments::Entity::update_many()
+        .col_expr(payments::Column::CardBrand, Expr::value(card.brand.clone()))
+        .col_expr(payments::Column::CardLast4, Expr::value(card.last4.clone()))
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Id.eq(payment.id))
+        .filter(payments::Column::CardLast4.is_null())
+        .exec(db)
+        .await?;
+    Ok(Some(find(db, payment.id).await?))
+}
+
+/// Whether a snapshot names its card only by id (a webhook): re-read it to learn the card.
+pub fn lacks_card(pi: &objects::PaymentIntent) -> bool {
+    card_of(pi).1.is_none()
+        && (pi.payment_method.is_some() || pi.latest_charge.is_some())
+        && pi.status == objects::PaymentIntentStatus::Succeeded
+}
+
 /// Re-reads a PaymentIntent with what Tollgate records from it (card, charge).
 pub async fn retrieve_intent(
     stripe: &StripeClient,
@@ -723,13 +755,17 @@ pub async fn mark_disputed(
 pub async fn link_invoice(
     db: &impl ConnectionTrait,
     payment_id: Uuid,
-    subscription_id: Uuid,
+    subscription: &entity::subscriptions::Model,
     stripe_invoice_id: &str,
 ) -> Result<(), ApiError> {
     payments::Entity::update_many()
         .col_expr(
             payments::Column::SubscriptionId,
-            Expr::value(Some(subscription_id)),
+            Expr::value(Some(subscription.id)),
+        )
+        .col_expr(
+            payments::Column::PriceId,
+            Expr::value(subscription.price_id),
         )
         .col_expr(
             payments::Column::StripeInvoiceId,

@@ -245,6 +245,8 @@ pub struct Charge {
     #[serde(default)]
     pub payment_intent: Option<String>,
     #[serde(default)]
+    pub customer: Option<Expandable<Customer>>,
+    #[serde(default)]
     pub payment_method_details: Option<PaymentMethodDetails>,
     #[serde(default)]
     pub failure_code: Option<String>,
@@ -421,9 +423,64 @@ pub struct Invoice {
     pub amount_due: Option<i64>,
     #[serde(default)]
     pub currency: Option<String>,
+    /// Since API 2025-03-31: the invoice's payments (when included), each naming its
+    /// PaymentIntent; `payment_intent` above is the older shape.
+    #[serde(default)]
+    pub payments: Option<List<InvoicePayment>>,
+}
+
+/// An invoice's payment (API 2025-03-31+), as listed on the invoice and sent with
+/// `invoice_payment.paid`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePayment {
+    pub id: String,
+    #[serde(default)]
+    pub invoice: Option<Expandable<Invoice>>,
+    #[serde(default)]
+    pub payment: Option<InvoicePaymentTarget>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePaymentTarget {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    #[serde(default)]
+    pub charge: Option<Expandable<Charge>>,
+}
+
+impl InvoicePayment {
+    pub fn payment_intent_id(&self) -> Option<&str> {
+        self.payment
+            .as_ref()?
+            .payment_intent
+            .as_ref()
+            .map(|p| p.id())
+    }
 }
 
 impl Invoice {
+    /// The PaymentIntents that paid it, whichever API version shaped it.
+    pub fn paid_intent_ids(&self) -> Vec<String> {
+        let listed: Vec<String> = self
+            .payments
+            .iter()
+            .flat_map(|l| &l.data)
+            .filter(|p| p.status.as_deref().is_none_or(|s| s == "paid"))
+            .filter_map(|p| p.payment_intent_id().map(str::to_owned))
+            .collect();
+        if !listed.is_empty() {
+            return listed;
+        }
+        self.payment_intent
+            .iter()
+            .map(|p| p.id().to_string())
+            .collect()
+    }
+
     /// The subscription it bills, whichever API version shaped it.
     pub fn subscription_id(&self) -> Option<String> {
         self.subscription

@@ -107,14 +107,16 @@ pub async fn handle(
     let kind = event.kind.as_str();
     match kind {
         k if k.starts_with("payment_intent.") => payment_intent(txn, stripe, event).await,
-        "charge.refunded" | "charge.refund.updated" => {
+        "charge.refunded" => {
             let charge: objects::Charge = read(event)?;
             match charge.payment_intent {
                 Some(pi) => refunds_of(txn, stripe, event, &pi).await,
                 None => Ok(Handled::done(vec![])),
             }
         }
-        k if k.starts_with("refund.") => {
+        "charge.succeeded" => charge_succeeded(txn, stripe, event).await,
+        // Its object is a Refund, like `refund.*`.
+        k if k.starts_with("refund.") || k == "charge.refund.updated" => {
             let refund: objects::Refund = read(event)?;
             let live = apply_refund(txn, &refund, event_time(event)).await?;
             notify(txn, event, live.into_iter().collect()).await
@@ -123,6 +125,12 @@ pub async fn handle(
         k if k.starts_with("customer.subscription.") => subscription(txn, stripe, event).await,
         "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
             invoice(txn, stripe, event).await
+        }
+        "invoice_payment.paid" => invoice_payment(txn, stripe, event).await,
+        "customer.updated" => {
+            let customer: objects::Customer = read(event)?;
+            customers::apply_default_payment_method(txn, &customer).await?;
+            Ok(Handled::done(vec![]))
         }
         k if k.starts_with("product.") => {
             let product: objects::Product = read(event)?;
@@ -168,6 +176,11 @@ async fn payment_intent(
     let current = payment_rules::find_for_intent(txn, &pi).await?;
     let (pi, snapshot) = match freshness(event.created, current.as_ref().map(|c| c.snapshot_at)) {
         Freshness::Older => return Ok(Handled::done(vec![])),
+        // Today's webhooks name the card only by id: re-read to record brand and last4.
+        Freshness::Newer if payment_rules::lacks_card(&pi) => (
+            payment_rules::retrieve_intent(stripe, &pi.id).await?,
+            Utc::now(),
+        ),
         Freshness::Newer => (pi, event_time(event)),
         Freshness::Tie => (
             payment_rules::retrieve_intent(stripe, &pi.id).await?,
@@ -279,30 +292,67 @@ async fn subscription(
 }
 
 /// Renewals: a paid invoice of a subscription is recorded as a payment linked to it; a failed
-/// one moves the subscription along (past due) by re-reading it.
+/// one moves the subscription along (past due) by re-reading it. Today's invoices name their
+/// PaymentIntents in `payments` (when included) or not at all — `invoice_payment.paid` then
+/// links them; older ones in `payment_intent`.
 async fn invoice(
     txn: &DatabaseTransaction,
     stripe: &StripeClient,
     event: &objects::Event,
 ) -> Outcome {
     let invoice: objects::Invoice = read(event)?;
+    let paid = match event.kind.as_str() {
+        "invoice.payment_failed" => vec![],
+        _ => invoice.paid_intent_ids(),
+    };
+    let live = renewal(txn, stripe, &invoice, &paid).await?;
+    notify(txn, event, live).await
+}
+
+/// `invoice_payment.paid` (API 2025-03-31+): the link between an invoice and the
+/// PaymentIntent that paid it.
+async fn invoice_payment(
+    txn: &DatabaseTransaction,
+    stripe: &StripeClient,
+    event: &objects::Event,
+) -> Outcome {
+    let payment: objects::InvoicePayment = read(event)?;
+    let (Some(invoice), Some(pi)) = (payment.invoice.as_ref(), payment.payment_intent_id()) else {
+        return Ok(Handled::done(vec![])); // paid out of band, or not by a PaymentIntent
+    };
+    let invoice: objects::Invoice = match invoice.object() {
+        Some(full) => full.clone(),
+        None => {
+            let request = crate::stripe::requests::invoice::RetrieveInvoice::new(invoice.id());
+            stripe.send(&request, None).await?
+        }
+    };
+    let live = renewal(txn, stripe, &invoice, &[pi.to_string()]).await?;
+    notify(txn, event, live).await
+}
+
+/// Refreshes the invoice's subscription and records each paying PaymentIntent as one payment
+/// linked to it (whichever of the renewal's events arrives first creates it; the others link
+/// or change nothing).
+async fn renewal(
+    txn: &DatabaseTransaction,
+    stripe: &StripeClient,
+    invoice: &objects::Invoice,
+    paid_intents: &[String],
+) -> Result<Vec<LiveEvent>, HandleError> {
     let Some(sub_id) = invoice.subscription_id() else {
-        return Ok(Handled::done(vec![]));
+        return Ok(vec![]);
     };
     let sub: objects::Subscription = stripe
         .send(&sub_req::RetrieveSubscription::new(sub_id.as_str()), None)
         .await?;
     let Some(customer) = customers::find_by_stripe_id(txn, sub.customer.id()).await? else {
-        return Ok(Handled::done(vec![]));
+        return Ok(vec![]);
     };
     let row = subscription_rules::apply(txn, &sub, Utc::now(), Some(&customer)).await?;
     let mut live = vec![LiveEvent::subscription(&row)];
-    let paid_intent = match event.kind.as_str() {
-        "invoice.payment_failed" => None,
-        _ => invoice.payment_intent.as_ref().map(|p| p.id().to_string()),
-    };
-    if let Some(pi_id) = paid_intent {
-        let pi = payment_rules::retrieve_intent(stripe, &pi_id).await?;
+    for pi_id in paid_intents {
+        let pi = payment_rules::retrieve_intent(stripe, pi_id).await?;
         let origin = payment_rules::Origin {
             payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
             user_id: customer.user_id.clone(),
@@ -312,18 +362,44 @@ async fn invoice(
             stripe_invoice_id: Some(invoice.id.clone()),
             stripe_idempotency_key: None,
         };
-        let existing = payment_rules::find_by_intent_id(txn, &pi.id).await?;
-        let payment = payment_rules::apply_intent(
-            txn,
-            &pi,
-            Utc::now(),
-            existing.is_none().then_some(&origin),
-        )
-        .await?;
-        payment_rules::link_invoice(txn, payment.id, row.id, &invoice.id).await?;
+        let payment = payment_rules::apply_intent(txn, &pi, Utc::now(), Some(&origin)).await?;
+        payment_rules::link_invoice(txn, payment.id, &row, &invoice.id).await?;
         live.push(LiveEvent::payment(&payment));
     }
-    notify(txn, event, live).await
+    Ok(live)
+}
+
+/// `charge.succeeded` carries the card summary that today's PaymentIntent events lack: recorded
+/// on the payment, which is created from the re-read intent when it is not known yet.
+async fn charge_succeeded(
+    txn: &DatabaseTransaction,
+    stripe: &StripeClient,
+    event: &objects::Event,
+) -> Outcome {
+    let charge: objects::Charge = read(event)?;
+    let Some(pi_id) = charge.payment_intent.as_deref() else {
+        return Ok(Handled::done(vec![]));
+    };
+    if payment_rules::find_by_intent_id(txn, pi_id)
+        .await?
+        .is_none()
+    {
+        let pi = payment_rules::retrieve_intent(stripe, pi_id).await?;
+        let Some(origin) = payment_rules::origin_from_customer(txn, &pi).await? else {
+            return Ok(Handled::done(vec![])); // not one of our customers
+        };
+        let row = payment_rules::apply_intent(txn, &pi, Utc::now(), Some(&origin)).await?;
+        return notify(txn, event, vec![LiveEvent::payment(&row)]).await;
+    }
+    let card = charge
+        .payment_method_details
+        .as_ref()
+        .and_then(|d| d.card.as_ref());
+    let changed = match card {
+        Some(card) => payment_rules::record_card(txn, pi_id, card).await?,
+        None => None,
+    };
+    notify(txn, event, changed.iter().map(LiveEvent::payment).collect()).await
 }
 
 async fn price(

@@ -16,6 +16,7 @@ mod payments;
 mod query_cost;
 mod refunds;
 mod stripe_client;
+mod stripe_today;
 mod subscriptions;
 mod webhook_intake;
 mod webhooks;
