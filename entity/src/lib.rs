@@ -13,7 +13,8 @@ pub mod subscriptions;
 pub mod webhook_events;
 
 pub use statuses::{
-    PaymentStatus, PriceInterval, RefundStatus, SubscriptionStatus, WebhookEventStatus,
+    DisputeStatus, PaymentStatus, PriceInterval, RefundStatus, SubscriptionStatus,
+    WebhookEventStatus,
 };
 
 pub mod prelude {

@@ -32,6 +32,10 @@ pub struct Model {
     pub subscription_id: Option<Uuid>,
     pub stripe_invoice_id: Option<String>,
     pub disputed: bool,
+    /// Stripe's dispute status, once the charge is disputed; `won`/`lost` are final.
+    pub dispute_status: Option<super::statuses::DisputeStatus>,
+    /// Minor units the customer disputed (taken back when the dispute is lost).
+    pub dispute_amount: i64,
     pub snapshot_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

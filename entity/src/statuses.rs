@@ -106,6 +106,63 @@ pub enum WebhookEventStatus {
     Failed,
 }
 
+/// Stripe's dispute statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum DisputeStatus {
+    #[sea_orm(string_value = "warning_needs_response")]
+    WarningNeedsResponse,
+    #[sea_orm(string_value = "warning_under_review")]
+    WarningUnderReview,
+    #[sea_orm(string_value = "warning_closed")]
+    WarningClosed,
+    #[sea_orm(string_value = "needs_response")]
+    NeedsResponse,
+    #[sea_orm(string_value = "under_review")]
+    UnderReview,
+    #[sea_orm(string_value = "won")]
+    Won,
+    #[sea_orm(string_value = "lost")]
+    Lost,
+    #[sea_orm(string_value = "prevented")]
+    Prevented,
+}
+
+impl DisputeStatus {
+    /// Outcomes: a stale event never walks them back.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DisputeStatus::Won
+                | DisputeStatus::Lost
+                | DisputeStatus::WarningClosed
+                | DisputeStatus::Prevented
+        )
+    }
+
+    /// Stripe's spelling; `None` for a status Tollgate does not know.
+    pub fn from_stripe(s: &str) -> Option<Self> {
+        use sea_orm::ActiveEnum;
+        Self::try_from_value(&s.to_string()).ok()
+    }
+}
+
+impl DisputeStatus {
+    /// The stored (and Stripe) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisputeStatus::WarningNeedsResponse => "warning_needs_response",
+            DisputeStatus::WarningUnderReview => "warning_under_review",
+            DisputeStatus::WarningClosed => "warning_closed",
+            DisputeStatus::NeedsResponse => "needs_response",
+            DisputeStatus::UnderReview => "under_review",
+            DisputeStatus::Won => "won",
+            DisputeStatus::Lost => "lost",
+            DisputeStatus::Prevented => "prevented",
+        }
+    }
+}
+
 /// How often a recurring price charges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
@@ -205,7 +262,8 @@ display_as_stored!(
     RefundStatus,
     SubscriptionStatus,
     WebhookEventStatus,
-    PriceInterval
+    PriceInterval,
+    DisputeStatus
 );
 
 #[cfg(test)]

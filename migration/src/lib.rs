@@ -1,4 +1,5 @@
-//! Migrations, valid on SQLite and PostgreSQL. One file per table, applied in name order.
+//! Migrations, valid on SQLite and PostgreSQL. One file per table (then one per change),
+//! applied in name order.
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_customers;
@@ -11,6 +12,7 @@ mod m20261124_000007_create_payment_methods;
 mod m20261124_000008_create_webhook_events;
 mod m20261124_000009_create_idempotency_keys;
 mod m20261124_000010_create_side_effects;
+mod m20261125_000011_add_dispute_outcome;
 
 pub struct Migrator;
 
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_create_webhook_events::Migration),
             Box::new(m20261124_000009_create_idempotency_keys::Migration),
             Box::new(m20261124_000010_create_side_effects::Migration),
+            Box::new(m20261125_000011_add_dispute_outcome::Migration),
         ]
     }
 }

@@ -44,9 +44,10 @@ from tollgate_emulator import check_localstripe_version  # noqa: E402
 def install_patches():
     """Imports localstripe and applies every patch, in this order. Returns the patched app."""
     # Importing changes nothing; the install() calls below do the patching.
-    from tollgate_emulator import (app, charges, errors, events, invoices,  # noqa: F401
-                                   middleware, payment_intents, payment_methods, prices,
-                                   products, refunds, setup_intents, store, subscriptions)
+    from tollgate_emulator import (app, charges, errors, events,  # noqa: F401
+                                   invoice_payments, invoices, middleware, payment_intents,
+                                   payment_methods, prices, products, refunds, setup_intents,
+                                   store, subscriptions)
     store.install()
     events.install()
     errors.install()
@@ -58,6 +59,8 @@ def install_patches():
     products.install()
     # prices: a new resource, nothing to patch; app.build_app adds its routes.
     subscriptions.install()
+    # invoice_payments: a new resource, nothing to patch; invoices.install() lists an invoice's
+    # payments and app.build_app adds their routes.
     invoices.install()
     # middleware: nothing to patch; app.build_app adds the middlewares and control routes.
     return app.build_app()

@@ -25,7 +25,7 @@ use crate::{
     },
 };
 
-pub use entity::PaymentStatus;
+pub use entity::{DisputeStatus, PaymentStatus};
 
 /// The SPA or the server may still confirm these.
 pub const CONFIRMABLE: [PaymentStatus; 3] = [
@@ -408,6 +408,8 @@ async fn record_unknown_outcome(
         subscription_id: Set(None),
         stripe_invoice_id: Set(None),
         disputed: Set(false),
+        dispute_status: Set(None),
+        dispute_amount: Set(0),
         // The epoch: any real snapshot is newer.
         snapshot_at: Set(DateTime::UNIX_EPOCH),
         created_at: Set(now),
@@ -575,6 +577,8 @@ async fn insert_intent(
         subscription_id: Set(origin.subscription_id),
         stripe_invoice_id: Set(origin.stripe_invoice_id.clone()),
         disputed: Set(false),
+        dispute_status: Set(None),
+        dispute_amount: Set(0),
         snapshot_at: Set(snapshot_at),
         // Our own clock for rows we create: Stripe's `created` has one-second resolution,
         // too coarse to order a history.
@@ -733,20 +737,45 @@ pub async fn retrieve_intent(
     Ok(stripe.send(&request, None).await?)
 }
 
-/// A dispute was opened on the payment of this PaymentIntent. Returns the payment, if known.
-pub async fn mark_disputed(
+/// A dispute of the payment of this PaymentIntent, as Stripe reports it (opened, updated,
+/// funds withdrawn or reinstated, closed): its status and amount are recorded; an outcome
+/// (`won`, `lost`) is never walked back by a stale event. Returns the payment when it changed.
+pub async fn apply_dispute(
     db: &impl ConnectionTrait,
     stripe_payment_intent_id: &str,
+    status: DisputeStatus,
+    amount: i64,
 ) -> Result<Option<payments::Model>, ApiError> {
     let Some(payment) = find_by_intent_id(db, stripe_payment_intent_id).await? else {
         return Ok(None);
     };
-    payments::Entity::update_many()
+    if payment.dispute_status.is_some_and(DisputeStatus::is_final) && !status.is_final() {
+        return Ok(None);
+    }
+    let mut update = payments::Entity::update_many()
         .col_expr(payments::Column::Disputed, Expr::value(true))
+        .col_expr(payments::Column::DisputeStatus, Expr::value(Some(status)))
+        .col_expr(payments::Column::DisputeAmount, Expr::value(amount))
         .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(payments::Column::Id.eq(payment.id))
-        .exec(db)
-        .await?;
+        .filter(payments::Column::Id.eq(payment.id));
+    if !status.is_final() {
+        // Checked again in the statement: a concurrent outcome wins over a stale update.
+        let finals = [
+            DisputeStatus::Won,
+            DisputeStatus::Lost,
+            DisputeStatus::WarningClosed,
+            DisputeStatus::Prevented,
+        ];
+        update = update.filter(
+            sea_orm::Condition::any()
+                .add(payments::Column::DisputeStatus.is_null())
+                .add(payments::Column::DisputeStatus.is_not_in(finals)),
+        );
+    }
+    let updated = update.exec(db).await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
     Ok(Some(find(db, payment.id).await?))
 }
 
@@ -1016,6 +1045,8 @@ pub struct RevenueLine {
     pub currency: String,
     pub gross: i64,
     pub refunded: i64,
+    /// Taken back by disputes the merchant lost.
+    pub disputes_lost: i64,
 }
 
 /// Captured payments per currency in [from, to): gross, refunded (net is the difference).
@@ -1033,6 +1064,13 @@ pub async fn revenue(
             Expr::cust("CAST(SUM(amount_refunded) AS BIGINT)"),
             "refunded",
         )
+        .column_as(
+            Expr::cust_with_values(
+                "CAST(SUM(CASE WHEN dispute_status = ? THEN dispute_amount ELSE 0 END) AS BIGINT)",
+                [DisputeStatus::Lost.as_str()],
+            ),
+            "disputes_lost",
+        )
         .filter(payments::Column::Status.is_in(PaymentStatus::CAPTURED))
         .group_by(payments::Column::Currency)
         .order_by_asc(payments::Column::Currency);
@@ -1042,13 +1080,14 @@ pub async fn revenue(
     if let Some(t) = to {
         query = query.filter(payments::Column::CreatedAt.lt(t));
     }
-    let rows: Vec<(String, i64, i64)> = query.into_tuple().all(db).await?;
+    let rows: Vec<(String, i64, i64, i64)> = query.into_tuple().all(db).await?;
     Ok(rows
         .into_iter()
-        .map(|(currency, gross, refunded)| RevenueLine {
+        .map(|(currency, gross, refunded, disputes_lost)| RevenueLine {
             currency,
             gross,
             refunded,
+            disputes_lost,
         })
         .collect())
 }

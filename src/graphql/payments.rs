@@ -98,6 +98,14 @@ impl Payment {
         self.0.disputed
     }
 
+    /// The dispute, when there is one: where it stands and how much it is for.
+    async fn dispute(&self) -> Option<PaymentDispute> {
+        Some(PaymentDispute {
+            status: self.0.dispute_status?.into(),
+            amount: MoneyType::from_parts(self.0.dispute_amount, &self.0.currency),
+        })
+    }
+
     /// The client's own key-value data.
     async fn metadata(&self) -> Json<serde_json::Value> {
         Json(self.0.metadata.clone())
@@ -312,6 +320,28 @@ fn connection(page: billing::payments::Page, filter: PaymentFilter) -> PaymentCo
     }
 }
 
+/// Stripe's dispute statuses (`WON` and `LOST` are outcomes).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::DisputeStatus")]
+pub enum DisputeStatus {
+    WarningNeedsResponse,
+    WarningUnderReview,
+    WarningClosed,
+    NeedsResponse,
+    UnderReview,
+    Won,
+    Lost,
+    Prevented,
+}
+
+/// A customer's dispute of a payment with their bank.
+#[derive(SimpleObject)]
+pub struct PaymentDispute {
+    pub status: DisputeStatus,
+    /// The disputed amount (taken back if the dispute is lost).
+    pub amount: MoneyType,
+}
+
 /// Revenue of one currency over a period.
 #[derive(SimpleObject)]
 pub struct RevenueLine {
@@ -320,7 +350,9 @@ pub struct RevenueLine {
     pub gross: MoneyType,
     /// Everything refunded of it.
     pub refunded: MoneyType,
-    /// Gross minus refunded.
+    /// Taken back by disputes lost.
+    pub disputes_lost: MoneyType,
+    /// Gross minus refunded minus disputes lost.
     pub net: MoneyType,
     /// Monthly recurring revenue of subscriptions active now (yearly prices count 1/12).
     pub mrr: MoneyType,
@@ -409,11 +441,13 @@ impl PaymentsQuery {
             .into_iter()
             .map(|currency| {
                 let line = lines.iter().find(|l| l.currency == currency);
-                let (gross, refunded) = line.map_or((0, 0), |l| (l.gross, l.refunded));
+                let (gross, refunded, lost) =
+                    line.map_or((0, 0, 0), |l| (l.gross, l.refunded, l.disputes_lost));
                 RevenueLine {
                     gross: MoneyType::from_parts(gross, &currency),
                     refunded: MoneyType::from_parts(refunded, &currency),
-                    net: MoneyType::from_parts(gross - refunded, &currency),
+                    disputes_lost: MoneyType::from_parts(lost, &currency),
+                    net: MoneyType::from_parts(gross - refunded - lost, &currency),
                     mrr: MoneyType::from_parts(mrr.get(&currency).copied().unwrap_or(0), &currency),
                     currency,
                 }

@@ -429,6 +429,22 @@ pub struct Invoice {
     pub payments: Option<List<InvoicePayment>>,
 }
 
+/// A dispute of a charge (`charge.dispute.*` events).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    #[serde(default)]
+    pub charge: Option<Expandable<Charge>>,
+}
+
 /// An invoice's payment (API 2025-03-31+), as listed on the invoice and sent with
 /// `invoice_payment.paid`.
 #[derive(Debug, Clone, Deserialize)]

@@ -121,7 +121,7 @@ pub async fn handle(
             let live = apply_refund(txn, &refund, event_time(event)).await?;
             notify(txn, event, live.into_iter().collect()).await
         }
-        "charge.dispute.created" => dispute(txn, event).await,
+        k if k.starts_with("charge.dispute.") => dispute(txn, event).await,
         k if k.starts_with("customer.subscription.") => subscription(txn, stripe, event).await,
         "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
             invoice(txn, stripe, event).await
@@ -238,17 +238,24 @@ async fn apply_refund(
     }
 }
 
+/// Every `charge.dispute.*` event carries the dispute as it stands: its status and amount are
+/// recorded on the payment (lost disputes come off revenue).
 async fn dispute(txn: &DatabaseTransaction, event: &objects::Event) -> Outcome {
-    #[derive(serde::Deserialize)]
-    struct Dispute {
-        #[serde(default)]
-        payment_intent: Option<String>,
-    }
-    let dispute: Dispute = read(event)?;
-    let Some(pi) = dispute.payment_intent else {
-        return Ok(Handled::done(vec![]));
+    let dispute: objects::Dispute = read(event)?;
+    let status = dispute
+        .status
+        .as_deref()
+        .and_then(entity::DisputeStatus::from_stripe)
+        .ok_or_else(|| {
+            HandleError::Unapplicable(format!(
+                "dispute {} has a status Tollgate does not know",
+                dispute.id
+            ))
+        })?;
+    let Some(pi) = dispute.payment_intent.as_ref().map(|p| p.id().to_string()) else {
+        return Ok(Handled::done(vec![])); // a charge made without a PaymentIntent
     };
-    let live = payment_rules::mark_disputed(txn, &pi)
+    let live = payment_rules::apply_dispute(txn, &pi, status, dispute.amount)
         .await?
         .map(|p| LiveEvent::payment(&p));
     notify(txn, event, live.into_iter().collect()).await

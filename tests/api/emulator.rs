@@ -540,3 +540,261 @@ async fn confirm_takes_a_payment_method_and_cancel_works() {
     assert_eq!(canceled["status"], "canceled");
     assert!(canceled["canceled_at"].is_i64());
 }
+
+/// A customer paying by card (`pm_card_visa`, attached and the subscription's default) with a
+/// 1200 usd monthly subscription, created with its `latest_invoice` expanded.
+async fn card_subscription(emu: &Emulator) -> Value {
+    let cus = customer(emu).await;
+    let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
+    let (_, pm) = emu.get("/v1/payment_methods/pm_card_visa").await;
+    let pm = pm["id"].as_str().expect("pm").to_string();
+    let (s, _) = emu
+        .post(
+            &format!("/v1/payment_methods/{pm}/attach"),
+            &[("customer", &cus)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, sub) = emu
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &cus),
+                ("items[0][price]", &price),
+                ("default_payment_method", &pm),
+                ("expand[]", "latest_invoice"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sub}");
+    assert_eq!(sub["status"], "active");
+    sub
+}
+
+#[tokio::test]
+async fn invoices_list_their_payments_as_today_and_keep_the_legacy_fields() {
+    let emu = Emulator::start().await;
+    let sub = card_subscription(&emu).await;
+    let invoice = &sub["latest_invoice"];
+    let id = invoice["id"].as_str().expect("invoice id");
+    assert_eq!(invoice["status"], "paid");
+    // The legacy fields stay: the first PaymentIntent, its charge, the subscription.
+    let pi = invoice["payment_intent"]
+        .as_str()
+        .expect("legacy payment_intent");
+    assert!(pi.starts_with("pi_"), "{pi}");
+    assert!(!invoice["charge"].is_null(), "legacy charge");
+    assert_eq!(invoice["subscription"], sub["id"]);
+    let (_, intent) = emu.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(intent["status"], "succeeded");
+
+    let payments = &invoice["payments"];
+    assert_eq!(payments["object"], "list");
+    assert_eq!(payments["has_more"], false);
+    assert_eq!(
+        payments["url"],
+        format!("/v1/invoice_payments?invoice={id}").as_str()
+    );
+    assert_eq!(payments["data"].as_array().map(Vec::len), Some(1));
+    let payment = &payments["data"][0];
+    assert!(payment["id"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("inpay_")));
+    assert_eq!(payment["object"], "invoice_payment");
+    assert_eq!(payment["invoice"], id);
+    assert_eq!(payment["status"], "paid");
+    assert_eq!(payment["amount_paid"], 1200);
+    assert_eq!(payment["amount_requested"], 1200);
+    assert_eq!(payment["currency"], "usd");
+    assert_eq!(payment["is_default"], true);
+    assert_eq!(payment["livemode"], false);
+    assert!(payment["created"].is_i64());
+    assert_eq!(payment["payment"]["type"], "payment_intent");
+    assert_eq!(payment["payment"]["payment_intent"], pi);
+    assert!(payment["status_transitions"]["paid_at"].is_i64());
+    assert!(payment["status_transitions"]["canceled_at"].is_null());
+    // Since API 2025-03-31 the subscription is also under `parent`.
+    assert_eq!(invoice["parent"]["type"], "subscription_details");
+    assert_eq!(
+        invoice["parent"]["subscription_details"]["subscription"],
+        sub["id"]
+    );
+    assert_eq!(
+        invoice["parent"]["subscription_details"]["metadata"],
+        serde_json::json!({})
+    );
+
+    // The API answers the same as the expansion.
+    let (s, fetched) = emu.get(&format!("/v1/invoices/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(fetched["payments"], *payments);
+    assert_eq!(fetched["parent"], invoice["parent"]);
+}
+
+#[tokio::test]
+async fn an_invoice_payment_is_open_until_its_payment_intent_succeeds() {
+    let emu = Emulator::start().await;
+    let cus = customer(&emu).await;
+    let (_, price) = emu.create_price("Pro", "usd", 900, true).await;
+    let (s, sub) = emu
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &cus),
+                ("items[0][price]", &price),
+                ("payment_behavior", "default_incomplete"),
+                ("expand[]", "latest_invoice"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sub}");
+    let invoice = &sub["latest_invoice"];
+    let id = invoice["id"].as_str().expect("invoice id");
+    let pi = invoice["payment_intent"].as_str().expect("payment_intent");
+    let open = &invoice["payments"]["data"][0];
+    assert_eq!(open["status"], "open");
+    assert_eq!(open["amount_paid"], Value::Null);
+    assert_eq!(open["amount_requested"], 900);
+    assert_eq!(open["payment"]["payment_intent"], pi);
+    assert!(open["status_transitions"]["paid_at"].is_null());
+
+    let (s, confirmed) = emu
+        .post(
+            &format!("/v1/payment_intents/{pi}/confirm"),
+            &[("payment_method", "pm_card_visa")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{confirmed}");
+    let (_, paid) = emu.get(&format!("/v1/invoices/{id}")).await;
+    assert_eq!(paid["status"], "paid");
+    let payment = &paid["payments"]["data"][0];
+    assert_eq!(payment["id"], open["id"], "the same payment, now paid");
+    assert_eq!(payment["status"], "paid");
+    assert_eq!(payment["amount_paid"], 900);
+    assert!(payment["status_transitions"]["paid_at"].is_i64());
+}
+
+#[tokio::test]
+async fn invoice_payments_api_lists_and_retrieves() {
+    let emu = Emulator::start().await;
+    let sub = card_subscription(&emu).await;
+    let invoice = &sub["latest_invoice"];
+    let id = invoice["id"].as_str().expect("invoice id");
+    let payment = &invoice["payments"]["data"][0];
+    let payment_id = payment["id"].as_str().expect("payment id");
+
+    let (s, list) = emu.get(&format!("/v1/invoice_payments?invoice={id}")).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["has_more"], false);
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["data"][0], *payment);
+    assert_eq!(
+        list["data"][0]["payment"]["payment_intent"],
+        invoice["payment_intent"]
+    );
+
+    let (s, one) = emu.get(&format!("/v1/invoice_payments/{payment_id}")).await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(one, *payment);
+
+    // Like Stripe: an unknown invoice or payment is `resource_missing`.
+    let (s, missing) = emu.get("/v1/invoice_payments?invoice=in_missing").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{missing}");
+    assert_eq!(missing["error"]["type"], "invalid_request_error");
+    assert_eq!(missing["error"]["code"], "resource_missing");
+    assert_eq!(missing["error"]["param"], "invoice");
+    let (s, missing) = emu.get("/v1/invoice_payments/inpay_missing").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{missing}");
+    assert_eq!(missing["error"]["code"], "resource_missing");
+}
+
+async fn collect_raw(
+    State(tx): State<mpsc::UnboundedSender<(String, Bytes)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) {
+    let sig = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let _ = tx.send((sig, body));
+}
+
+#[tokio::test]
+async fn invoice_payment_paid_is_sent_to_webhooks_signed() {
+    let emu = Emulator::start().await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            Router::new()
+                .route("/hook", post(collect_raw))
+                .with_state(tx),
+        )
+        .await;
+    });
+    emu.register_webhook(&format!("http://{addr}/hook"), "whsec_emu", None)
+        .await;
+
+    let sub = card_subscription(&emu).await;
+    let invoice = &sub["latest_invoice"];
+    let payment = &invoice["payments"]["data"][0];
+
+    let mut seen: Vec<(String, Bytes, Value)> = Vec::new();
+    let wanted = ["invoice.paid", "invoice_payment.paid"];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !wanted
+        .iter()
+        .all(|w| seen.iter().any(|(_, _, e)| e["type"] == *w))
+    {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((sig, body))) => {
+                let event = serde_json::from_slice(&body).expect("event JSON");
+                seen.push((sig, body, event));
+            }
+            _ => break,
+        }
+    }
+    let types: Vec<&str> = seen
+        .iter()
+        .filter_map(|(_, _, e)| e["type"].as_str())
+        .collect();
+    let paid: Vec<_> = seen
+        .iter()
+        .filter(|(_, _, e)| e["type"] == "invoice_payment.paid")
+        .collect();
+    assert_eq!(paid.len(), 1, "one invoice_payment.paid; got {types:?}");
+    let (sig, body, event) = paid[0];
+    let object = &event["data"]["object"];
+    assert_eq!(object["object"], "invoice_payment");
+    assert_eq!(object["id"], payment["id"]);
+    assert_eq!(object["invoice"], invoice["id"]);
+    assert_eq!(object["status"], "paid");
+    assert_eq!(object["amount_paid"], 1200);
+    assert_eq!(
+        object["payment"]["payment_intent"],
+        invoice["payment_intent"]
+    );
+    assert!(event["request"].is_object() && event["pending_webhooks"] == 1);
+    // Signed like the other events: t=<event.created>,v1=HMAC-SHA256 of "t.body".
+    let created = event["created"].as_i64().expect("created");
+    assert_eq!(
+        *sig,
+        tollgate::webhooks::signature::sign("whsec_emu", created, body)
+    );
+
+    // Webhook payloads of invoices list the payments too.
+    let (_, _, invoice_paid) = seen
+        .iter()
+        .find(|(_, _, e)| e["type"] == "invoice.paid")
+        .expect("invoice.paid");
+    let listed = &invoice_paid["data"]["object"]["payments"]["data"][0];
+    assert_eq!(listed["id"], payment["id"]);
+    assert_eq!(listed["status"], "paid");
+}

@@ -580,6 +580,8 @@ pub fn payment_row(
         subscription_id: Set(None),
         stripe_invoice_id: Set(None),
         disputed: Set(false),
+        dispute_status: Set(None),
+        dispute_amount: Set(0),
         snapshot_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),

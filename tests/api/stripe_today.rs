@@ -368,3 +368,78 @@ async fn a_handled_event_whose_shape_cannot_be_read_fails_visibly() {
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn dispute_outcomes_are_recorded_and_lost_ones_come_off_revenue() {
+    let app = spawn_app().await;
+    let buyer = app.token("buyer", false);
+    let admin = app.token("root", true);
+    let lost = app.pay_ok(&buyer, "30.00", "usd").await;
+    let won = app.pay_ok(&buyer, "20.00", "usd").await;
+    let pi_of = |id: &str| {
+        let id = uuid::Uuid::parse_str(id).expect("uuid");
+        let db = app.db().clone();
+        async move {
+            tollgate::billing::payments::find(&db, id)
+                .await
+                .expect("payment")
+                .stripe_payment_intent_id
+                .expect("pi")
+        }
+    };
+    let (lost_pi, won_pi) = (pi_of(&lost).await, pi_of(&won).await);
+    let dispute = |id: &str, pi: &str, amount: i64, status: &str| {
+        with(
+            fixture("dispute"),
+            json!({"id": id, "payment_intent": pi, "amount": amount, "currency": "usd", "status": status}),
+        )
+    };
+    // The lost one in order; the won one closed before its `created` arrives (out of order).
+    let events = [
+        (
+            "evt_dp_1",
+            "charge.dispute.created",
+            dispute("dp_lost", &lost_pi, 3000, "needs_response"),
+        ),
+        (
+            "evt_dp_2",
+            "charge.dispute.funds_withdrawn",
+            dispute("dp_lost", &lost_pi, 3000, "needs_response"),
+        ),
+        (
+            "evt_dp_3",
+            "charge.dispute.closed",
+            dispute("dp_lost", &lost_pi, 3000, "lost"),
+        ),
+        (
+            "evt_dp_4",
+            "charge.dispute.closed",
+            dispute("dp_won", &won_pi, 2000, "won"),
+        ),
+        (
+            "evt_dp_5",
+            "charge.dispute.created",
+            dispute("dp_won", &won_pi, 2000, "needs_response"),
+        ),
+    ];
+    for (id, kind, object) in &events {
+        deliver(&app, &envelope(id, kind, object.clone())).await;
+        all_applied(&app, &[id.to_string()]).await;
+    }
+    let q = "query($a: ID!, $b: ID!) { a: payment(id: $a) { disputed dispute { status amount { minorUnits } } }
+             b: payment(id: $b) { dispute { status } } revenue { currency gross { minorUnits } disputesLost { minorUnits } net { minorUnits } } }";
+    let body = app
+        .graphql(q, json!({"a": lost, "b": won}), Some(&admin))
+        .await;
+    assert_eq!(body["data"]["a"]["disputed"], true, "{body}");
+    assert_eq!(body["data"]["a"]["dispute"]["status"], "LOST");
+    assert_eq!(body["data"]["a"]["dispute"]["amount"]["minorUnits"], "3000");
+    assert_eq!(
+        body["data"]["b"]["dispute"]["status"], "WON",
+        "an outcome is never walked back"
+    );
+    let usd = &body["data"]["revenue"][0];
+    assert_eq!(usd["gross"]["minorUnits"], "5000");
+    assert_eq!(usd["disputesLost"]["minorUnits"], "3000");
+    assert_eq!(usd["net"]["minorUnits"], "2000");
+}

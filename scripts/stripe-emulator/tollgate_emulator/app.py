@@ -1,5 +1,5 @@
 """The aiohttp app: localstripe's own, with its routes pointed at the patched methods, plus the
-Prices API, the middlewares and the test-only control routes.
+Prices and Invoice Payments APIs, the middlewares and the test-only control routes.
 
 Call build_app() once, after every module's install().
 """
@@ -7,6 +7,7 @@ Call build_app() once, after every module's install().
 import localstripe.resources as R
 import localstripe.server as S
 
+from .invoice_payments import InvoicePayment
 from .middleware import (chaos_middleware, config_chaos, config_requests,
                          idempotency_middleware, request_log_middleware)
 from .prices import Price
@@ -39,6 +40,9 @@ def build_app():
     app.router.add_route('GET', url + '/{id}', S.api_retrieve(Price, url))
     app.router.add_route('POST', url + '/{id}', S.api_update(Price, url))
     app.router.add_route('GET', url, S.api_list_all(Price, url))
+    url = '/v1/invoice_payments'
+    app.router.add_route('GET', url + '/{id}', S.api_retrieve(InvoicePayment, url))
+    app.router.add_route('GET', url, S.api_list_all(InvoicePayment, url))
     app.router.add_route('POST', '/_config/chaos', config_chaos)
     app.router.add_route('DELETE', '/_config/chaos', config_chaos)
     app.router.add_route('GET', '/_config/requests', config_requests)
