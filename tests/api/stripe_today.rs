@@ -443,3 +443,272 @@ async fn dispute_outcomes_are_recorded_and_lost_ones_come_off_revenue() {
     assert_eq!(usd["disputesLost"]["minorUnits"], "3000");
     assert_eq!(usd["net"]["minorUnits"], "2000");
 }
+
+/// Delivers one fixture-shaped event taken `later` seconds from now and waits until applied.
+async fn apply(app: &TestApp, id: &str, kind: &str, object: Value, later: i64) {
+    let mut body: Value = serde_json::from_str(&envelope(id, kind, object)).expect("json");
+    body["created"] = json!(Utc::now().timestamp() + later);
+    deliver(app, &body.to_string()).await;
+    all_applied(app, &[id.to_string()]).await;
+}
+
+async fn payment_of(app: &TestApp, id: &str) -> entity::payments::Model {
+    tollgate::billing::payments::find(app.db(), uuid::Uuid::parse_str(id).expect("uuid"))
+        .await
+        .expect("payment")
+}
+
+#[tokio::test]
+async fn every_handled_event_type_applies_in_todays_shape() {
+    use entity::{payment_methods, prices, products, side_effects};
+    let app = spawn_app().await;
+    let r = subscribed(&app, "owner").await;
+    let token = app.token("owner", false);
+    let find_product = || async {
+        products::Entity::find()
+            .filter(products::Column::StripeProductId.eq("prod_today"))
+            .one(app.db())
+            .await
+            .expect("query")
+    };
+
+    // Catalog: product.created / updated, price.created / deleted, product.deleted.
+    let product = with(
+        fixture("product"),
+        json!({"id": "prod_today", "name": "Today", "active": true}),
+    );
+    apply(&app, "evt_t1", "product.created", product.clone(), 1).await;
+    assert_eq!(
+        find_product().await.map(|p| p.name).as_deref(),
+        Some("Today")
+    );
+    apply(
+        &app,
+        "evt_t2",
+        "product.updated",
+        with(product.clone(), json!({"name": "Renamed"})),
+        2,
+    )
+    .await;
+    assert_eq!(
+        find_product().await.map(|p| p.name).as_deref(),
+        Some("Renamed")
+    );
+    let price = with(
+        fixture("price"),
+        json!({"id": "price_today", "product": "prod_today", "currency": "usd", "unit_amount": 999,
+               "type": "recurring", "active": true,
+               "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed", "meter": null, "trial_period_days": null}}),
+    );
+    apply(&app, "evt_t3", "price.created", price.clone(), 3).await;
+    let row = prices::Entity::find()
+        .filter(prices::Column::StripePriceId.eq("price_today"))
+        .one(app.db())
+        .await
+        .expect("query")
+        .expect("price mirrored");
+    assert_eq!(
+        (row.unit_amount, row.recurring_interval),
+        (Some(999), Some(entity::PriceInterval::Month))
+    );
+    apply(
+        &app,
+        "evt_t4",
+        "price.deleted",
+        with(price, json!({"deleted": true})),
+        4,
+    )
+    .await;
+    apply(
+        &app,
+        "evt_t5",
+        "product.deleted",
+        with(product, json!({"deleted": true})),
+        5,
+    )
+    .await;
+    assert_eq!(find_product().await.map(|p| p.active), Some(false));
+
+    // Cards saved and removed in the dashboard.
+    let pm = with(
+        fixture("payment_method"),
+        json!({"id": "pm_today", "customer": r.customer, "type": "card",
+               "card": {"brand": "mastercard", "last4": "4444", "exp_month": 4, "exp_year": 2031}}),
+    );
+    apply(&app, "evt_t6", "payment_method.attached", pm.clone(), 1).await;
+    let saved = payment_methods::Entity::find()
+        .filter(payment_methods::Column::StripePaymentMethodId.eq("pm_today"))
+        .one(app.db())
+        .await
+        .expect("query");
+    assert_eq!(saved.and_then(|s| s.last4).as_deref(), Some("4444"));
+    apply(
+        &app,
+        "evt_t7",
+        "payment_method.detached",
+        with(pm, json!({"customer": null})),
+        2,
+    )
+    .await;
+    let gone = payment_methods::Entity::find()
+        .filter(payment_methods::Column::StripePaymentMethodId.eq("pm_today"))
+        .one(app.db())
+        .await
+        .expect("query");
+    assert!(gone.is_none());
+
+    // Payments: failed, canceled, refunded outside Tollgate, disputed.
+    let pending = |amount: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let body = app.pay(&token, amount, "usd", None).await;
+            body["data"]["createPaymentIntent"]["payment"]["id"]
+                .as_str()
+                .expect("pending")
+                .to_string()
+        }
+    };
+    let failing = pending("4.00").await;
+    let failing_pi = payment_of(&app, &failing)
+        .await
+        .stripe_payment_intent_id
+        .expect("pi");
+    let failed = with(
+        fixture("payment_intent"),
+        json!({"id": failing_pi, "amount": 400, "status": "requires_payment_method", "customer": r.customer,
+               "last_payment_error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+                                      "message": "Your card has insufficient funds."}}),
+    );
+    apply(&app, "evt_t8", "payment_intent.payment_failed", failed, 5).await;
+    let row = payment_of(&app, &failing).await;
+    assert_eq!(row.status, entity::PaymentStatus::Failed);
+    assert_eq!(row.failure_code.as_deref(), Some("insufficient_funds"));
+    let canceling = pending("5.00").await;
+    let canceling_pi = payment_of(&app, &canceling)
+        .await
+        .stripe_payment_intent_id
+        .expect("pi");
+    let canceled = with(
+        fixture("payment_intent"),
+        json!({"id": canceling_pi, "amount": 500, "status": "canceled", "customer": r.customer, "last_payment_error": null}),
+    );
+    apply(&app, "evt_t9", "payment_intent.canceled", canceled, 5).await;
+    assert_eq!(
+        payment_of(&app, &canceling).await.status,
+        entity::PaymentStatus::Canceled
+    );
+
+    let paid = app.pay_ok(&token, "10.00", "usd").await;
+    let paid_pi = payment_of(&app, &paid)
+        .await
+        .stripe_payment_intent_id
+        .expect("pi");
+    let charge = with(
+        fixture("charge"),
+        json!({"id": "ch_today", "payment_intent": paid_pi, "amount": 1000, "refunded": false}),
+    );
+    apply(&app, "evt_t10", "charge.refunded", charge, 1).await;
+    let outside = with(
+        fixture("refund"),
+        json!({"id": "re_today", "amount": 250, "currency": "usd", "status": "succeeded", "payment_intent": paid_pi, "charge": "ch_today"}),
+    );
+    apply(&app, "evt_t11", "refund.created", outside, 2).await;
+    let row = payment_of(&app, &paid).await;
+    assert_eq!(
+        (row.amount_refunded, row.status),
+        (250, entity::PaymentStatus::PartiallyRefunded)
+    );
+    let dispute = with(
+        fixture("dispute"),
+        json!({"id": "dp_today", "payment_intent": paid_pi, "amount": 750, "currency": "usd", "status": "under_review"}),
+    );
+    apply(
+        &app,
+        "evt_t12",
+        "charge.dispute.updated",
+        dispute.clone(),
+        3,
+    )
+    .await;
+    apply(
+        &app,
+        "evt_t13",
+        "charge.dispute.funds_reinstated",
+        with(dispute, json!({"status": "won"})),
+        4,
+    )
+    .await;
+    assert_eq!(
+        payment_of(&app, &paid).await.dispute_status,
+        Some(entity::DisputeStatus::Won)
+    );
+
+    // Subscriptions: updated (past due, period on the item), trial ending, deleted.
+    let sub_id = r.subscription.stripe_subscription_id.clone();
+    let period_end = Utc::now().timestamp() + 20 * 86_400;
+    let item = json!({"object": "list", "data": [with(fixture("subscription_item"), json!({
+        "id": "si_today", "subscription": sub_id, "current_period_start": period_end - 30 * 86_400,
+        "current_period_end": period_end, "price": with(fixture("price"), json!({"id": r.subscription.stripe_price_id}))}))]});
+    let subscription = with(
+        fixture("subscription"),
+        json!({"id": sub_id, "customer": r.customer, "status": "past_due", "items": item, "cancel_at_period_end": false}),
+    );
+    apply(
+        &app,
+        "evt_t14",
+        "customer.subscription.updated",
+        subscription.clone(),
+        5,
+    )
+    .await;
+    let row = tollgate::billing::subscriptions::find(app.db(), r.subscription.id)
+        .await
+        .expect("row");
+    assert_eq!(row.status, entity::SubscriptionStatus::PastDue);
+    assert_eq!(
+        row.current_period_end.map(|t| t.timestamp()),
+        Some(period_end)
+    );
+    assert_eq!(row.price_id, r.subscription.price_id);
+    apply(
+        &app,
+        "evt_t15",
+        "customer.subscription.trial_will_end",
+        subscription.clone(),
+        6,
+    )
+    .await;
+    let reminder = side_effects::Entity::find()
+        .filter(side_effects::Column::Kind.eq("email.trial_will_end"))
+        .one(app.db())
+        .await
+        .expect("query");
+    assert!(
+        reminder.is_some(),
+        "the trial reminder hook is recorded once"
+    );
+    let ended = with(
+        subscription,
+        json!({"status": "canceled", "ended_at": Utc::now().timestamp()}),
+    );
+    apply(&app, "evt_t16", "customer.subscription.deleted", ended, 7).await;
+    let row = tollgate::billing::subscriptions::find(app.db(), r.subscription.id)
+        .await
+        .expect("row");
+    assert_eq!(row.status, entity::SubscriptionStatus::Canceled);
+    let invoice = with(
+        fixture("invoice"),
+        json!({"id": r.invoice, "customer": r.customer, "status": "open",
+               "parent": {"type": "subscription_details", "quote_details": null,
+                          "subscription_details": {"subscription": sub_id, "metadata": {}}}}),
+    );
+    apply(&app, "evt_t17", "invoice.payment_failed", invoice, 8).await;
+    let row = tollgate::billing::subscriptions::find(app.db(), r.subscription.id)
+        .await
+        .expect("row");
+    assert_eq!(
+        row.status,
+        entity::SubscriptionStatus::Canceled,
+        "canceled is final"
+    );
+}
