@@ -1055,6 +1055,7 @@ pub async fn revenue(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<RevenueLine>, ApiError> {
+    use sea_orm::sea_query::{Alias, CaseStatement, Func};
     let mut query = payments::Entity::find()
         .select_only()
         .column(payments::Column::Currency)
@@ -1065,10 +1066,18 @@ pub async fn revenue(
             "refunded",
         )
         .column_as(
-            Expr::cust_with_values(
-                "CAST(SUM(CASE WHEN dispute_status = ? THEN dispute_amount ELSE 0 END) AS BIGINT)",
-                [DisputeStatus::Lost.as_str()],
-            ),
+            // The status is a bound value, as everywhere: never a string spliced into SQL.
+            Expr::expr(Func::cast_as(
+                Func::sum(
+                    CaseStatement::new()
+                        .case(
+                            payments::Column::DisputeStatus.eq(DisputeStatus::Lost),
+                            Expr::col(payments::Column::DisputeAmount),
+                        )
+                        .finally(Expr::val(0_i64)),
+                ),
+                Alias::new("BIGINT"),
+            )),
             "disputes_lost",
         )
         .filter(payments::Column::Status.is_in(PaymentStatus::CAPTURED))
