@@ -238,17 +238,7 @@ async fn graphql_ws(
         .on_upgrade(move |stream| {
             GraphQLWebSocket::new(stream, executor, protocol)
                 .on_connection_init(move |payload| async move {
-                    let token = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                        .or_else(|| {
-                            payload
-                                .get("token")
-                                .and_then(|v| v.as_str())
-                                .map(|t| format!("Bearer {t}"))
-                        });
+                    let token = crate::auth::token_from_connection_params(&payload);
                     let viewer = state
                         .auth
                         .from_header(token.as_deref())

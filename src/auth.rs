@@ -161,6 +161,33 @@ pub fn bearer_token(value: &str) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
+/// The credential a WebSocket client sends in `connection_init`, as an `Authorization` value.
+/// The shapes GraphQL clients document: `{"Authorization": "Bearer T"}` (any case, with or
+/// without the scheme), `{"headers": {"Authorization": …}}`, `{"token": "T"}` and Apollo's
+/// `{"authToken": "T"}`.
+pub fn token_from_connection_params(params: &serde_json::Value) -> Option<String> {
+    let field = |map: &serde_json::Value| {
+        map.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_owned)
+    };
+    let raw = field(params)
+        .or_else(|| params.get("headers").and_then(field))
+        .or_else(|| {
+            ["token", "authToken"]
+                .iter()
+                .find_map(|k| params.get(*k).and_then(|v| v.as_str()))
+                .map(str::to_owned)
+        })?;
+    Some(if bearer_token(&raw).is_some() {
+        raw
+    } else {
+        format!("Bearer {raw}")
+    })
+}
+
 /// A user id goes into indexes, logs and Stripe metadata: bounded and printable, no control
 /// characters (a newline in a log line forges the next one).
 fn valid_subject(sub: &str) -> bool {
@@ -320,6 +347,34 @@ mod tests {
         }
         let long = hs_token(serde_json::json!({"sub": "x".repeat(256), "exp": exp()}));
         assert!(auth.verify(&long).is_err());
+    }
+
+    #[test]
+    fn websocket_connection_params_in_the_common_shapes() {
+        use serde_json::json;
+        for params in [
+            json!({"Authorization": "Bearer T1"}),
+            json!({"authorization": "bearer T1"}),
+            json!({"Authorization": "T1"}),
+            json!({"headers": {"Authorization": "Bearer T1"}}),
+            json!({"headers": {"authorization": "T1"}}),
+            json!({"token": "T1"}),
+            json!({"authToken": "T1"}),
+        ] {
+            let got = token_from_connection_params(&params);
+            assert_eq!(
+                got.as_deref().and_then(bearer_token),
+                Some("T1"),
+                "{params}"
+            );
+        }
+        let jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3cy11c2VyIn0.Zw9hvvngCI";
+        assert_eq!(
+            token_from_connection_params(&json!({"authorization": jwt})),
+            Some(format!("Bearer {jwt}"))
+        );
+        assert_eq!(token_from_connection_params(&json!({})), None);
+        assert_eq!(token_from_connection_params(&json!({"token": 5})), None);
     }
 
     #[test]

@@ -631,3 +631,45 @@ async fn sync_adopts_payments_made_outside_tollgate() {
         .await;
     assert_eq!(history["data"]["payments"]["totalCount"], 2);
 }
+
+/// The first frame the server sends after `connection_init` with `payload`.
+async fn init_answer(app: &TestApp, payload: Value) -> String {
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let init = json!({"type": "connection_init", "payload": payload});
+    ws.send(Message::text(init.to_string()))
+        .await
+        .expect("init");
+    match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        Ok(Some(Ok(frame))) => format!("{frame:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn websocket_clients_authenticate_in_the_shapes_clients_document() {
+    let app = spawn_app().await;
+    let token = app.token("ws-user", false);
+    for payload in [
+        json!({"Authorization": format!("Bearer {token}")}),
+        json!({"authorization": token}),
+        json!({"headers": {"Authorization": format!("Bearer {token}")}}),
+        json!({"token": token}),
+        json!({"authToken": token}),
+    ] {
+        let answer = init_answer(&app, payload.clone()).await;
+        assert!(answer.contains("connection_ack"), "{payload}: {answer}");
+    }
+    for payload in [json!({}), json!({"authToken": "not-a-token"})] {
+        let answer = init_answer(&app, payload.clone()).await;
+        assert!(!answer.contains("connection_ack"), "{payload}: {answer}");
+    }
+}
