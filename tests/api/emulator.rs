@@ -292,15 +292,7 @@ async fn subscriptions_take_prices_default_payment_methods_and_trials() {
     let emu = Emulator::start().await;
     let cus = customer(&emu).await;
     let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
-    let (_, pm) = emu.get("/v1/payment_methods/pm_card_visa").await;
-    let pm = pm["id"].as_str().expect("pm").to_string();
-    let (s, _) = emu
-        .post(
-            &format!("/v1/payment_methods/{pm}/attach"),
-            &[("customer", &cus)],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    let pm = attached_card(&emu, &cus).await;
 
     let (s, sub) = emu
         .post(
@@ -541,20 +533,26 @@ async fn confirm_takes_a_payment_method_and_cancel_works() {
     assert!(canceled["canceled_at"].is_i64());
 }
 
-/// A customer paying by card (`pm_card_visa`, attached and the subscription's default) with a
-/// 1200 usd monthly subscription, created with its `latest_invoice` expanded.
-async fn card_subscription(emu: &Emulator) -> Value {
-    let cus = customer(emu).await;
-    let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
+/// `pm_card_visa` attached to `cus`; its id.
+async fn attached_card(emu: &Emulator, cus: &str) -> String {
     let (_, pm) = emu.get("/v1/payment_methods/pm_card_visa").await;
     let pm = pm["id"].as_str().expect("pm").to_string();
     let (s, _) = emu
         .post(
             &format!("/v1/payment_methods/{pm}/attach"),
-            &[("customer", &cus)],
+            &[("customer", cus)],
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+    pm
+}
+
+/// A customer paying by card (`pm_card_visa`, attached and the subscription's default) with a
+/// 1200 usd monthly subscription, created with its `latest_invoice` expanded.
+async fn card_subscription(emu: &Emulator) -> Value {
+    let cus = customer(emu).await;
+    let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
+    let pm = attached_card(emu, &cus).await;
     let (s, sub) = emu
         .post(
             "/v1/subscriptions",

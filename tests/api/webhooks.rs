@@ -384,10 +384,11 @@ async fn two_replicas_share_the_queue_and_apply_each_event_once() {
     );
 }
 
-async fn ws_client(
-    app: &TestApp,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws connection to the app, before `connection_init`.
+async fn ws_connect(app: &TestApp) -> Ws {
     let mut request = format!("ws://{}/graphql/ws", app.addr)
         .into_client_request()
         .expect("request");
@@ -395,9 +396,14 @@ async fn ws_client(
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+    tokio_tungstenite::connect_async(request)
         .await
-        .expect("connect");
+        .expect("connect")
+        .0
+}
+
+async fn ws_client(app: &TestApp, token: &str) -> Ws {
+    let mut ws = ws_connect(app).await;
     let init =
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
     ws.send(Message::text(init.to_string()))
@@ -634,16 +640,7 @@ async fn sync_adopts_payments_made_outside_tollgate() {
 
 /// The first frame the server sends after `connection_init` with `payload`.
 async fn init_answer(app: &TestApp, payload: Value) -> String {
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
+    let mut ws = ws_connect(app).await;
     let init = json!({"type": "connection_init", "payload": payload});
     ws.send(Message::text(init.to_string()))
         .await
