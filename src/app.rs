@@ -79,6 +79,10 @@ impl AppState {
             builder = builder.disable_introspection();
         }
         let live = LiveHub::new(db.get_database_backend());
+        if config.http.metrics {
+            // Installed before the first request so no early count is lost.
+            crate::metrics::handle();
+        }
         let services = Services {
             db: db.clone(),
             stripe: stripe.clone(),
@@ -136,10 +140,15 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             http.request_timeout,
         ));
-    Router::new()
+    let mut router = Router::new()
         .merge(bounded)
-        .route("/graphql/ws", any(graphql_ws))
+        .route("/graphql/ws", any(graphql_ws));
+    if http.metrics && http.metrics_bind.is_none() {
+        router = router.route("/metrics", get(metrics));
+    }
+    router
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(record_http))
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(cors(http))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -170,6 +179,54 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
         .with_state(state)
+}
+
+/// Counts each answered request by route (the matched pattern, never the raw path) and status.
+async fn record_http(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    crate::metrics::http_request(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match crate::metrics::render(&state.db, &state.live).await {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
+    }
+}
+
+/// `/metrics` alone on `METRICS_BIND`, so it can stay on a private interface.
+async fn serve_metrics(state: AppState, addr: SocketAddr) {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    match TcpListener::bind(addr).await {
+        Ok(listener) => {
+            tracing::info!(%addr, "metrics on their own address");
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics listener stopped");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, %addr, "cannot bind METRICS_BIND"),
+    }
 }
 
 /// A client's `x-request-id` is kept only when it is short and plain; anything else is
@@ -330,7 +387,17 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let handles = webhooks::worker::spawn(self.state.worker(), workers, stopped);
         let app = router(self.state.clone());
+        let http = &self.state.config.http;
+        let metrics_listener = match http.metrics_bind {
+            Some(addr) if http.metrics => {
+                Some(tokio::spawn(serve_metrics(self.state.clone(), addr)))
+            }
+            _ => None,
+        };
         let served = serve(self.listener, app, &self.state.config.http, shutdown).await;
+        if let Some(task) = metrics_listener {
+            task.abort();
+        }
         let _ = stop.send(true);
         for h in handles {
             let _ = h.await;

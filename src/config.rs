@@ -311,6 +311,10 @@ pub struct HttpConfig {
     /// the peer address.
     pub trusted_proxy_hops: usize,
     pub rate_limits: crate::rate_limit::RateLimitConfig,
+    /// Serve `/metrics` at all.
+    pub metrics: bool,
+    /// Serve `/metrics` on this address instead of the API's (keep it off the internet).
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 fn per_minute(
@@ -373,6 +377,8 @@ impl HttpConfig {
             cors_allowed_origins,
             trusted_proxy_hops: parsed(src, "TRUSTED_PROXY_HOPS", 0)?,
             rate_limits,
+            metrics: boolean(src, "METRICS", true)?,
+            metrics_bind: optional(src, "METRICS_BIND")?,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod live;
+pub mod metrics;
 pub mod money;
 pub mod rate_limit;
 pub mod stripe;

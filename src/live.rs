@@ -85,6 +85,11 @@ impl LiveHub {
         self.backend == DbBackend::Postgres
     }
 
+    /// Open GraphQL subscriptions in this process.
+    pub fn subscribers(&self) -> usize {
+        self.local.receiver_count()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.local.subscribe()
     }

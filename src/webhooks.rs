@@ -67,6 +67,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         now,
     ) {
         tracing::warn!(reason = %e, "webhook signature rejected");
+        crate::metrics::webhook_delivery("rejected");
         return reject(StatusCode::BAD_REQUEST, &e.to_string());
     }
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -78,11 +79,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     if let Err(reason) = check_envelope(&event) {
         tracing::warn!(reason, "webhook envelope rejected");
+        crate::metrics::webhook_delivery("rejected");
         return reject(StatusCode::BAD_REQUEST, reason);
     }
     match store::insert(&state.db, &event, text, Utc::now()).await {
         Ok(new) => {
             tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
+            crate::metrics::webhook_delivery(if new { "received" } else { "duplicate" });
             state.webhook_wakeup.notify_one();
             (
                 StatusCode::OK,

@@ -119,6 +119,7 @@ impl GuardedSchema {
     /// a request timeout must not cancel one between Stripe's answer and the local write.
     pub async fn run(&self, checked: Checked) -> Response {
         let Checked { request, analysis } = checked;
+        let started = std::time::Instant::now();
         let span = tracing::info_span!(
             "graphql",
             operation = analysis.operation_name.as_deref().unwrap_or("-"),
@@ -148,14 +149,23 @@ impl GuardedSchema {
         }
         .instrument(span.clone())
         .await;
-        if !response.errors.is_empty() {
-            let codes: Vec<String> = response
-                .errors
-                .iter()
-                .filter_map(|e| e.extensions.as_ref()?.get("code").map(|c| c.to_string()))
-                .collect();
+        let codes: Vec<String> = response
+            .errors
+            .iter()
+            .filter_map(|e| match e.extensions.as_ref()?.get("code")? {
+                async_graphql::Value::String(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        if !codes.is_empty() {
             span.record("errors", codes.join(",").as_str());
         }
+        crate::metrics::graphql_operation(
+            analysis.operation_name.as_deref(),
+            kind_name(analysis.operation_type),
+            codes.first().map_or("OK", String::as_str),
+            started.elapsed(),
+        );
         response
     }
 }

@@ -141,6 +141,7 @@ impl StripeClient {
             if !again {
                 return result;
             }
+            crate::metrics::stripe_retry(method_name(built), &built.path);
             let backoff = Duration::from_millis(100 * 4_u64.pow(attempt - 1));
             tracing::warn!(attempt, ?backoff, error = ?result.as_ref().err(), "retrying Stripe request");
             tokio::time::sleep(backoff).await;
@@ -148,6 +149,27 @@ impl StripeClient {
     }
 
     async fn attempt(
+        &self,
+        built: &RequestBuilder,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<bytes::Bytes, StripeError> {
+        let started = std::time::Instant::now();
+        let result = self.attempt_once(built, idempotency_key).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(StripeError::Card(_)) => "card_error",
+            Err(StripeError::RateLimited) => "rate_limited",
+            Err(StripeError::Server { .. }) => "server_error",
+            Err(StripeError::OutcomeUnknown(_)) => "unknown_outcome",
+            Err(StripeError::NotSent(_)) => "not_sent",
+            Err(StripeError::Local(_)) => "refused",
+            Err(_) => "invalid",
+        };
+        crate::metrics::stripe_call(method_name(built), &built.path, outcome, started.elapsed());
+        result
+    }
+
+    async fn attempt_once(
         &self,
         built: &RequestBuilder,
         idempotency_key: Option<&IdempotencyKey>,

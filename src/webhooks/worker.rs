@@ -75,6 +75,7 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     match handlers::handle(&nested, &state.stripe, &event).await {
         Ok(handled) => {
             nested.commit().await?;
+            crate::metrics::webhook_event(if handled.known { "applied" } else { "ignored" });
             finish(state, txn, &row, handled).await?;
             Ok(Step::Processed)
         }
@@ -167,6 +168,7 @@ async fn park(
 ) -> Result<(), sea_orm::DbErr> {
     let attempts = row.attempts + 1;
     let give_up = fatal || attempts >= MAX_ATTEMPTS;
+    crate::metrics::webhook_event(if give_up { "parked" } else { "failed" });
     let detail: String = error.chars().take(2000).collect();
     webhook_events::Entity::update_many()
         .col_expr(webhook_events::Column::Attempts, Expr::value(attempts))

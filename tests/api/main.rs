@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod idempotency;
+mod metrics;
 mod payments;
 mod query_cost;
 mod refunds;

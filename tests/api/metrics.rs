@@ -1,0 +1,108 @@
+//! `/metrics`: every family an operator scrapes, after a real flow; off and elsewhere by
+//! configuration.
+
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app, spawn_app_with, WEBHOOK_SECRET};
+
+const FAMILIES: [&str; 12] = [
+    "tollgate_http_requests_total",
+    "tollgate_http_request_duration_seconds",
+    "tollgate_graphql_operations_total",
+    "tollgate_graphql_operation_duration_seconds",
+    "tollgate_stripe_requests_total",
+    "tollgate_stripe_request_duration_seconds",
+    "tollgate_webhook_deliveries_total",
+    "tollgate_webhook_events_total",
+    "tollgate_webhook_queue_depth",
+    "tollgate_webhook_apply_lag_seconds",
+    "tollgate_db_pool_connections",
+    "tollgate_live_subscribers",
+];
+
+#[tokio::test]
+async fn metrics_show_every_family_after_a_payment_and_a_webhook() {
+    let app = spawn_app().await;
+    let token = app.token("metered", false);
+    app.pay_ok(&token, "3.00", "usd").await;
+    let body = app
+        .graphql(
+            "query History { payments { totalCount } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let event = json!({"id": "evt_metrics_1", "object": "event", "type": "customer.created",
+        "created": chrono::Utc::now().timestamp(), "livemode": false,
+        "data": {"object": {"id": "cus_metrics", "object": "customer"}}})
+    .to_string();
+    let sig = tollgate::webhooks::signature::sign(
+        WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+        event.as_bytes(),
+    );
+    for _ in 0..2 {
+        assert_eq!(app.post_webhook(&event, Some(&sig)).await.status(), 200);
+    }
+    let text = eventually(
+        std::time::Duration::from_secs(10),
+        "every family",
+        || async {
+            let text = app.get("/metrics").await.text().await.expect("text");
+            if FAMILIES.iter().all(|f| text.contains(f)) && text.contains("outcome=\"ignored\"") {
+                Ok(text)
+            } else {
+                Err(FAMILIES
+                    .iter()
+                    .filter(|f| !text.contains(*f))
+                    .collect::<Vec<_>>())
+            }
+        },
+    )
+    .await;
+    assert!(text.contains("route=\"/graphql\""), "routes, not raw paths");
+    assert!(text.contains("operation=\"History\""));
+    assert!(
+        text.contains("endpoint=\"POST /payment_intents\""),
+        "Stripe endpoints as templates"
+    );
+    assert!(text.contains("outcome=\"duplicate\""));
+}
+
+#[tokio::test]
+async fn metrics_can_be_turned_off_or_moved_to_another_address() {
+    let off = spawn_app_with(|vars| {
+        vars.insert("METRICS".into(), "false".into());
+    })
+    .await;
+    assert_eq!(off.get("/metrics").await.status(), 404);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let moved = spawn_app_with(|vars| {
+        vars.insert("METRICS_BIND".into(), format!("127.0.0.1:{port}"));
+    })
+    .await;
+    assert_eq!(
+        moved.get("/metrics").await.status(),
+        404,
+        "not on the API's address"
+    );
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let text = eventually(
+        std::time::Duration::from_secs(5),
+        "metrics listener up",
+        || async {
+            match reqwest::get(&url).await {
+                Ok(r) if r.status() == 200 => Ok(r.text().await.unwrap_or_default()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert!(text.contains("tollgate_webhook_queue_depth"));
+}
