@@ -49,6 +49,12 @@ enum Command {
     },
     /// Re-fetch objects from Stripe and repair the local copy.
     Sync {
+        /// Compare with Stripe without writing; exit 1 when anything differs.
+        #[arg(long, global = true)]
+        check: bool,
+        /// Print the report as JSON (for cron and alerting).
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         what: SyncWhat,
     },
@@ -145,7 +151,7 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
             admin,
             ttl,
         } => token(env, &sub, email.as_deref(), admin, ttl),
-        Command::Sync { what } => sync(env, what).await,
+        Command::Sync { check, json, what } => sync(env, what, check, json).await,
         Command::Webhooks {
             what: WebhooksWhat::Replay { id, failed, since },
         } => replay(env, id, failed, since).await,
@@ -183,26 +189,57 @@ fn token(
     Ok(())
 }
 
-async fn sync(env: &Environment, what: SyncWhat) -> anyhow::Result<()> {
+async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> anyhow::Result<()> {
+    use tollgate::billing::sync;
     let (conn, stripe) = connect_with_stripe(env).await?;
-    let report = progress(show_progress());
-    match what {
+    let report = progress(show_progress() && !json);
+    let (name, summary) = match what {
         SyncWhat::Catalog => {
             let summary = catalog::sync_catalog(&conn, &stripe, &report).await?;
             finish_progress();
             println!("catalog: {summary}");
+            return Ok(());
         }
         SyncWhat::Payments { since } => {
             let since = parse_since(&since)?;
-            let summary = tollgate::billing::sync::payments(&conn, &stripe, since, &report).await?;
-            finish_progress();
-            println!("payments: {summary}");
+            let summary = if check {
+                sync::check_payments(&conn, &stripe, since, &report).await?
+            } else {
+                sync::payments(&conn, &stripe, since, &report).await?
+            };
+            ("payments", summary)
         }
         SyncWhat::Subscriptions => {
-            let summary = tollgate::billing::sync::subscriptions(&conn, &stripe, &report).await?;
-            finish_progress();
-            println!("subscriptions: {summary}");
+            let summary = if check {
+                sync::check_subscriptions(&conn, &stripe, &report).await?
+            } else {
+                sync::subscriptions(&conn, &stripe, &report).await?
+            };
+            ("subscriptions", summary)
         }
+    };
+    finish_progress();
+    if json {
+        let out = serde_json::json!({"what": name, "check": check, "report": summary});
+        println!("{out}");
+    } else {
+        for d in &summary.drifts {
+            println!(
+                "  {} {} {}: local {} / Stripe {}",
+                d.object,
+                d.id,
+                d.field,
+                d.local.as_deref().unwrap_or("-"),
+                d.stripe.as_deref().unwrap_or("-")
+            );
+        }
+        println!("{name}: {summary}");
+    }
+    if check && !summary.drifts.is_empty() {
+        anyhow::bail!(
+            "{} difference(s) between the local copy and Stripe",
+            summary.drifts.len()
+        );
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::{payments, subscriptions};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use crate::{
     billing::{payments as payment_rules, subscriptions as subscription_rules},
@@ -15,8 +17,8 @@ use crate::{
     },
 };
 
-/// What a sync changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// What a sync changed (or, checking, would change).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     pub fetched: usize,
     pub created: usize,
@@ -24,6 +26,59 @@ pub struct Report {
     pub unchanged: usize,
     /// Objects of customers Tollgate does not know.
     pub skipped: usize,
+    /// Each difference between the local copy and Stripe.
+    pub drifts: Vec<Drift>,
+}
+
+/// One field of one object where the local copy and Stripe disagree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Drift {
+    /// `payment` or `subscription`.
+    pub object: &'static str,
+    /// Stripe's id of it.
+    pub id: String,
+    pub field: &'static str,
+    /// None: missing locally.
+    pub local: Option<String>,
+    pub stripe: Option<String>,
+}
+
+impl Report {
+    fn compare(
+        &mut self,
+        object: &'static str,
+        id: &str,
+        pairs: &[(&'static str, Option<String>, Option<String>)],
+    ) {
+        let before = self.drifts.len();
+        for (field, local, stripe) in pairs {
+            if local != stripe {
+                self.drifts.push(Drift {
+                    object,
+                    id: id.to_owned(),
+                    field,
+                    local: local.clone(),
+                    stripe: stripe.clone(),
+                });
+            }
+        }
+        if self.drifts.len() > before {
+            self.updated += 1;
+        } else {
+            self.unchanged += 1;
+        }
+    }
+
+    fn missing(&mut self, object: &'static str, id: &str) {
+        self.created += 1;
+        self.drifts.push(Drift {
+            object,
+            id: id.to_owned(),
+            field: "exists",
+            local: None,
+            stripe: Some("yes".into()),
+        });
+    }
 }
 
 impl std::fmt::Display for Report {
@@ -34,6 +89,32 @@ impl std::fmt::Display for Report {
             self.fetched, self.created, self.updated, self.unchanged, self.skipped
         )
     }
+}
+
+/// `payments`, in a transaction that is rolled back: the report lists the drift, nothing is
+/// written.
+pub async fn check_payments(
+    db: &DatabaseConnection,
+    stripe: &StripeClient,
+    since: DateTime<Utc>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, ApiError> {
+    let txn = db.begin().await?;
+    let report = payments(&txn, stripe, since, progress).await;
+    txn.rollback().await?;
+    report
+}
+
+/// `subscriptions`, in a transaction that is rolled back.
+pub async fn check_subscriptions(
+    db: &DatabaseConnection,
+    stripe: &StripeClient,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, ApiError> {
+    let txn = db.begin().await?;
+    let report = subscriptions(&txn, stripe, progress).await;
+    txn.rollback().await?;
+    report
 }
 
 const PAGE: i64 = 100;
@@ -81,15 +162,20 @@ pub async fn payments(
         };
         let after = payment_rules::apply_intent(db, pi, Utc::now(), origin.as_ref()).await?;
         match before {
-            None => report.created += 1,
-            Some(b)
-                if (b.status, &b.card_last4, &b.failure_code)
-                    != (after.status, &after.card_last4, &after.failure_code) =>
-            {
-                println!("  {} {}: {} -> {}", after.id, pi.id, b.status, after.status);
-                report.updated += 1
-            }
-            Some(_) => report.unchanged += 1,
+            None => report.missing("payment", &pi.id),
+            Some(b) => report.compare(
+                "payment",
+                &pi.id,
+                &[
+                    (
+                        "status",
+                        Some(b.status.to_string()),
+                        Some(after.status.to_string()),
+                    ),
+                    ("card_last4", b.card_last4, after.card_last4),
+                    ("failure_code", b.failure_code, after.failure_code),
+                ],
+            ),
         }
         progress(i + 1, all.len());
     }
@@ -131,23 +217,30 @@ pub async fn subscriptions(
             .one(db)
             .await?;
         let after = subscription_rules::apply(db, sub, Utc::now(), None).await?;
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
         match before {
-            None => report.created += 1,
-            Some(b)
-                if (b.status, b.cancel_at_period_end, b.current_period_end)
-                    != (
-                        after.status,
-                        after.cancel_at_period_end,
-                        after.current_period_end,
-                    ) =>
-            {
-                println!(
-                    "  {} {}: {} -> {}",
-                    after.id, sub.id, b.status, after.status
-                );
-                report.updated += 1
-            }
-            Some(_) => report.unchanged += 1,
+            None => report.missing("subscription", &sub.id),
+            Some(b) => report.compare(
+                "subscription",
+                &sub.id,
+                &[
+                    (
+                        "status",
+                        Some(b.status.to_string()),
+                        Some(after.status.to_string()),
+                    ),
+                    (
+                        "cancel_at_period_end",
+                        Some(b.cancel_at_period_end.to_string()),
+                        Some(after.cancel_at_period_end.to_string()),
+                    ),
+                    (
+                        "current_period_end",
+                        time(b.current_period_end),
+                        time(after.current_period_end),
+                    ),
+                ],
+            ),
         }
     }
     Ok(report)

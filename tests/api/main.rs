@@ -19,5 +19,6 @@ mod refunds;
 mod stripe_client;
 mod stripe_today;
 mod subscriptions;
+mod sync_check;
 mod webhook_intake;
 mod webhooks;

@@ -1,0 +1,90 @@
+//! `tollgate sync … --check`: a drift made at Stripe behind Tollgate's back is reported (and
+//! the command exits non-zero) without writing; `sync` repairs it; the check is then clean.
+
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, TestApp, STRIPE_SECRET_KEY};
+
+fn sync_cli(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("sync")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LOG_FORMAT", "json")
+        .env("DATABASE_URL", &app.db.url)
+        .env("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY)
+        .env("STRIPE_API_BASE", app.emulator.base_url())
+        .current_dir(dir.path())
+        .output()
+        .expect("run tollgate");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_drift_made_behind_tollgates_back_is_reported_then_repaired() {
+    let app = spawn_app().await;
+    let token = app.token("drifter", false);
+    let pending = app.pay(&token, "6.00", "usd", None).await;
+    let id = pending["data"]["createPaymentIntent"]["payment"]["id"]
+        .as_str()
+        .expect("pending")
+        .to_string();
+    let id = uuid::Uuid::parse_str(&id).expect("uuid");
+    let pi = tollgate::billing::payments::find(app.db(), id)
+        .await
+        .expect("payment")
+        .stripe_payment_intent_id
+        .expect("pi");
+    // Canceled in the dashboard; no webhook reaches Tollgate.
+    let (status, _) = app
+        .emulator
+        .post(&format!("/v1/payment_intents/{pi}/cancel"), &[])
+        .await;
+    assert_eq!(status, 200);
+
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let report =
+        tollgate::billing::sync::check_payments(app.db(), &app.state.stripe, since, &|_, _| {})
+            .await
+            .expect("check");
+    let drift = report
+        .drifts
+        .iter()
+        .find(|d| d.id == pi && d.field == "status")
+        .unwrap_or_else(|| panic!("{report:?}"));
+    assert_eq!(
+        (drift.local.as_deref(), drift.stripe.as_deref()),
+        (Some("pending"), Some("canceled"))
+    );
+    let still = tollgate::billing::payments::find(app.db(), id)
+        .await
+        .expect("payment");
+    assert_eq!(
+        still.status,
+        entity::PaymentStatus::Pending,
+        "a check writes nothing"
+    );
+
+    let (code, out) = sync_cli(&app, &["payments", "--since", "1h", "--check", "--json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let json: Value = serde_json::from_str(out.trim()).expect("JSON report");
+    assert!(json["report"]["drifts"].as_array().is_some_and(|d| d
+        .iter()
+        .any(|d| d["id"] == pi.as_str() && d["stripe"] == "canceled")));
+
+    let (code, out) = sync_cli(&app, &["payments", "--since", "1h"]);
+    assert_eq!(code, Some(0), "{out}");
+    let repaired = tollgate::billing::payments::find(app.db(), id)
+        .await
+        .expect("payment");
+    assert_eq!(repaired.status, entity::PaymentStatus::Canceled);
+    let (code, out) = sync_cli(&app, &["payments", "--since", "1h", "--check"]);
+    assert_eq!(code, Some(0), "clean after the repair: {out}");
+    let (code, out) = sync_cli(&app, &["subscriptions", "--check", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+}
