@@ -192,11 +192,12 @@ fn token(
 async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> anyhow::Result<()> {
     use tollgate::billing::sync;
     let (conn, stripe) = connect_with_stripe(env).await?;
-    let report = progress(show_progress() && !json);
+    let bar = Progress::new(show_progress() && !json);
+    let report = bar.report();
     let (name, summary) = match what {
         SyncWhat::Catalog => {
             let summary = catalog::sync_catalog(&conn, &stripe, &report).await?;
-            finish_progress();
+            bar.finish();
             println!("catalog: {summary}");
             return Ok(());
         }
@@ -218,7 +219,7 @@ async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> any
             ("subscriptions", summary)
         }
     };
-    finish_progress();
+    bar.finish();
     if json {
         let out = serde_json::json!({"what": name, "check": check, "report": summary});
         println!("{out}");
@@ -262,7 +263,12 @@ async fn replay(
     let conn = db::connect(&config.database_url).await?;
     let requeued = worker::requeue(&conn, selector).await?;
     let state = app::AppState::new(config, conn)?;
-    let applied = worker::drain(&state.worker()).await?;
+    let bar = Progress::new(show_progress());
+    let report = bar.report();
+    let total = usize::try_from(requeued).unwrap_or(usize::MAX);
+    let applied =
+        worker::drain_reporting(&state.worker(), &|done| report(done, total.max(done))).await?;
+    bar.finish();
     println!("requeued {requeued}; applied {applied} due events");
     Ok(())
 }
@@ -288,29 +294,33 @@ fn show_progress() -> bool {
     std::io::stderr().is_terminal()
 }
 
-fn progress(show: bool) -> impl Fn(usize, usize) + Sync {
-    move |done, total| {
-        if show {
-            eprint!("\r{}", progress_bar(done, total));
+/// A progress bar with counts and ETA on a terminal (hidden otherwise); the callback the sync
+/// functions report to.
+struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    fn new(show: bool) -> Self {
+        let bar = if show {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} ({per_sec}, ETA {eta})")
+        {
+            bar.set_style(style);
+        }
+        Progress(bar)
+    }
+
+    fn report(&self) -> impl Fn(usize, usize) + Sync + '_ {
+        move |done, total| {
+            self.0.set_length(total as u64);
+            self.0.set_position(done as u64);
         }
     }
-}
 
-fn finish_progress() {
-    if show_progress() {
-        eprintln!();
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
-}
-
-fn progress_bar(done: usize, total: usize) -> String {
-    const WIDTH: usize = 30;
-    let filled = (done * WIDTH)
-        .checked_div(total)
-        .unwrap_or(WIDTH)
-        .min(WIDTH);
-    format!(
-        "[{}{}] {done}/{total}",
-        "#".repeat(filled),
-        " ".repeat(WIDTH - filled)
-    )
 }

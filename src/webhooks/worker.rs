@@ -225,11 +225,22 @@ pub fn spawn(
 
 /// Applies due events until none is left (for the CLI and tests).
 pub async fn drain(state: &Worker) -> Result<usize, sea_orm::DbErr> {
+    drain_reporting(state, &|_| {}).await
+}
+
+/// `drain`, telling `progress` how many events it has handled so far.
+pub async fn drain_reporting(
+    state: &Worker,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<usize, sea_orm::DbErr> {
     let mut done = 0;
     loop {
         match step(state).await? {
             Step::Idle => return Ok(done),
-            _ => done += 1,
+            _ => {
+                done += 1;
+                progress(done);
+            }
         }
     }
 }
