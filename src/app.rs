@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
         .merge(bounded)
         .route("/graphql/ws", any(graphql_ws));
     if http.metrics && http.metrics_bind.is_none() {
-        router = router.route("/metrics", get(metrics));
+        router = router.route("/metrics", get(local_metrics));
     }
     router
         .fallback(not_found)
@@ -210,6 +210,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
             "metrics recorder unavailable",
         )
             .into_response(),
+    }
+}
+
+/// `/metrics` on the API's own address answers loopback peers only (a scraper or sidecar on
+/// the same host): the figures are not for the internet. Remote scrapers use `METRICS_BIND`.
+async fn local_metrics(
+    state: State<AppState>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+) -> Response {
+    match connect {
+        Some(axum::Extension(ConnectInfo(peer))) if peer.ip().is_loopback() => metrics(state).await,
+        _ => not_found().await,
     }
 }
 
