@@ -121,9 +121,10 @@ struct Params {
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
     variables: Option<Value>,
+    /// Not used (no persisted queries); parsed only so that a non-object is refused.
     #[serde(default)]
     #[allow(dead_code)]
-    extensions: Option<Value>,
+    extensions: Option<serde_json::Map<String, Value>>,
 }
 
 /// The client's address: the peer, or with `TRUSTED_PROXY_HOPS=n` the address the outermost
