@@ -54,6 +54,9 @@ pub struct AppStateInner {
     pub webhook_wakeup: Arc<Notify>,
     /// The GraphQL edge: schema behind its checks, authentication, rate limits, services.
     pub graphql: graphql::http::Edge,
+    /// Set when shutdown begins; WebSockets (which graceful shutdown does not wait for) close
+    /// with 1001 "going away".
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Deref for AppState {
@@ -89,12 +92,14 @@ impl AppState {
             live: live.clone(),
             owner_refund_window: config.owner_refund_window,
         };
+        let (closing, closing_seen) = tokio::sync::watch::channel(false);
         let graphql = Arc::new(graphql::http::GraphqlEdge {
             executor: GuardedSchema::new(builder.finish())?,
             auth,
             rate_limits: RateLimits::new(config.http.rate_limits),
             http: config.http.clone(),
             services,
+            closing: closing_seen,
         });
         Ok(AppState(Arc::new(AppStateInner {
             config,
@@ -103,6 +108,7 @@ impl AppState {
             live,
             webhook_wakeup: Arc::new(Notify::new()),
             graphql,
+            closing,
         })))
     }
 
@@ -302,24 +308,45 @@ async fn graphql_ws(
         return EdgeError::rate_limited(limited).into_response();
     }
     let executor = state.executor.clone();
+    let mut closing = state.closing.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, executor, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = crate::auth::token_from_connection_params(&payload);
-                    let viewer = state
-                        .auth
-                        .from_header(token.as_deref())
-                        .ok()
-                        .flatten()
-                        .ok_or_else(|| crate::error::ApiError::Unauthenticated.to_graphql())?;
-                    let mut data = async_graphql::Data::default();
-                    data.insert(RequestViewer(Some(viewer)));
-                    data.insert(state.services.clone());
-                    Ok(data)
-                })
-                .serve()
+        .on_upgrade(move |socket| async move {
+            use futures_util::{SinkExt, StreamExt};
+            let (mut sink, stream) = socket.split();
+            let mut watch = closing.clone();
+            let shutting_down = async move {
+                let _ = watch.wait_for(|c| *c).await;
+            };
+            let session = GraphQLWebSocket::new_with_pair(
+                &mut sink,
+                stream.take_until(shutting_down),
+                executor,
+                protocol,
+            )
+            .on_connection_init(move |payload| async move {
+                let token = crate::auth::token_from_connection_params(&payload);
+                let viewer = state
+                    .auth
+                    .from_header(token.as_deref())
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| crate::error::ApiError::Unauthenticated.to_graphql())?;
+                let mut data = async_graphql::Data::default();
+                data.insert(RequestViewer(Some(viewer)));
+                data.insert(state.services.clone());
+                Ok(data)
+            });
+            session.serve().await;
+            if *closing.borrow_and_update() {
+                let bye = axum::extract::ws::CloseFrame {
+                    code: 1001,
+                    reason: "server shutting down".into(),
+                };
+                let _ = sink
+                    .send(axum::extract::ws::Message::Close(Some(bye)))
+                    .await;
+            }
         })
 }
 
@@ -405,6 +432,11 @@ impl Application {
                 Some(tokio::spawn(serve_metrics(self.state.clone(), addr)))
             }
             _ => None,
+        };
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = state.closing.send(true);
         };
         let served = serve(self.listener, app, &self.state.config.http, shutdown).await;
         if let Some(task) = metrics_listener {

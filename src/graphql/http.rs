@@ -37,6 +37,8 @@ pub struct GraphqlEdge {
     pub rate_limits: RateLimits,
     pub http: HttpConfig,
     pub services: Services,
+    /// Turns true when the server starts shutting down: open WebSockets say goodbye.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 pub type Edge = std::sync::Arc<GraphqlEdge>;

@@ -61,3 +61,39 @@ async fn a_bad_token_is_refused_not_ignored() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["products"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_websockets_with_going_away() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{
+        client::IntoClientRequest, protocol::frame::coding::CloseCode, Message,
+    };
+    let app = spawn_app().await;
+    let token = app.token("listener", false);
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let init = serde_json::json!({"type": "connection_init", "payload": {"token": token}});
+    ws.send(Message::text(init.to_string()))
+        .await
+        .expect("init");
+    let ack = ws.next().await.expect("open").expect("frame");
+    assert!(ack.to_text().unwrap_or_default().contains("connection_ack"));
+    app.stop().await;
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .expect("a close frame in time")
+        .expect("a frame")
+        .expect("readable");
+    match frame {
+        Message::Close(Some(close)) => assert_eq!(close.code, CloseCode::Away, "{close:?}"),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
