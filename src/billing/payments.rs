@@ -749,9 +749,6 @@ pub async fn apply_dispute(
     let Some(payment) = find_by_intent_id(db, stripe_payment_intent_id).await? else {
         return Ok(None);
     };
-    if payment.dispute_status.is_some_and(DisputeStatus::is_final) && !status.is_final() {
-        return Ok(None);
-    }
     let mut update = payments::Entity::update_many()
         .col_expr(payments::Column::Disputed, Expr::value(true))
         .col_expr(payments::Column::DisputeStatus, Expr::value(Some(status)))
@@ -952,6 +949,15 @@ impl Cursor {
         }
     }
 
+    /// Rows after this position in a newest-first listing ordered by (`at`, `id`).
+    pub fn before<C: ColumnTrait>(&self, at: C, id: C) -> Condition {
+        Condition::any().add(at.lt(self.created_at)).add(
+            Condition::all()
+                .add(at.eq(self.created_at))
+                .add(id.lt(self.id)),
+        )
+    }
+
     /// Opaque to clients; stable across requests.
     pub fn encode(&self) -> String {
         hex::encode(format!(
@@ -1017,15 +1023,8 @@ pub async fn list(
 ) -> Result<Page, ApiError> {
     let mut page_condition = condition_of(filter);
     if let Some(c) = after {
-        page_condition = page_condition.add(
-            Condition::any()
-                .add(payments::Column::CreatedAt.lt(c.created_at))
-                .add(
-                    Condition::all()
-                        .add(payments::Column::CreatedAt.eq(c.created_at))
-                        .add(payments::Column::Id.lt(c.id)),
-                ),
-        );
+        page_condition =
+            page_condition.add(c.before(payments::Column::CreatedAt, payments::Column::Id));
     }
     let mut rows = payments::Entity::find()
         .filter(page_condition)

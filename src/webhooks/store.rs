@@ -101,15 +101,10 @@ pub async fn page(
         .count(db)
         .await?;
     if let Some(c) = after {
-        condition = condition.add(
-            Condition::any()
-                .add(webhook_events::Column::ReceivedAt.lt(c.created_at))
-                .add(
-                    Condition::all()
-                        .add(webhook_events::Column::ReceivedAt.eq(c.created_at))
-                        .add(webhook_events::Column::Id.lt(c.id)),
-                ),
-        );
+        condition = condition.add(c.before(
+            webhook_events::Column::ReceivedAt,
+            webhook_events::Column::Id,
+        ));
     }
     let mut rows = webhook_events::Entity::find()
         .filter(condition)

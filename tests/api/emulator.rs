@@ -347,8 +347,11 @@ async fn subscriptions_take_prices_default_payment_methods_and_trials() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
+/// Each delivery to the hook: its `Stripe-Signature` and the raw body.
+type Delivery = (String, Bytes);
+
 async fn collect(
-    State(tx): State<mpsc::UnboundedSender<(String, Value)>>,
+    State(tx): State<mpsc::UnboundedSender<Delivery>>,
     headers: HeaderMap,
     body: Bytes,
 ) {
@@ -357,15 +360,12 @@ async fn collect(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-        let _ = tx.send((sig, v));
-    }
+    let _ = tx.send((sig, body));
 }
 
-#[tokio::test]
-async fn emits_the_events_stripe_would() {
-    let emu = Emulator::start().await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+/// A local webhook endpoint registered with the emulator (secret `whsec_emu`).
+async fn webhook_collector(emu: &Emulator) -> mpsc::UnboundedReceiver<Delivery> {
+    let (tx, rx) = mpsc::unbounded_channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -379,6 +379,13 @@ async fn emits_the_events_stripe_would() {
     });
     emu.register_webhook(&format!("http://{addr}/hook"), "whsec_emu", None)
         .await;
+    rx
+}
+
+#[tokio::test]
+async fn emits_the_events_stripe_would() {
+    let emu = Emulator::start().await;
+    let mut rx = webhook_collector(&emu).await;
 
     let cus = customer(&emu).await;
     let (_, price) = emu.create_price("Pro", "usd", 1200, true).await;
@@ -438,7 +445,11 @@ async fn emits_the_events_stripe_would() {
         .all(|w| seen.iter().any(|(_, e)| e["type"] == *w))
     {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(e)) => seen.push(e),
+            Ok(Some((sig, body))) => {
+                if let Ok(event) = serde_json::from_slice(&body) {
+                    seen.push((sig, event));
+                }
+            }
             _ => break,
         }
     }
@@ -707,38 +718,10 @@ async fn invoice_payments_api_lists_and_retrieves() {
     assert_eq!(missing["error"]["code"], "resource_missing");
 }
 
-async fn collect_raw(
-    State(tx): State<mpsc::UnboundedSender<(String, Bytes)>>,
-    headers: HeaderMap,
-    body: Bytes,
-) {
-    let sig = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let _ = tx.send((sig, body));
-}
-
 #[tokio::test]
 async fn invoice_payment_paid_is_sent_to_webhooks_signed() {
     let emu = Emulator::start().await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            Router::new()
-                .route("/hook", post(collect_raw))
-                .with_state(tx),
-        )
-        .await;
-    });
-    emu.register_webhook(&format!("http://{addr}/hook"), "whsec_emu", None)
-        .await;
+    let mut rx = webhook_collector(&emu).await;
 
     let sub = card_subscription(&emu).await;
     let invoice = &sub["latest_invoice"];

@@ -65,21 +65,10 @@ async fn a_bad_token_is_refused_not_ignored() {
 #[tokio::test]
 async fn shutdown_closes_open_websockets_with_going_away() {
     use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{
-        client::IntoClientRequest, protocol::frame::coding::CloseCode, Message,
-    };
+    use tokio_tungstenite::tungstenite::{protocol::frame::coding::CloseCode, Message};
     let app = spawn_app().await;
     let token = app.token("listener", false);
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
+    let mut ws = app.ws_connect().await;
     let init = serde_json::json!({"type": "connection_init", "payload": {"token": token}});
     ws.send(Message::text(init.to_string()))
         .await

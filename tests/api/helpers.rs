@@ -508,6 +508,27 @@ pub async fn spawn_replica(app: &TestApp) -> Replica {
     }
 }
 
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TestApp {
+    /// A graphql-transport-ws connection to the app, before `connection_init`.
+    pub async fn ws_connect(&self) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/graphql/ws", self.addr)
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        tokio_tungstenite::connect_async(request)
+            .await
+            .expect("connect")
+            .0
+    }
+}
+
 /// Polls `check` every 100 ms until it yields a value; panics with `what` and the last
 /// observation after `within`. The one waiting loop of the suite.
 pub async fn eventually<T, O, F, Fut>(within: Duration, what: &str, mut check: F) -> T

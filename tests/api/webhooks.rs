@@ -8,7 +8,7 @@ use entity::{side_effects, subscriptions, webhook_events};
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio_tungstenite::tungstenite::Message;
 use tollgate::webhooks::signature::sign;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET};
@@ -384,26 +384,8 @@ async fn two_replicas_share_the_queue_and_apply_each_event_once() {
     );
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A graphql-transport-ws connection to the app, before `connection_init`.
-async fn ws_connect(app: &TestApp) -> Ws {
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect")
-        .0
-}
-
-async fn ws_client(app: &TestApp, token: &str) -> Ws {
-    let mut ws = ws_connect(app).await;
+async fn ws_client(app: &TestApp, token: &str) -> crate::helpers::Ws {
+    let mut ws = app.ws_connect().await;
     let init =
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
     ws.send(Message::text(init.to_string()))
@@ -486,16 +468,7 @@ async fn subscribers_hear_their_own_payments_and_nobody_elses() {
     );
 
     // A socket without a valid token is refused at connection_init.
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut anon, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
+    let mut anon = app.ws_connect().await;
     anon.send(Message::text(
         json!({"type": "connection_init", "payload": {}}).to_string(),
     ))
@@ -640,7 +613,7 @@ async fn sync_adopts_payments_made_outside_tollgate() {
 
 /// The first frame the server sends after `connection_init` with `payload`.
 async fn init_answer(app: &TestApp, payload: Value) -> String {
-    let mut ws = ws_connect(app).await;
+    let mut ws = app.ws_connect().await;
     let init = json!({"type": "connection_init", "payload": payload});
     ws.send(Message::text(init.to_string()))
         .await
