@@ -95,7 +95,7 @@ async fn only_json_is_executed() {
 #[tokio::test]
 async fn malformed_bodies_get_a_code_not_debug_text() {
     let app = spawn_app().await;
-    let cases: [&[u8]; 9] = [
+    let cases: [&[u8]; 11] = [
         b"{",
         b"not json",
         b"\xff\xfe",
@@ -105,6 +105,8 @@ async fn malformed_bodies_get_a_code_not_debug_text() {
         br#"{"variables":{}}"#,
         br#"{"query":{"a":1}}"#,
         br#"{"query":"{ __typename }","variables":[1]}"#,
+        br#"{"query":"{ __typename }","extensions":[1]}"#,
+        br#"{"query":"{ __typename }","operationName":7}"#,
     ];
     for bad in cases {
         let (status, body) = post_raw(&app, Some("application/json"), bad.to_vec()).await;
