@@ -1,0 +1,106 @@
+// Infinite scroll over a payment connection (`first` / `after`), with live updates merged in.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { TypedDocumentString } from '../graphql/generated/graphql';
+import type { ApiError } from '../graphql/client';
+import { asApiError, useClient } from '../graphql/hooks';
+import { mergePayment, type Payment } from './PaymentList';
+
+const PAGE_SIZE = 20;
+
+interface Connection {
+  edges: { cursor: string; node: Payment }[];
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+}
+
+export interface PaymentPages {
+  payments: Payment[];
+  loading: boolean;
+  error: ApiError | null;
+  hasMore: boolean;
+  loadMore: () => void;
+  /** Drop what was loaded and start again from the newest (after a reconnect). */
+  reload: () => void;
+  apply: (changed: Payment) => void;
+}
+
+export function usePaymentPages<TResult>(
+  document: TypedDocumentString<TResult, { first: number; after?: string | null }>,
+  connectionOf: (result: TResult) => Connection,
+): PaymentPages {
+  const client = useClient();
+  const [payments, setPayments] = useState<Payment[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [hasMore, setHasMore] = useState(true);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const inFlight = useRef(false);
+  const generation = useRef(0);
+  const connection = useRef(connectionOf);
+  connection.current = connectionOf;
+
+  const fetchPage = useCallback(
+    async (after: string | null, replace: boolean) => {
+      if (inFlight.current && !replace) return;
+      inFlight.current = true;
+      const mine = ++generation.current;
+      setLoading(true);
+      try {
+        const result = await client.request(document, { first: PAGE_SIZE, after });
+        if (mine !== generation.current) return;
+        const page = connection.current(result);
+        const nodes = page.edges.map((e) => e.node);
+        setPayments((list) => {
+          if (replace) return nodes;
+          // A payment that arrived live may also be on the next page: keep one copy.
+          const seen = new Set(list.map((p) => p.id));
+          return [...list, ...nodes.filter((p) => !seen.has(p.id))];
+        });
+        setCursor(page.pageInfo.endCursor ?? null);
+        setHasMore(page.pageInfo.hasNextPage);
+        setError(null);
+      } catch (err) {
+        if (mine === generation.current) setError(asApiError(err));
+      } finally {
+        if (mine === generation.current) {
+          inFlight.current = false;
+          setLoading(false);
+        }
+      }
+    },
+    [client, document],
+  );
+
+  useEffect(() => {
+    void fetchPage(null, true);
+  }, [fetchPage]);
+
+  return {
+    payments,
+    loading,
+    error,
+    hasMore,
+    loadMore: useCallback(() => {
+      if (hasMore && cursor !== null) void fetchPage(cursor, false);
+    }, [fetchPage, hasMore, cursor]),
+    reload: useCallback(() => void fetchPage(null, true), [fetchPage]),
+    apply: useCallback((changed: Payment) => setPayments((list) => mergePayment(list, changed)), []),
+  };
+}
+
+/** Calls `onVisible` when the returned element scrolls into view: the infinite scroll. */
+export function useSentinel(onVisible: () => void, enabled: boolean, loaded: number) {
+  const ref = useRef<HTMLDivElement | null>(null);
+  const callback = useRef(onVisible);
+  callback.current = onVisible;
+  useEffect(() => {
+    const node = ref.current;
+    if (!node || !enabled) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) callback.current();
+    }, { rootMargin: '200px' });
+    observer.observe(node);
+    return () => observer.disconnect();
+    // Observed anew after each page: a sentinel still in view after a short page fires again.
+  }, [enabled, loaded]);
+  return ref;
+}
