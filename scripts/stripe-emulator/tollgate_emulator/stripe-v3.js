@@ -392,9 +392,10 @@
       return this._card;
     }
 
+    // By type name, or by react-stripe-js's component (which carries `__elementType`).
     getElement(type) {
-      const name = typeof type === 'string' ? type : type && type.name;
-      return name === 'card' || name === 'CardElement' ? this._card : null;
+      const name = typeof type === 'string' ? type : type && type.__elementType;
+      return name === 'card' ? this._card : null;
     }
 
     update(options) {

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { TypedDocumentString } from '../graphql/generated/graphql';
 import type { ApiError } from '../graphql/client';
 import { asApiError, useClient } from '../graphql/hooks';
+import { PaymentQuery } from '../graphql/operations';
 import { mergePayment, type Payment } from './PaymentList';
 
 const PAGE_SIZE = 20;
@@ -21,6 +22,8 @@ export interface PaymentPages {
   /** Drop what was loaded and start again from the newest (after a reconnect). */
   reload: () => void;
   apply: (changed: Payment) => void;
+  /** A live event for a payment: applied as sent, or read again when it came incomplete. */
+  live: (changed: Pick<Payment, 'id'> & Partial<Payment>, complete: boolean) => void;
 }
 
 export function usePaymentPages<TResult>(
@@ -74,6 +77,8 @@ export function usePaymentPages<TResult>(
     void fetchPage(null, true);
   }, [fetchPage]);
 
+  const apply = useCallback((changed: Payment) => setPayments((list) => mergePayment(list, changed)), []);
+
   return {
     payments,
     loading,
@@ -83,7 +88,25 @@ export function usePaymentPages<TResult>(
       if (hasMore && cursor !== null) void fetchPage(cursor, false);
     }, [fetchPage, hasMore, cursor]),
     reload: useCallback(() => void fetchPage(null, true), [fetchPage]),
-    apply: useCallback((changed: Payment) => setPayments((list) => mergePayment(list, changed)), []),
+    apply,
+    live: useCallback(
+      (changed: Pick<Payment, 'id'> & Partial<Payment>, complete: boolean) => {
+        if (complete) {
+          apply(changed as Payment);
+          return;
+        }
+        // Not even the id arrived: start again from the newest.
+        if (!changed?.id) {
+          void fetchPage(null, true);
+          return;
+        }
+        client.request(PaymentQuery, { id: changed.id }).then(
+          (r) => r.payment && apply(r.payment),
+          (err) => setError(asApiError(err)),
+        );
+      },
+      [client, apply, fetchPage],
+    ),
   };
 }
 

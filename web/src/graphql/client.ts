@@ -32,7 +32,9 @@ function toApiError(errors: WireError[], status: number): ApiError {
 }
 
 export interface Sink<T> {
-  next: (value: T) => void;
+  /** An event. `complete` is false when the gateway sent it with errors: some fields are
+   * missing, and the receiver should read the object again over HTTP. */
+  next: (value: T, complete: boolean) => void;
   error: (error: Error) => void;
 }
 
@@ -97,8 +99,9 @@ export class GraphQLClient {
       { query: document.toString(), variables: variables as Record<string, unknown> },
       {
         next: (result) => {
-          if (result.errors?.length) sink.error(toApiError(result.errors as WireError[], 200));
-          else if (result.data) sink.next(result.data);
+          const errors = result.errors as WireError[] | undefined;
+          if (result.data) sink.next(result.data, !errors?.length);
+          else if (errors?.length) sink.error(toApiError(errors, 200));
         },
         error: (err) =>
           sink.error(err instanceof Error ? err : new ApiError('Live updates stopped.', 'NETWORK')),

@@ -109,13 +109,14 @@ export function useMutation<TResult, TVariables>(
 }
 
 /**
- * Live updates: calls `onData` with each event, and `onReconnect` when the socket reopens after
+ * Live updates: calls `onData` with each event (`complete` false: the event came with errors
+ * and lacks fields, so read the object again), and `onReconnect` when the socket reopens after
  * a drop (events sent meanwhile are lost, so the page refetches).
  */
 export function useSubscription<TResult, TVariables>(
   document: TypedDocumentString<TResult, TVariables>,
   variables: TVariables,
-  onData: (data: TResult) => void,
+  onData: (data: TResult, complete: boolean) => void,
   options: { enabled: boolean; onReconnect?: () => void },
 ): ApiError | null {
   const client = useClient();
@@ -132,9 +133,9 @@ export function useSubscription<TResult, TVariables>(
       if (connections > 1) handlers.current.onReconnect?.();
     });
     const unsubscribe = client.subscribe(document, JSON.parse(key) as TVariables, {
-      next: (data) => {
+      next: (data, complete) => {
         setError(null);
-        handlers.current.onData(data);
+        handlers.current.onData(data, complete);
       },
       error: (err) => setError(asApiError(err)),
     });

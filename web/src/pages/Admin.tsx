@@ -49,7 +49,7 @@ function Revenue() {
 
 function RecentPayments() {
   const pages = usePaymentPages(AdminPaymentsQuery, (r) => r.adminPayments);
-  const liveError = useSubscription(PaymentUpdatedSubscription, {}, (d) => pages.apply(d.paymentUpdated), {
+  const liveError = useSubscription(PaymentUpdatedSubscription, {}, (d, complete) => pages.live(d.paymentUpdated, complete), {
     enabled: true,
     onReconnect: pages.reload,
   });

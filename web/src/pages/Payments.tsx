@@ -9,7 +9,7 @@ import { Link } from '../router';
 
 export function PaymentsPage() {
   const pages = usePaymentPages(PaymentsQuery, (r) => r.payments);
-  const liveError = useSubscription(PaymentUpdatedSubscription, {}, (d) => pages.apply(d.paymentUpdated), {
+  const liveError = useSubscription(PaymentUpdatedSubscription, {}, (d, complete) => pages.live(d.paymentUpdated, complete), {
     enabled: true,
     onReconnect: pages.reload,
   });

@@ -33,7 +33,11 @@ export function SubscriptionsPage() {
           : [changed, ...prev.subscriptions],
       };
     });
-  const liveError = useSubscription(SubscriptionUpdatedSubscription, {}, (d) => replace(d.subscriptionUpdated), {
+  const liveError = useSubscription(SubscriptionUpdatedSubscription, {}, (d, complete) => {
+    // An event that came with errors lacks fields: read the list again instead.
+    if (complete) replace(d.subscriptionUpdated);
+    else void subs.refetch();
+  }, {
     enabled: true,
     onReconnect: () => void subs.refetch(),
   });

@@ -1,0 +1,165 @@
+// Paying in the browser: a card that pays, one that is declined, one that needs 3-D Secure,
+// and an admin's refund reaching the customer's open Payments page live.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually, startTollgate } from '../harness.mjs';
+import { fillCard, launchBrowser, openCheckout, screenshot, userContext } from './browser.mjs';
+
+const EBOOK = 'Rust Payments Handbook (e-book)';
+
+let app;
+let chromium;
+
+before(async () => {
+  [app, chromium] = await Promise.all([startTollgate(), launchBrowser()]);
+});
+
+after(async () => {
+  await chromium?.close();
+  await app?.stop();
+});
+
+async function paymentsOf(token) {
+  const result = await app.gql(token, '{ payments(first: 50) { edges { node { id status description amount { formatted } } } } }');
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  return result.data.payments.edges.map((e) => e.node);
+}
+
+describe('payments', () => {
+  test('signing in with a pasted token, then a card that pays shows Succeeded on the open Payments page without a reload', async () => {
+    const token = await app.token('buyer');
+    const user = await userContext(chromium.browser, app);
+    try {
+      const shop = await user.page('/');
+      await shop.getByRole('article', { name: EBOOK }).waitFor();
+      await screenshot(shop, 'shop-signed-out');
+      await shop.getByRole('link', { name: 'Sign in' }).click();
+      await shop.locator('#token').fill(token);
+      await screenshot(shop, 'sign-in');
+      await shop.getByRole('button', { name: 'Sign in' }).click();
+      await shop.getByText('buyer@example.com').waitFor();
+
+      // The history is open in another tab of the same session before the purchase.
+      const history = await user.page('/payments', { token });
+      await history.getByText('No payments yet').waitFor();
+      let reloaded = false;
+      history.on('load', () => { reloaded = true; });
+
+      const checkout = await openCheckout(shop, EBOOK);
+      await fillCard(checkout, '4242424242424242');
+      await screenshot(shop, 'checkout');
+      const pay = checkout.getByRole('button', { name: /^Pay / });
+      await pay.click();
+      await checkout.getByRole('status').filter({ hasText: 'Payment succeeded' }).waitFor();
+
+      const row = history.locator('tr', { hasText: EBOOK });
+      await row.locator('[data-status=SUCCEEDED]').waitFor();
+      assert.match(await row.textContent(), /\$19\.00/);
+      assert.equal(reloaded, false, 'the Payments page reloaded');
+      await screenshot(history, 'payments');
+
+      // The link in the confirmation goes to the same history in place.
+      await checkout.getByRole('link', { name: 'See your payments' }).click();
+      await shop.locator('tr', { hasText: EBOOK }).locator('[data-status=SUCCEEDED]').waitFor();
+      const payments = await paymentsOf(token);
+      assert.deepEqual(payments.map((p) => p.status), ['SUCCEEDED']);
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
+
+  test('a declined card shows the decline message and nothing is charged', async () => {
+    const token = await app.token('declined');
+    const user = await userContext(chromium.browser, app, {
+      token,
+      // Stripe's API answers a declined card with HTTP 402, which Chromium logs as a failed load.
+      allowed: [{ text: /status of 402/, url: new RegExp(`^${app.stripeBase}/v1/`) }],
+    });
+    try {
+      const shop = await user.page('/');
+      const checkout = await openCheckout(shop, EBOOK);
+      await fillCard(checkout, '4000000000000002');
+      await checkout.getByRole('button', { name: /^Pay / }).click();
+      await checkout.getByRole('alert').filter({ hasText: 'Your card was declined.' }).waitFor();
+      await screenshot(shop, 'declined');
+      assert.equal(await checkout.getByRole('button', { name: /^Pay / }).isEnabled(), true);
+      // The gateway hears of the failure by webhook; nothing succeeded, nothing was captured.
+      const payments = await eventually('the failed payment', async () => {
+        const list = await paymentsOf(token);
+        return list.length > 0 && list.every((p) => p.status !== 'PENDING') ? list : null;
+      });
+      assert.deepEqual(payments.map((p) => p.status), ['FAILED']);
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
+
+  test('a card that needs 3-D Secure reaches the authentication step and succeeds once completed', async () => {
+    const token = await app.token('threeds');
+    const user = await userContext(chromium.browser, app, { token });
+    try {
+      const shop = await user.page('/');
+      const checkout = await openCheckout(shop, EBOOK);
+      await fillCard(checkout, '4000002500003155');
+      const pay = checkout.getByRole('button', { name: /^Pay / });
+      await pay.click();
+      const dialog = shop.getByRole('dialog', { name: '3D Secure' });
+      await dialog.waitFor();
+      // While the customer authenticates, the button cannot start a second payment.
+      assert.equal(await checkout.getByRole('button', { name: 'Processing…' }).isDisabled(), true);
+      await screenshot(shop, '3d-secure');
+      await dialog.getByRole('button', { name: 'Complete authentication' }).click();
+      await checkout.getByRole('status').filter({ hasText: 'Payment succeeded' }).waitFor();
+      const payments = await eventually('the succeeded payment', async () => {
+        const list = await paymentsOf(token);
+        return list.some((p) => p.status === 'SUCCEEDED') ? list : null;
+      });
+      assert.deepEqual(payments.map((p) => p.status), ['SUCCEEDED']);
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
+
+  test("an admin's refund updates the customer's open Payments page live", async () => {
+    const token = await app.token('refunded');
+    const adminToken = await app.token('admin', { admin: true });
+    // A paid order, made through the API with Stripe's test card.
+    const products = await app.gql(null, '{ products { name prices { id currency recurring { interval } } } }');
+    const price = products.data.products
+      .find((p) => p.name === EBOOK).prices.find((p) => p.currency === 'usd' && !p.recurring);
+    const paid = await app.gql(token, `mutation($input: CreatePaymentIntentInput!) {
+      createPaymentIntent(input: $input) { payment { id status } } }`,
+    { input: { priceId: price.id, paymentMethodId: 'pm_card_visa', idempotencyKey: 'refund-test-order' } });
+    assert.equal(paid.errors, undefined, JSON.stringify(paid.errors));
+    const paymentId = paid.data.createPaymentIntent.payment.id;
+    assert.equal(paid.data.createPaymentIntent.payment.status, 'SUCCEEDED');
+
+    const customer = await userContext(chromium.browser, app, { token });
+    const operator = await userContext(chromium.browser, app, { token: adminToken });
+    try {
+      const history = await customer.page('/payments');
+      const row = history.locator(`tr[data-payment-id="${paymentId}"]`);
+      await row.locator('[data-status=SUCCEEDED]').waitFor();
+
+      const admin = await operator.page('/admin');
+      const adminRow = admin.locator(`tr[data-payment-id="${paymentId}"]`);
+      await adminRow.locator('[data-status=SUCCEEDED]').waitFor();
+      await admin.getByRole('img', { name: /Revenue in USD/ }).waitFor();
+      await screenshot(admin, 'admin');
+      await adminRow.getByRole('button', { name: /^Refund / }).click();
+      await adminRow.locator('[data-status=REFUNDED]').waitFor();
+
+      await row.locator('[data-status=REFUNDED]').waitFor();
+      assert.match(await row.textContent(), /Refund \$19\.00/);
+      await screenshot(history, 'payments-refunded');
+      customer.assertClean();
+      operator.assertClean();
+    } finally {
+      await customer.close();
+      await operator.close();
+    }
+  });
+});
