@@ -28,7 +28,7 @@ export function PaymentList({ payments, showUser, actions }: {
       <tbody>
         {payments.map((p) => (
           <tr key={p.id} data-payment-id={p.id}>
-            <td>{formatDateTime(p.createdAt)}</td>
+            <td className="nowrap">{formatDateTime(p.createdAt)}</td>
             {showUser ? <td>{p.userId}</td> : null}
             <td>
               {p.description ?? '—'}
@@ -47,7 +47,7 @@ export function PaymentList({ payments, showUser, actions }: {
                 <div className="small muted">−{p.amountRefunded.formatted} refunded</div>
               ) : null}
             </td>
-            <td>{p.cardLast4 ? `${p.cardBrand ?? 'card'} •••• ${p.cardLast4}` : '—'}</td>
+            <td className="nowrap">{p.cardLast4 ? `${p.cardBrand ?? 'card'} •••• ${p.cardLast4}` : '—'}</td>
             <td><StatusBadge status={p.status} /></td>
             {actions ? <td>{actions(p)}</td> : null}
           </tr>

@@ -1,0 +1,91 @@
+// The customer's account pages: a subscription from the shop, canceled at the period's end and
+// resumed; a card saved through a SetupIntent, made default, and removed.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eventually, startTollgate } from '../harness.mjs';
+import { fillCard, launchBrowser, openCheckout, screenshot, userContext } from './browser.mjs';
+
+let app;
+let chromium;
+
+before(async () => {
+  [app, chromium] = await Promise.all([startTollgate(), launchBrowser()]);
+});
+
+after(async () => {
+  await chromium?.close();
+  await app?.stop();
+});
+
+describe('account', () => {
+  test('subscribe to a plan with its trial, cancel at the period end, resume', async () => {
+    const token = await app.token('subscriber');
+    const user = await userContext(chromium.browser, app, { token });
+    try {
+      const shop = await user.page('/');
+      const checkout = await openCheckout(shop, 'Tollgate Pro');
+      const trial = checkout.getByRole('checkbox', { name: /14-day free trial/ });
+      assert.equal(await trial.isChecked(), true);
+      await fillCard(checkout, '4242424242424242');
+      await checkout.getByRole('button', { name: /^Subscribe — \$12\.00/ }).click();
+      await checkout.getByRole('status').filter({ hasText: 'Subscribed to Tollgate Pro' }).waitFor();
+      await checkout.getByRole('link', { name: 'See your subscriptions' }).click();
+
+      const card = shop.getByRole('article', { name: 'Tollgate Pro' });
+      await card.locator('[data-status=TRIALING]').waitFor();
+      await card.getByText(/Free trial until/).waitFor();
+      await card.getByText(/Renews on/).waitFor();
+      await screenshot(shop, 'subscriptions');
+
+      await card.getByRole('button', { name: 'Cancel at period end' }).click();
+      await card.getByText(/Ends on/).waitFor();
+      await screenshot(shop, 'subscriptions-canceling');
+      let subs = await app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
+      assert.deepEqual(subs.data.subscriptions, [{ status: 'TRIALING', cancelAtPeriodEnd: true }]);
+
+      await card.getByRole('button', { name: 'Resume' }).click();
+      await card.getByText(/Renews on/).waitFor();
+      subs = await app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
+      assert.deepEqual(subs.data.subscriptions, [{ status: 'TRIALING', cancelAtPeriodEnd: false }]);
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
+
+  test('add a card through a SetupIntent, make another the default, remove one', async () => {
+    const token = await app.token('cardholder');
+    const user = await userContext(chromium.browser, app, { token });
+    const cardsOf = async () =>
+      (await app.gql(token, '{ viewer { paymentMethods { last4 isDefault } } }')).data.viewer.paymentMethods;
+    try {
+      const page = await user.page('/cards');
+      await page.getByText('No saved cards.').waitFor();
+      const save = page.getByRole('button', { name: 'Save card' });
+      assert.equal(await save.isDisabled(), true, 'saving an empty card form');
+
+      await fillCard(page, '4242424242424242');
+      await save.click();
+      await page.locator('.saved-card[data-last4="4242"]').getByText('(default)').waitFor();
+      await fillCard(page, '5555555555554444');
+      await save.click();
+      const mastercard = page.locator('.saved-card[data-last4="4444"]');
+      await mastercard.waitFor();
+      await screenshot(page, 'cards');
+      assert.deepEqual(await cardsOf(), [{ last4: '4242', isDefault: true }, { last4: '4444', isDefault: false }]);
+
+      await mastercard.getByRole('button', { name: 'Make default' }).click();
+      await mastercard.getByText('(default)').waitFor();
+      await page.locator('.saved-card[data-last4="4242"]').getByRole('button', { name: /^Remove/ }).click();
+      await page.locator('.saved-card[data-last4="4242"]').waitFor({ state: 'detached' });
+      const left = await eventually('the removal', async () => {
+        const cards = await cardsOf();
+        return cards.length === 1 ? cards : null;
+      });
+      assert.deepEqual(left, [{ last4: '4444', isDefault: true }]);
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
+});
