@@ -12,9 +12,9 @@ const BARS: { key: 'gross' | 'refunded' | 'disputesLost' | 'net' | 'mrr'; label:
   { key: 'mrr', label: 'MRR', tone: 'bar-mrr' },
 ];
 
-const WIDTH = 520;
-const LABEL = 110;
-const VALUE = 120;
+const WIDTH = 420;
+const LABEL = 100;
+const VALUE = 100;
 const ROW = 22;
 
 export function RevenueChart({ line }: { line: Line }) {
