@@ -40,7 +40,7 @@ pub struct Refused {
 }
 
 impl Refused {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Refused {
             code,
             message: message.into(),
@@ -170,6 +170,17 @@ impl GuardedSchema {
     }
 }
 
+impl GuardedSchema {
+    /// Runs a checked request as a stream (subscriptions; a query yields one response) with
+    /// the connection's data.
+    pub fn stream(&self, checked: Checked, session: Arc<Data>) -> BoxStream<'static, Response> {
+        self.schema
+            .execute_stream_with_session_data(checked.request, session)
+            .map(with_codes)
+            .boxed()
+    }
+}
+
 fn kind_name(ty: OperationType) -> &'static str {
     match ty {
         OperationType::Query => "query",
@@ -205,11 +216,7 @@ impl Executor for GuardedSchema {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         match self.check(request) {
-            Ok(checked) => self
-                .schema
-                .execute_stream_with_session_data(checked.request, session_data.unwrap_or_default())
-                .map(with_codes)
-                .boxed(),
+            Ok(checked) => self.stream(checked, session_data.unwrap_or_default()),
             Err(refused) => stream::once(async move { refused.into_response() }).boxed(),
         }
     }

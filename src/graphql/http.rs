@@ -39,6 +39,8 @@ pub struct GraphqlEdge {
     pub services: Services,
     /// Turns true when the server starts shutting down: open WebSockets say goodbye.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Where GraphiQL's page comes from.
+    pub web: crate::web::Web,
 }
 
 pub type Edge = std::sync::Arc<GraphqlEdge>;
@@ -286,7 +288,7 @@ pub async fn get(State(state): State<Edge>, req: Request) -> Response {
         .unwrap_or_default();
     let wants_html = accept.contains("text/html") || !accept.contains("json");
     if raw_query.is_empty() && wants_html {
-        return super::graphiql::serve().await;
+        return crate::web::graphiql(&state.web).await;
     }
     let result = async {
         let ip = client_ip(&headers, peer, state.http.trusted_proxy_hops);

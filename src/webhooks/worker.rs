@@ -259,6 +259,7 @@ pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64
         );
     update = match selector {
         Requeue::Id(id) => update.filter(webhook_events::Column::StripeEventId.eq(id)),
+        Requeue::Row(id) => update.filter(webhook_events::Column::Id.eq(id)),
         Requeue::Failed => {
             update.filter(webhook_events::Column::Status.eq(WebhookEventStatus::Failed))
         }
@@ -268,7 +269,10 @@ pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64
 }
 
 pub enum Requeue {
+    /// By Stripe's event id.
     Id(String),
+    /// By Tollgate's row id.
+    Row(uuid::Uuid),
     Failed,
     Since(chrono::DateTime<Utc>),
 }

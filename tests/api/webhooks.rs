@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tollgate::webhooks::signature::sign;
 
-use crate::helpers::{eventually, spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET};
+use crate::helpers::{
+    error_code, eventually, spawn_app, spawn_app_with, Backend, TestApp, WEBHOOK_SECRET,
+};
 
 /// A customer row, as if the user had paid before.
 async fn customer(app: &TestApp, user: &str, stripe_id: &str) {
@@ -642,4 +644,110 @@ async fn websocket_clients_authenticate_in_the_shapes_clients_document() {
         let answer = init_answer(&app, payload.clone()).await;
         assert!(!answer.contains("connection_ack"), "{payload}: {answer}");
     }
+}
+
+#[tokio::test]
+async fn an_admin_replays_a_parked_event_from_graphql() {
+    let app = spawn_app().await;
+    customer(&app, "u-replay-gql", "cus_replay_gql").await;
+    let now = Utc::now().timestamp();
+    let body = subscription_event(
+        "evt_replay_gql",
+        "sub_replay_gql",
+        "cus_replay_gql",
+        now,
+        "active",
+        false,
+        now + 1000,
+    );
+    // Parked, as if its handler had failed every attempt (stored directly: a delivery would
+    // be applied by the running worker at once).
+    let parked_at = Utc::now();
+    webhook_events::ActiveModel {
+        id: sea_orm::Set(uuid::Uuid::now_v7()),
+        stripe_event_id: sea_orm::Set("evt_replay_gql".into()),
+        event_type: sea_orm::Set("customer.subscription.updated".into()),
+        payload: sea_orm::Set(body.clone()),
+        api_version: sea_orm::Set(None),
+        livemode: sea_orm::Set(false),
+        stripe_created_at: sea_orm::Set(parked_at),
+        received_at: sea_orm::Set(parked_at),
+        status: sea_orm::Set(entity::WebhookEventStatus::Failed),
+        attempts: sea_orm::Set(8),
+        next_attempt_at: sea_orm::Set(parked_at),
+        processed_at: sea_orm::Set(None),
+        last_error: sea_orm::Set(Some("handler failed".into())),
+    }
+    .insert(app.db())
+    .await
+    .expect("park");
+    let applied = |status: entity::WebhookEventStatus| {
+        let db = app.db().clone();
+        move || {
+            let db = db.clone();
+            async move {
+                let row = webhook_events::Entity::find()
+                    .one(&db)
+                    .await
+                    .expect("query")
+                    .expect("row");
+                if row.status == status {
+                    Ok(row)
+                } else {
+                    Err((row.status, row.attempts, row.last_error))
+                }
+            }
+        }
+    };
+    let admin = app.token("root", true);
+    let listed = app
+        .graphql(
+            "{ webhookEvents(status: FAILED) { edges { node { id } } } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    let id = listed["data"]["webhookEvents"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("a failed event")
+        .to_owned();
+    const REPLAY: &str =
+        "mutation($id: ID!) { replayWebhookEvent(id: $id) { id status attempts } }";
+
+    let user = app.token("u-replay-gql", false);
+    let refused = app.graphql(REPLAY, json!({"id": id}), Some(&user)).await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+    let bad = app
+        .graphql(REPLAY, json!({"id": "evt_../../x"}), Some(&admin))
+        .await;
+    assert_eq!(error_code(&bad), Some("INVALID_INPUT"), "{bad}");
+    let missing = app
+        .graphql(
+            REPLAY,
+            json!({"id": uuid::Uuid::nil().to_string()}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(error_code(&missing), Some("NOT_FOUND"), "{missing}");
+
+    let replayed = app.graphql(REPLAY, json!({"id": id}), Some(&admin)).await;
+    assert_eq!(
+        replayed["data"]["replayWebhookEvent"]["attempts"], 0,
+        "queued afresh: {replayed}"
+    );
+    let row = eventually(
+        Duration::from_secs(10),
+        "the woken worker applies the replayed event",
+        applied(entity::WebhookEventStatus::Processed),
+    )
+    .await;
+    assert_eq!(row.attempts, 1);
+    // Handlers are idempotent: the replay changed nothing that was already right.
+    assert_eq!(
+        subscriptions::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        1
+    );
 }
