@@ -212,19 +212,7 @@ export const WebhookEventsQuery = graphql(`
   query WebhookEvents($status: WebhookEventStatus, $first: Int!) {
     webhookEvents(status: $status, first: $first) {
       totalCount
-      edges {
-        node {
-          id
-          stripeEventId
-          type
-          status
-          attempts
-          lastError
-          createdAt
-          receivedAt
-          processedAt
-        }
-      }
+      edges { node { ...WebhookEventFields } }
     }
   }
 `);
@@ -232,5 +220,25 @@ export const WebhookEventsQuery = graphql(`
 export const PaymentQuery = graphql(`
   query Payment($id: ID!) {
     payment(id: $id) { ...PaymentFields }
+  }
+`);
+
+export const WebhookEventFields = graphql(`
+  fragment WebhookEventFields on WebhookEvent {
+    id
+    stripeEventId
+    type
+    status
+    attempts
+    lastError
+    createdAt
+    receivedAt
+    processedAt
+  }
+`);
+
+export const ReplayWebhookEventMutation = graphql(`
+  mutation ReplayWebhookEvent($id: ID!) {
+    replayWebhookEvent(id: $id) { ...WebhookEventFields }
   }
 `);

@@ -1,18 +1,20 @@
 // The operator's page (admin tokens only; the gateway enforces it): revenue per currency,
-// recent payments across users with a Refund action (live), webhook events by status.
+// recent payments across users with a Refund action (live), webhook events by status with a
+// Replay action.
 import { useState } from 'react';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { PaymentList, type Payment } from '../components/PaymentList';
 import { RevenueChart } from '../components/RevenueChart';
 import { StatusBadge } from '../components/StatusBadge';
 import { usePaymentPages, useSentinel } from '../components/usePaymentPages';
-import type { WebhookEventStatus } from '../graphql/generated/graphql';
+import type { WebhookEventFieldsFragment, WebhookEventStatus } from '../graphql/generated/graphql';
 import { useClient, useMutation, useQuery, useSubscription } from '../graphql/hooks';
 import {
   AdminPaymentsQuery,
   PaymentQuery,
   PaymentUpdatedSubscription,
   RefundPaymentMutation,
+  ReplayWebhookEventMutation,
   RevenueQuery,
   WebhookEventsQuery,
 } from '../graphql/operations';
@@ -108,6 +110,15 @@ function WebhookEvents() {
   const [status, setStatus] = useState<WebhookEventStatus | null>('FAILED');
   const events = useQuery(WebhookEventsQuery, { status, first: 50 });
   const list = events.data?.webhookEvents.edges.map((e) => e.node) ?? [];
+  const replaced = (event: WebhookEventFieldsFragment) =>
+    events.setData((prev) =>
+      prev && {
+        webhookEvents: {
+          ...prev.webhookEvents,
+          edges: prev.webhookEvents.edges.map((e) => (e.node.id === event.id ? { ...e, node: event } : e)),
+        },
+      },
+    );
   return (
     <section aria-labelledby="webhooks-h">
       <h2 id="webhooks-h">Webhook events</h2>
@@ -117,27 +128,60 @@ function WebhookEvents() {
             {s ? s.charAt(0) + s.slice(1).toLowerCase() : 'All'}
           </button>
         ))}
+        <button type="button" className="link" onClick={() => void events.refetch()} disabled={events.loading}>
+          Refresh
+        </button>
       </div>
       <ErrorMessage error={events.error} />
       {events.data ? <p className="muted small">{events.data.webhookEvents.totalCount} events</p> : null}
       <table className="events">
         <thead>
-          <tr><th>Received</th><th>Type</th><th>Event</th><th>Attempts</th><th>Status</th><th>Last error</th></tr>
+          <tr>
+            <th>Received</th><th>Type</th><th>Event</th><th>Attempts</th><th>Status</th><th>Last error</th>
+            <th><span className="visually-hidden">Actions</span></th>
+          </tr>
         </thead>
         <tbody>
           {list.map((e) => (
             <tr key={e.id} data-event-id={e.id}>
-              <td>{formatDateTime(e.receivedAt)}</td>
+              <td className="nowrap">{formatDateTime(e.receivedAt)}</td>
               <td>{e.type}</td>
               <td className="mono small">{e.stripeEventId}</td>
               <td className="num">{e.attempts}</td>
               <td><StatusBadge status={e.status} /></td>
               <td className="small">{e.lastError ?? ''}</td>
+              <td><ReplayButton event={e} onReplayed={replaced} /></td>
             </tr>
           ))}
         </tbody>
       </table>
       {events.data && list.length === 0 ? <p className="muted">None.</p> : null}
     </section>
+  );
+}
+
+// Puts the event back in the worker's queue. Handlers are idempotent, so replaying one that was
+// already applied changes nothing; the row shows it queued, then Refresh shows the outcome.
+function ReplayButton({ event, onReplayed }: {
+  event: WebhookEventFieldsFragment;
+  onReplayed: (e: WebhookEventFieldsFragment) => void;
+}) {
+  const replay = useMutation(ReplayWebhookEventMutation);
+  if (event.status === 'PENDING') return null;
+  return (
+    <span className="refund">
+      <button
+        type="button"
+        disabled={replay.inFlight}
+        aria-label={`Replay ${event.stripeEventId}`}
+        onClick={async () => {
+          const result = await replay.run({ id: event.id });
+          if (result) onReplayed(result.replayWebhookEvent);
+        }}
+      >
+        {replay.inFlight ? 'Replaying…' : 'Replay'}
+      </button>
+      <ErrorMessage error={replay.error} />
+    </span>
   );
 }

@@ -162,4 +162,27 @@ describe('payments', () => {
       await operator.close();
     }
   });
+
+  test('an admin replays a webhook event: queued at once, applied again by the worker', async () => {
+    const adminToken = await app.token('replayer', { admin: true });
+    const operator = await userContext(chromium.browser, app, { token: adminToken });
+    try {
+      const admin = await operator.page('/admin');
+      await admin.getByRole('tab', { name: 'Processed' }).click();
+      const row = admin.locator('tr[data-event-id]').first();
+      await row.waitFor();
+      const eventId = await row.getAttribute('data-event-id');
+      await row.getByRole('button', { name: /^Replay / }).click();
+      await row.locator('[data-status=PENDING]').waitFor();
+      await screenshot(admin, 'admin-replayed');
+      const replayed = await eventually('the replayed event processed again', async () => {
+        const r = await app.gql(adminToken, '{ webhookEvents(status: PROCESSED, first: 100) { edges { node { id attempts processedAt } } } }');
+        return r.data.webhookEvents.edges.map((e) => e.node).find((e) => e.id === eventId);
+      });
+      assert.equal(replayed.attempts, 1, 'attempts start again from zero on replay');
+      operator.assertClean();
+    } finally {
+      await operator.close();
+    }
+  });
 });
