@@ -16,6 +16,9 @@ accepts `pk_` keys for a few (tokens, sources, SetupIntent confirm). `hook(app)`
 same client-side calls only, what today's Stripe.js needs: creating a PaymentMethod, and
 confirming or retrieving a PaymentIntent when the request carries that PaymentIntent's
 `client_secret` (as Stripe requires of publishable-key calls).
+
+The browser tests (web/tests/browser/) cover it: a card that pays, one declined, one that asks
+for 3-D Secure, saving cards through SetupIntents.
 """
 
 import os
