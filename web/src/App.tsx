@@ -60,7 +60,7 @@ const NAV: { route: Route; href: string; label: string; signedIn?: boolean; admi
 ];
 
 function Layout({ children, stripeError }: { children: ReactNode; stripeError: string | null }) {
-  const { viewer, signOut } = useAuth();
+  const { viewer, problem, signOut } = useAuth();
   const route = routeOf(usePath());
   return (
     <>
@@ -84,6 +84,7 @@ function Layout({ children, stripeError }: { children: ReactNode; stripeError: s
           )}
         </div>
       </header>
+      {problem ? <p className="banner error" role="alert">{problem}</p> : null}
       {stripeError ? <p className="banner error" role="alert">{stripeError} Payments are unavailable.</p> : null}
       <main>
         <ErrorBoundary key={route ?? 'none'}>{children}</ErrorBoundary>

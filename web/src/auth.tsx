@@ -18,6 +18,8 @@ export interface Viewer {
 
 interface Auth {
   viewer: Viewer | null;
+  /** Why a stored token could not be checked (the gateway unreachable, say); it is kept. */
+  problem: string | null;
   /** Checks the token with the gateway; resolves an error message, or null when signed in. */
   signIn: (token: string) => Promise<string | null>;
   signOut: () => void;
@@ -55,6 +57,7 @@ async function checkToken(settings: Settings, token: string): Promise<Viewer> {
 export function AuthProvider({ settings, children }: { settings: Settings; children: ReactNode }) {
   const [token, setToken] = useState<string | null>(storedToken);
   const [viewer, setViewer] = useState<Viewer | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
   // A stored token is re-checked on load; pages wait for that instead of flashing "sign in".
   const [checking, setChecking] = useState(token !== null);
 
@@ -66,9 +69,14 @@ export function AuthProvider({ settings, children }: { settings: Settings; child
     if (!stored) return;
     checkToken(settings, stored)
       .then(setViewer)
-      .catch(() => {
-        sessionStorage.removeItem(STORAGE_KEY);
+      .catch((err: unknown) => {
         setToken(null);
+        // Only the gateway's refusal signs out; after a network error a reload tries again.
+        if (err instanceof ApiError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
+          sessionStorage.removeItem(STORAGE_KEY);
+        } else {
+          setProblem(`Your sign-in could not be checked: ${err instanceof Error ? err.message : String(err)}`);
+        }
       })
       .finally(() => setChecking(false));
   }, [settings]);
@@ -82,6 +90,7 @@ export function AuthProvider({ settings, children }: { settings: Settings; child
         sessionStorage.setItem(STORAGE_KEY, candidate);
         setToken(candidate);
         setViewer(checked);
+        setProblem(null);
         return null;
       } catch (err) {
         return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
@@ -94,9 +103,10 @@ export function AuthProvider({ settings, children }: { settings: Settings; child
     sessionStorage.removeItem(STORAGE_KEY);
     setToken(null);
     setViewer(null);
+    setProblem(null);
   }, []);
 
-  const auth = useMemo(() => ({ viewer, signIn, signOut }), [viewer, signIn, signOut]);
+  const auth = useMemo(() => ({ viewer, problem, signIn, signOut }), [viewer, problem, signIn, signOut]);
   if (checking) return <p className="muted page">Checking your sign-in…</p>;
   return (
     <AuthContext.Provider value={auth}>

@@ -81,7 +81,11 @@ async function until(what, ms, probe) {
   throw new Error(`${what} not ready in ${ms} ms${last ? `: ${last.message}` : ''}`);
 }
 
-export async function startTollgate({ extraEnv = {} } = {}) {
+/**
+ * `graphiqlUser`: mint a token for this user id and hand it to GraphiQL as its default
+ * Authorization header (GRAPHIQL_DEFAULT_TOKEN, as scripts/dev does).
+ */
+export async function startTollgate({ extraEnv = {}, graphiqlUser = null } = {}) {
   const bin = gatewayBinary();
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-web-'));
   const children = [];
@@ -144,6 +148,7 @@ export async function startTollgate({ extraEnv = {} } = {}) {
     });
     if (!hook.ok) throw new Error(`webhook registration: HTTP ${hook.status}`);
 
+    if (graphiqlUser) env.GRAPHIQL_DEFAULT_TOKEN = await token(graphiqlUser);
     const gateway = start(bin, ['serve'], { env, cwd: dir });
     children.push(gateway);
     gateway.on('exit', (code, signal) => {

@@ -18,12 +18,19 @@ after(async () => {
 });
 
 describe('account', () => {
-  test('subscribe to a plan with its trial, cancel at the period end, resume', async () => {
+  test('subscribe to a plan with its trial, cancel at the period end, resume, change plan', async () => {
     const token = await app.token('subscriber');
+    // A second plan in the same currency, so there is a plan to change to.
+    const admin = await app.token('catalog-admin', { admin: true });
+    const products = await app.gql(null, '{ products { id name } }');
+    const pro = products.data.products.find((p) => p.name === 'Tollgate Pro');
+    const yearly = await app.gql(admin, `mutation($input: CreatePriceInput!) { createPrice(input: $input) { id } }`,
+      { input: { productId: pro.id, amount: '120.00', currency: 'usd', recurring: { interval: 'YEAR' } } });
+    assert.equal(yearly.errors, undefined, JSON.stringify(yearly.errors));
     const user = await userContext(chromium.browser, app, { token });
     try {
       const shop = await user.page('/');
-      const checkout = await openCheckout(shop, 'Tollgate Pro');
+      const checkout = await openCheckout(shop, 'Tollgate Pro', '$12.00 / month (USD)');
       const trial = checkout.getByRole('checkbox', { name: /14-day free trial/ });
       assert.equal(await trial.isChecked(), true);
       await fillCard(checkout, '4242424242424242');
@@ -47,6 +54,12 @@ describe('account', () => {
       await card.getByText(/Renews on/).waitFor();
       subs = await app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
       assert.deepEqual(subs.data.subscriptions, [{ status: 'TRIALING', cancelAtPeriodEnd: false }]);
+
+      await card.getByRole('combobox', { name: 'New plan' }).selectOption({ label: 'Tollgate Pro — $120.00 / year' });
+      await card.getByRole('button', { name: 'Change plan' }).click();
+      await card.getByText('$120.00 every year').waitFor();
+      subs = await app.gql(token, '{ subscriptions { price { id } } }');
+      assert.deepEqual(subs.data.subscriptions, [{ price: { id: yearly.data.createPrice.id } }]);
       user.assertClean();
     } finally {
       await user.close();

@@ -92,11 +92,11 @@ export async function fillCard(scope, number, { exp = '12 / 34', cvc = '123', po
   await card.locator('input[name=postal]').fill(postal);
 }
 
-/** Opens a product's checkout in the shop, in the price's currency. */
-export async function openCheckout(page, productName, currency = 'usd') {
+/** Opens a product's checkout in the shop, for the price whose label contains `price`. */
+export async function openCheckout(page, productName, price = '(USD)') {
   const product = page.getByRole('article', { name: productName });
   const select = product.locator('select');
-  const option = select.locator('option', { hasText: `(${currency.toUpperCase()})` });
+  const option = select.locator('option', { hasText: price });
   await select.selectOption(await option.getAttribute('value'));
   await product.getByRole('button').click();
   return page.getByRole('region', { name: 'Checkout' });

@@ -1,5 +1,6 @@
 // GraphiQL at /graphql, from the gateway's own assets (no CDN: this machine has no internet):
-// it loads, runs a query and shows the answer, and its docs explorer has the schema.
+// it loads, runs a query and shows the answer, and its docs explorer has the schema; the
+// demo's token is pre-filled as the Authorization header.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTollgate } from '../harness.mjs';
@@ -9,7 +10,7 @@ let app;
 let chromium;
 
 before(async () => {
-  [app, chromium] = await Promise.all([startTollgate(), launchBrowser()]);
+  [app, chromium] = await Promise.all([startTollgate({ graphiqlUser: 'graphiql-user' }), launchBrowser()]);
 });
 
 after(async () => {
@@ -38,6 +39,22 @@ test('GraphiQL loads offline, runs { products { name } } and shows the answer', 
     // The docs explorer reads the schema by introspection.
     await page.getByRole('button', { name: /Show Documentation Explorer/ }).click();
     await page.locator('.graphiql-doc-explorer').getByText('Query').first().waitFor();
+    user.assertClean();
+  } finally {
+    await user.close();
+  }
+});
+
+test("GraphiQL sends the demo's pre-filled token", async () => {
+  const user = await userContext(chromium.browser, app);
+  try {
+    const page = await user.page('/graphql');
+    const editor = page.locator('.graphiql-query-editor .CodeMirror');
+    await editor.waitFor();
+    await editor.evaluate((node) => node.CodeMirror.setValue('{ viewer { id } }'));
+    await page.getByRole('button', { name: /Execute query/ }).click();
+    const result = page.locator('.graphiql-response .result-window');
+    await result.getByText('graphiql-user').waitFor();
     user.assertClean();
   } finally {
     await user.close();

@@ -185,4 +185,33 @@ describe('payments', () => {
       await operator.close();
     }
   });
+
+  test('the Payments page scrolls on past the first page of the connection', async () => {
+    const token = await app.token('regular');
+    const products = await app.gql(null, '{ products { name prices { id currency recurring { interval } } } }');
+    const price = products.data.products.find((p) => p.name === 'Sticker pack').prices.find((p) => p.currency === 'usd');
+    const made = [];
+    for (let i = 0; i < 23; i++) {
+      const r = await app.gql(token, `mutation($input: CreatePaymentIntentInput!) {
+        createPaymentIntent(input: $input) { payment { id } } }`,
+      { input: { priceId: price.id, paymentMethodId: 'pm_card_visa', description: `Order ${i + 1}` } });
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      made.push(r.data.createPaymentIntent.payment.id);
+    }
+    const user = await userContext(chromium.browser, app, { token });
+    try {
+      const page = await user.page('/payments');
+      const rows = page.locator('tr[data-payment-id]');
+      await rows.nth(19).waitFor();
+      await page.locator('tr[data-payment-id]').last().scrollIntoViewIfNeeded();
+      await page.mouse.wheel(0, 5000);
+      await rows.nth(22).waitFor();
+      const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-payment-id')));
+      assert.deepEqual(shown, [...made].reverse(), 'newest first, each payment once');
+      assert.match(await rows.first().textContent(), /Order 23/);
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
 });
