@@ -264,7 +264,15 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
         saved={cards}
         choice={choice}
         onChoice={setChoice}
-        onCardComplete={setCardComplete}
+        onCardComplete={(complete) => {
+          setCardComplete(complete);
+          // Another card after a failed subscription attempt is another attempt: the old
+          // PaymentMethod and key belong to the card that failed.
+          if (createdFor.current) {
+            createdFor.current = null;
+            renewKey();
+          }
+        }}
         disabled={busy}
       />
       {trialDays !== null ? (
