@@ -184,6 +184,20 @@ export async function startTollgate({ extraEnv = {}, graphiqlUser = null } = {})
       return response.json();
     };
 
+    /** The id of a product's price: the first one in `currency`, one-time or recurring. */
+    const priceId = async (productName, currency, { recurring = false } = {}) => {
+      const r = await gql(null, '{ products { name prices { id currency recurring { interval } } } }');
+      const price = r.data.products.find((p) => p.name === productName)
+        ?.prices.find((p) => p.currency === currency && Boolean(p.recurring) === recurring);
+      if (!price) throw new Error(`no ${currency} price for ${productName}`);
+      return price.id;
+    };
+
+    /** A payment made over HTTP (confirmed at once with `paymentMethodId`); the GraphQL answer. */
+    const pay = (bearer, input) =>
+      gql(bearer, `mutation($input: CreatePaymentIntentInput!) {
+        createPaymentIntent(input: $input) { payment { id status } } }`, { input });
+
     return {
       url,
       webUrl,
@@ -192,6 +206,8 @@ export async function startTollgate({ extraEnv = {}, graphiqlUser = null } = {})
       env,
       token,
       gql,
+      priceId,
+      pay,
       stop,
       logs: () => gateway.output,
     };

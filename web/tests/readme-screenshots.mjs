@@ -11,9 +11,6 @@ const app = await startTollgate();
 const chromium = await launchBrowser();
 try {
   await mkdir(OUT, { recursive: true });
-  const products = (await app.gql(null, '{ products { name prices { id currency recurring { interval } } } }')).data.products;
-  const priceOf = (name, currency) =>
-    products.find((p) => p.name === name).prices.find((p) => p.currency === currency).id;
   const orders = [
     ['ada', 'Rust Payments Handbook (e-book)', 'usd', 'pm_card_visa'],
     ['grace', 'Rust Payments Handbook (e-book)', 'eur', 'pm_card_mastercard'],
@@ -25,9 +22,7 @@ try {
   const paid = [];
   for (const [user, product, currency, card] of orders) {
     const token = await app.token(user);
-    const r = await app.gql(token, `mutation($input: CreatePaymentIntentInput!) {
-      createPaymentIntent(input: $input) { payment { id } } }`,
-    { input: { priceId: priceOf(product, currency), paymentMethodId: card, description: product } });
+    const r = await app.pay(token, { priceId: await app.priceId(product, currency), paymentMethodId: card, description: product });
     if (r.data) paid.push(r.data.createPaymentIntent.payment.id);
   }
   const admin = await app.token('operator', { admin: true });
@@ -35,7 +30,7 @@ try {
     { input: { paymentId: paid[2], reason: 'REQUESTED_BY_CUSTOMER' } });
   const subscriber = await app.token('ada');
   await app.gql(subscriber, 'mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { subscription { id } } }',
-    { input: { priceId: priceOf('Tollgate Pro', 'usd'), paymentMethodId: 'pm_card_visa' } });
+    { input: { priceId: await app.priceId('Tollgate Pro', 'usd', { recurring: true }), paymentMethodId: 'pm_card_visa' } });
   await new Promise((r) => setTimeout(r, 1500)); // webhooks settle
 
   const customer = await userContext(chromium.browser, app, { token: await app.token('ada') });

@@ -1,9 +1,10 @@
-// Infinite scroll over a payment connection (`first` / `after`), with live updates merged in.
-import { useCallback, useEffect, useRef, useState } from 'react';
+// Infinite scroll over a payment connection (`first` / `after`), with live updates from the
+// `paymentUpdated` subscription merged in; the Payments and Admin pages share it.
+import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import type { TypedDocumentString } from '../graphql/generated/graphql';
 import type { ApiError } from '../graphql/client';
-import { asApiError, useClient } from '../graphql/hooks';
-import { PaymentQuery } from '../graphql/operations';
+import { asApiError, useClient, useSubscription } from '../graphql/hooks';
+import { PaymentQuery, PaymentUpdatedSubscription } from '../graphql/operations';
 import { mergePayment, type Payment } from './PaymentList';
 
 const PAGE_SIZE = 20;
@@ -22,8 +23,10 @@ export interface PaymentPages {
   /** Drop what was loaded and start again from the newest (after a reconnect). */
   reload: () => void;
   apply: (changed: Payment) => void;
-  /** A live event for a payment: applied as sent, or read again when it came incomplete. */
-  live: (changed: Pick<Payment, 'id'> & Partial<Payment>, complete: boolean) => void;
+  /** Why live updates stopped, while they are stopped. */
+  liveError: ApiError | null;
+  /** Put on an element after the list: scrolling it into view loads the next page. */
+  sentinel: RefObject<HTMLDivElement>;
 }
 
 export function usePaymentPages<TResult>(
@@ -79,40 +82,42 @@ export function usePaymentPages<TResult>(
 
   const apply = useCallback((changed: Payment) => setPayments((list) => mergePayment(list, changed)), []);
 
-  return {
-    payments,
-    loading,
-    error,
-    hasMore,
-    loadMore: useCallback(() => {
-      if (hasMore && cursor !== null) void fetchPage(cursor, false);
-    }, [fetchPage, hasMore, cursor]),
-    reload: useCallback(() => void fetchPage(null, true), [fetchPage]),
-    apply,
-    live: useCallback(
-      (changed: Pick<Payment, 'id'> & Partial<Payment>, complete: boolean) => {
-        if (complete) {
-          apply(changed as Payment);
-          return;
-        }
-        // Not even the id arrived: start again from the newest.
-        if (!changed?.id) {
-          void fetchPage(null, true);
-          return;
-        }
-        client.request(PaymentQuery, { id: changed.id }).then(
-          (r) => r.payment && apply(r.payment),
-          (err) => setError(asApiError(err)),
-        );
-      },
-      [client, apply, fetchPage],
-    ),
-  };
+  // A live event: applied as sent, or read again over HTTP when it came with errors.
+  const live = useCallback(
+    (changed: Pick<Payment, 'id'> & Partial<Payment>, complete: boolean) => {
+      if (complete) {
+        apply(changed as Payment);
+        return;
+      }
+      // Not even the id arrived: start again from the newest.
+      if (!changed?.id) {
+        void fetchPage(null, true);
+        return;
+      }
+      client.request(PaymentQuery, { id: changed.id }).then(
+        (r) => r.payment && apply(r.payment),
+        (err) => setError(asApiError(err)),
+      );
+    },
+    [client, apply, fetchPage],
+  );
+  const reload = useCallback(() => void fetchPage(null, true), [fetchPage]);
+  const liveError = useSubscription(PaymentUpdatedSubscription, {}, (d, complete) => live(d.paymentUpdated, complete), {
+    enabled: true,
+    // Events sent while the socket was down are lost: start again from the newest.
+    onReconnect: reload,
+  });
+  const loadMore = useCallback(() => {
+    if (hasMore && cursor !== null) void fetchPage(cursor, false);
+  }, [fetchPage, hasMore, cursor]);
+  const sentinel = useSentinel(loadMore, hasMore && !loading, payments.length);
+
+  return { payments, loading, error, hasMore, loadMore, reload, apply, liveError, sentinel };
 }
 
 /** Calls `onVisible` when the returned element scrolls into view: the infinite scroll. */
-export function useSentinel(onVisible: () => void, enabled: boolean, loaded: number) {
-  const ref = useRef<HTMLDivElement | null>(null);
+function useSentinel(onVisible: () => void, enabled: boolean, loaded: number) {
+  const ref = useRef<HTMLDivElement>(null);
   const callback = useRef(onVisible);
   callback.current = onVisible;
   useEffect(() => {

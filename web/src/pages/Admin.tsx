@@ -6,13 +6,12 @@ import { ErrorMessage } from '../components/ErrorMessage';
 import { PaymentList, type Payment } from '../components/PaymentList';
 import { RevenueChart } from '../components/RevenueChart';
 import { StatusBadge } from '../components/StatusBadge';
-import { usePaymentPages, useSentinel } from '../components/usePaymentPages';
+import { usePaymentPages } from '../components/usePaymentPages';
 import type { WebhookEventFieldsFragment, WebhookEventStatus } from '../graphql/generated/graphql';
-import { useClient, useMutation, useQuery, useSubscription } from '../graphql/hooks';
+import { useClient, useMutation, useQuery } from '../graphql/hooks';
 import {
   AdminPaymentsQuery,
   PaymentQuery,
-  PaymentUpdatedSubscription,
   RefundPaymentMutation,
   ReplayWebhookEventMutation,
   RevenueQuery,
@@ -51,21 +50,16 @@ function Revenue() {
 
 function RecentPayments() {
   const pages = usePaymentPages(AdminPaymentsQuery, (r) => r.adminPayments);
-  const liveError = useSubscription(PaymentUpdatedSubscription, {}, (d, complete) => pages.live(d.paymentUpdated, complete), {
-    enabled: true,
-    onReconnect: pages.reload,
-  });
-  const sentinel = useSentinel(pages.loadMore, pages.hasMore && !pages.loading, pages.payments.length);
   return (
     <section aria-labelledby="payments-h">
       <h2 id="payments-h">Recent payments</h2>
       <ErrorMessage error={pages.error} />
-      {liveError ? <p className="muted small">Live updates paused: {liveError.message}</p> : null}
+      {pages.liveError ? <p className="muted small">Live updates paused: {pages.liveError.message}</p> : null}
       {pages.payments.length > 0 ? (
         <PaymentList payments={pages.payments} showUser actions={(p) => <RefundButton payment={p} onRefunded={pages.apply} />} />
       ) : null}
       {!pages.loading && pages.payments.length === 0 && !pages.error ? <p className="muted">No payments yet.</p> : null}
-      <div ref={sentinel} />
+      <div ref={pages.sentinel} />
       {pages.hasMore && !pages.loading && pages.payments.length > 0 ? (
         <button type="button" onClick={pages.loadMore}>Load more</button>
       ) : null}

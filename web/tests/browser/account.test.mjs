@@ -1,33 +1,23 @@
 // The customer's account pages: a subscription from the shop, canceled at the period's end and
 // resumed; a card saved through a SetupIntent, made default, and removed.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { eventually, startTollgate } from '../harness.mjs';
-import { fillCard, launchBrowser, openCheckout, screenshot, userContext } from './browser.mjs';
+import { describe, test } from 'node:test';
+import { eventually } from '../harness.mjs';
+import { fillCard, openCheckout, screenshot, suite, userContext } from './browser.mjs';
 
-let app;
-let chromium;
-
-before(async () => {
-  [app, chromium] = await Promise.all([startTollgate(), launchBrowser()]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await app?.stop();
-});
+const env = suite();
 
 describe('account', () => {
   test('subscribe to a plan with its trial, cancel at the period end, resume, change plan', async () => {
-    const token = await app.token('subscriber');
+    const token = await env.app.token('subscriber');
     // A second plan in the same currency, so there is a plan to change to.
-    const admin = await app.token('catalog-admin', { admin: true });
-    const products = await app.gql(null, '{ products { id name } }');
+    const admin = await env.app.token('catalog-admin', { admin: true });
+    const products = await env.app.gql(null, '{ products { id name } }');
     const pro = products.data.products.find((p) => p.name === 'Tollgate Pro');
-    const yearly = await app.gql(admin, `mutation($input: CreatePriceInput!) { createPrice(input: $input) { id } }`,
+    const yearly = await env.app.gql(admin, `mutation($input: CreatePriceInput!) { createPrice(input: $input) { id } }`,
       { input: { productId: pro.id, amount: '120.00', currency: 'usd', recurring: { interval: 'YEAR' } } });
     assert.equal(yearly.errors, undefined, JSON.stringify(yearly.errors));
-    const user = await userContext(chromium.browser, app, { token });
+    const user = await userContext(env.browser, env.app, { token });
     try {
       const shop = await user.page('/');
       const checkout = await openCheckout(shop, 'Tollgate Pro', '$12.00 / month (USD)');
@@ -47,18 +37,18 @@ describe('account', () => {
       await card.getByRole('button', { name: 'Cancel at period end' }).click();
       await card.getByText(/Ends on/).waitFor();
       await screenshot(shop, 'subscriptions-canceling');
-      let subs = await app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
+      let subs = await env.app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
       assert.deepEqual(subs.data.subscriptions, [{ status: 'TRIALING', cancelAtPeriodEnd: true }]);
 
       await card.getByRole('button', { name: 'Resume' }).click();
       await card.getByText(/Renews on/).waitFor();
-      subs = await app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
+      subs = await env.app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
       assert.deepEqual(subs.data.subscriptions, [{ status: 'TRIALING', cancelAtPeriodEnd: false }]);
 
       await card.getByRole('combobox', { name: 'New plan' }).selectOption({ label: 'Tollgate Pro — $120.00 / year' });
       await card.getByRole('button', { name: 'Change plan' }).click();
       await card.getByText('$120.00 every year').waitFor();
-      subs = await app.gql(token, '{ subscriptions { price { id } } }');
+      subs = await env.app.gql(token, '{ subscriptions { price { id } } }');
       assert.deepEqual(subs.data.subscriptions, [{ price: { id: yearly.data.createPrice.id } }]);
       user.assertClean();
     } finally {
@@ -67,10 +57,10 @@ describe('account', () => {
   });
 
   test('add a card through a SetupIntent, make another the default, remove one', async () => {
-    const token = await app.token('cardholder');
-    const user = await userContext(chromium.browser, app, { token });
+    const token = await env.app.token('cardholder');
+    const user = await userContext(env.browser, env.app, { token });
     const cardsOf = async () =>
-      (await app.gql(token, '{ viewer { paymentMethods { last4 isDefault } } }')).data.viewer.paymentMethods;
+      (await env.app.gql(token, '{ viewer { paymentMethods { last4 isDefault } } }')).data.viewer.paymentMethods;
     try {
       const page = await user.page('/cards');
       await page.getByText('No saved cards.').waitFor();

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { WEB } from '../harness.mjs';
+import { after, before } from 'node:test';
+import { startTollgate, WEB } from '../harness.mjs';
 
 export const ARTIFACTS = join(WEB, 'tests/artifacts');
 
@@ -28,6 +29,24 @@ export async function launchBrowser() {
     args: FLAGS,
   });
   return { browser, close: () => browser.close() };
+}
+
+/**
+ * A private gateway and a browser for the test file that calls it: filled in before its tests,
+ * stopped after them. `options` go to startTollgate.
+ */
+export function suite(options = {}) {
+  const env = { app: null, browser: null };
+  let chromium;
+  before(async () => {
+    [env.app, chromium] = await Promise.all([startTollgate(options), launchBrowser()]);
+    env.browser = chromium.browser;
+  });
+  after(async () => {
+    await chromium?.close();
+    await env.app?.stop();
+  });
+  return env;
 }
 
 /**

@@ -2,32 +2,26 @@
 // it loads, runs a query and shows the answer, and its docs explorer has the schema; the
 // demo's token is pre-filled as the Authorization header.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startTollgate } from '../harness.mjs';
-import { launchBrowser, screenshot, userContext } from './browser.mjs';
+import { test } from 'node:test';
+import { screenshot, suite, userContext } from './browser.mjs';
 
-let app;
-let chromium;
+const env = suite({ graphiqlUser: 'graphiql-user' });
 
-before(async () => {
-  [app, chromium] = await Promise.all([startTollgate({ graphiqlUser: 'graphiql-user' }), launchBrowser()]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await app?.stop();
-});
+/** Puts `query` in the editor, runs it, and returns the result pane. */
+async function run(page, query) {
+  const editor = page.locator('.graphiql-query-editor .CodeMirror');
+  await editor.waitFor();
+  // Set the text through CodeMirror's own API: typing would fight its auto-closing brackets.
+  await editor.evaluate((node, text) => node.CodeMirror.setValue(text), query);
+  await page.getByRole('button', { name: /Execute query/ }).click();
+  return page.locator('.graphiql-response .result-window');
+}
 
 test('GraphiQL loads offline, runs { products { name } } and shows the answer', async () => {
-  const user = await userContext(chromium.browser, app);
+  const user = await userContext(env.browser, env.app);
   try {
     const page = await user.page('/graphql');
-    const editor = page.locator('.graphiql-query-editor .CodeMirror');
-    await editor.waitFor();
-    // Set the text through CodeMirror's own API: typing would fight its auto-closing brackets.
-    await editor.evaluate((node) => node.CodeMirror.setValue('{ products { name } }'));
-    await page.getByRole('button', { name: /Execute query/ }).click();
-    const result = page.locator('.graphiql-response .result-window');
+    const result = await run(page, '{ products { name } }');
     await result.getByText('Rust Payments Handbook (e-book)').waitFor();
     const answer = JSON.parse(await result.evaluate((node) => node.querySelector('.CodeMirror').CodeMirror.getValue()));
     assert.deepEqual(
@@ -46,14 +40,10 @@ test('GraphiQL loads offline, runs { products { name } } and shows the answer', 
 });
 
 test("GraphiQL sends the demo's pre-filled token", async () => {
-  const user = await userContext(chromium.browser, app);
+  const user = await userContext(env.browser, env.app);
   try {
     const page = await user.page('/graphql');
-    const editor = page.locator('.graphiql-query-editor .CodeMirror');
-    await editor.waitFor();
-    await editor.evaluate((node) => node.CodeMirror.setValue('{ viewer { id } }'));
-    await page.getByRole('button', { name: /Execute query/ }).click();
-    const result = page.locator('.graphiql-response .result-window');
+    const result = await run(page, '{ viewer { id } }');
     await result.getByText('graphiql-user').waitFor();
     user.assertClean();
   } finally {

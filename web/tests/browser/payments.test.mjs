@@ -1,34 +1,24 @@
 // Paying in the browser: a card that pays, one that is declined, one that needs 3-D Secure,
 // and an admin's refund reaching the customer's open Payments page live.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { eventually, startTollgate } from '../harness.mjs';
-import { fillCard, launchBrowser, openCheckout, screenshot, userContext } from './browser.mjs';
+import { describe, test } from 'node:test';
+import { eventually } from '../harness.mjs';
+import { fillCard, openCheckout, screenshot, suite, userContext } from './browser.mjs';
 
 const EBOOK = 'Rust Payments Handbook (e-book)';
 
-let app;
-let chromium;
-
-before(async () => {
-  [app, chromium] = await Promise.all([startTollgate(), launchBrowser()]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await app?.stop();
-});
+const env = suite();
 
 async function paymentsOf(token) {
-  const result = await app.gql(token, '{ payments(first: 50) { edges { node { id status description amount { formatted } } } } }');
+  const result = await env.app.gql(token, '{ payments(first: 50) { edges { node { id status description amount { formatted } } } } }');
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   return result.data.payments.edges.map((e) => e.node);
 }
 
 describe('payments', () => {
   test('signing in with a pasted token, then a card that pays shows Succeeded on the open Payments page without a reload', async () => {
-    const token = await app.token('buyer');
-    const user = await userContext(chromium.browser, app);
+    const token = await env.app.token('buyer');
+    const user = await userContext(env.browser, env.app);
     try {
       const shop = await user.page('/');
       await shop.getByRole('article', { name: EBOOK }).waitFor();
@@ -70,11 +60,11 @@ describe('payments', () => {
   });
 
   test('a declined card shows the decline message and nothing is charged', async () => {
-    const token = await app.token('declined');
-    const user = await userContext(chromium.browser, app, {
+    const token = await env.app.token('declined');
+    const user = await userContext(env.browser, env.app, {
       token,
       // Stripe's API answers a declined card with HTTP 402, which Chromium logs as a failed load.
-      allowed: [{ text: /status of 402/, url: new RegExp(`^${app.stripeBase}/v1/`) }],
+      allowed: [{ text: /status of 402/, url: new RegExp(`^${env.app.stripeBase}/v1/`) }],
     });
     try {
       const shop = await user.page('/');
@@ -97,8 +87,8 @@ describe('payments', () => {
   });
 
   test('a card that needs 3-D Secure reaches the authentication step and succeeds once completed', async () => {
-    const token = await app.token('threeds');
-    const user = await userContext(chromium.browser, app, { token });
+    const token = await env.app.token('threeds');
+    const user = await userContext(env.browser, env.app, { token });
     try {
       const shop = await user.page('/');
       const checkout = await openCheckout(shop, EBOOK);
@@ -124,21 +114,18 @@ describe('payments', () => {
   });
 
   test("an admin's refund updates the customer's open Payments page live", async () => {
-    const token = await app.token('refunded');
-    const adminToken = await app.token('admin', { admin: true });
+    const token = await env.app.token('refunded');
+    const adminToken = await env.app.token('admin', { admin: true });
     // A paid order, made through the API with Stripe's test card.
-    const products = await app.gql(null, '{ products { name prices { id currency recurring { interval } } } }');
-    const price = products.data.products
-      .find((p) => p.name === EBOOK).prices.find((p) => p.currency === 'usd' && !p.recurring);
-    const paid = await app.gql(token, `mutation($input: CreatePaymentIntentInput!) {
-      createPaymentIntent(input: $input) { payment { id status } } }`,
-    { input: { priceId: price.id, paymentMethodId: 'pm_card_visa', idempotencyKey: 'refund-test-order' } });
+    const paid = await env.app.pay(token, {
+      priceId: await env.app.priceId(EBOOK, 'usd'), paymentMethodId: 'pm_card_visa', idempotencyKey: 'refund-test-order',
+    });
     assert.equal(paid.errors, undefined, JSON.stringify(paid.errors));
     const paymentId = paid.data.createPaymentIntent.payment.id;
     assert.equal(paid.data.createPaymentIntent.payment.status, 'SUCCEEDED');
 
-    const customer = await userContext(chromium.browser, app, { token });
-    const operator = await userContext(chromium.browser, app, { token: adminToken });
+    const customer = await userContext(env.browser, env.app, { token });
+    const operator = await userContext(env.browser, env.app, { token: adminToken });
     try {
       const history = await customer.page('/payments');
       const row = history.locator(`tr[data-payment-id="${paymentId}"]`);
@@ -164,8 +151,8 @@ describe('payments', () => {
   });
 
   test('an admin replays a webhook event: queued at once, applied again by the worker', async () => {
-    const adminToken = await app.token('replayer', { admin: true });
-    const operator = await userContext(chromium.browser, app, { token: adminToken });
+    const adminToken = await env.app.token('replayer', { admin: true });
+    const operator = await userContext(env.browser, env.app, { token: adminToken });
     try {
       const admin = await operator.page('/admin');
       await admin.getByRole('tab', { name: 'Processed' }).click();
@@ -176,7 +163,7 @@ describe('payments', () => {
       await row.locator('[data-status=PENDING]').waitFor();
       await screenshot(admin, 'admin-replayed');
       const replayed = await eventually('the replayed event processed again', async () => {
-        const r = await app.gql(adminToken, '{ webhookEvents(status: PROCESSED, first: 100) { edges { node { id attempts processedAt } } } }');
+        const r = await env.app.gql(adminToken, '{ webhookEvents(status: PROCESSED, first: 100) { edges { node { id attempts processedAt } } } }');
         return r.data.webhookEvents.edges.map((e) => e.node).find((e) => e.id === eventId);
       });
       assert.equal(replayed.attempts, 1, 'attempts start again from zero on replay');
@@ -187,18 +174,15 @@ describe('payments', () => {
   });
 
   test('the Payments page scrolls on past the first page of the connection', async () => {
-    const token = await app.token('regular');
-    const products = await app.gql(null, '{ products { name prices { id currency recurring { interval } } } }');
-    const price = products.data.products.find((p) => p.name === 'Sticker pack').prices.find((p) => p.currency === 'usd');
+    const token = await env.app.token('regular');
+    const priceId = await env.app.priceId('Sticker pack', 'usd');
     const made = [];
     for (let i = 0; i < 23; i++) {
-      const r = await app.gql(token, `mutation($input: CreatePaymentIntentInput!) {
-        createPaymentIntent(input: $input) { payment { id } } }`,
-      { input: { priceId: price.id, paymentMethodId: 'pm_card_visa', description: `Order ${i + 1}` } });
+      const r = await env.app.pay(token, { priceId, paymentMethodId: 'pm_card_visa', description: `Order ${i + 1}` });
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
       made.push(r.data.createPaymentIntent.payment.id);
     }
-    const user = await userContext(chromium.browser, app, { token });
+    const user = await userContext(env.browser, env.app, { token });
     try {
       const page = await user.page('/payments');
       const rows = page.locator('tr[data-payment-id]');

@@ -84,11 +84,9 @@ describe('graphql-ws', () => {
       await within(5000, subscribed, 'connected');
       // Give the server a moment to register the subscription before the payment.
       await new Promise((r) => setTimeout(r, 200));
-      const products = await app.gql(null, '{ products { prices { id recurring { interval } } } }');
-      const price = products.data.products.flatMap((p) => p.prices).find((p) => !p.recurring);
-      const paid = await app.gql(token, `mutation($input: CreatePaymentIntentInput!) {
-        createPaymentIntent(input: $input) { payment { id status } } }`,
-      { input: { priceId: price.id, paymentMethodId: 'pm_card_visa', idempotencyKey: 'ws-test-payment' } });
+      const paid = await app.pay(token, {
+        priceId: await app.priceId('Sticker pack', 'usd'), paymentMethodId: 'pm_card_visa', idempotencyKey: 'ws-test-payment',
+      });
       assert.equal(paid.errors, undefined, JSON.stringify(paid.errors));
       const id = paid.data.createPaymentIntent.payment.id;
       await within(10000, new Promise((resolve) => {
