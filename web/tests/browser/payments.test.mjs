@@ -86,7 +86,7 @@ describe('payments', () => {
     }
   });
 
-  test('a card that needs 3-D Secure reaches the authentication step and succeeds once completed', async () => {
+  test('a card that needs 3-D Secure reaches the authentication step; failed, then completed, it pays once', async () => {
     const token = await env.app.token('threeds');
     const user = await userContext(env.browser, env.app, { token });
     try {
@@ -94,12 +94,47 @@ describe('payments', () => {
       const checkout = await openCheckout(shop, EBOOK);
       await fillCard(checkout, '4000002500003155');
       const pay = checkout.getByRole('button', { name: /^Pay / });
-      await pay.click();
       const dialog = shop.getByRole('dialog', { name: '3D Secure' });
+
+      await pay.click();
       await dialog.waitFor();
       // While the customer authenticates, the button cannot start a second payment.
       assert.equal(await checkout.getByRole('button', { name: 'Processing…' }).isDisabled(), true);
       await screenshot(shop, '3d-secure');
+      await dialog.getByRole('button', { name: 'Fail authentication' }).click();
+      await checkout.getByRole('alert').filter({ hasText: 'unable to authenticate' }).waitFor();
+
+      // The same purchase again: the same idempotency key, so the same PaymentIntent.
+      await pay.click();
+      await dialog.getByRole('button', { name: 'Complete authentication' }).click();
+      await checkout.getByRole('status').filter({ hasText: 'Payment succeeded' }).waitFor();
+      const payments = await eventually('the succeeded payment', async () => {
+        const list = await paymentsOf(token);
+        return list.some((p) => p.status === 'SUCCEEDED') ? list : null;
+      });
+      assert.deepEqual(payments.map((p) => p.status), ['SUCCEEDED'], 'one payment, not one per attempt');
+      user.assertClean();
+    } finally {
+      await user.close();
+    }
+  });
+
+  test('a saved card that needs 3-D Secure: authenticated when saved, and again when the gateway charges it', async () => {
+    const token = await env.app.token('saved3ds');
+    const user = await userContext(env.browser, env.app, { token });
+    try {
+      const page = await user.page('/cards');
+      await fillCard(page, '4000002500003155');
+      await page.getByRole('button', { name: 'Save card' }).click();
+      const dialog = page.getByRole('dialog', { name: '3D Secure' });
+      await dialog.getByRole('button', { name: 'Complete authentication' }).click();
+      await page.locator('.saved-card[data-last4="3155"]').getByText('(default)').waitFor();
+
+      await page.getByRole('link', { name: 'Shop' }).click();
+      const checkout = await openCheckout(page, EBOOK);
+      // The saved default card is chosen: the gateway confirms with it, Stripe.js continues.
+      assert.equal(await checkout.getByRole('radio', { name: /•••• 3155/ }).isChecked(), true);
+      await checkout.getByRole('button', { name: /^Pay / }).click();
       await dialog.getByRole('button', { name: 'Complete authentication' }).click();
       await checkout.getByRole('status').filter({ hasText: 'Payment succeeded' }).waitFor();
       const payments = await eventually('the succeeded payment', async () => {
