@@ -115,8 +115,7 @@ impl GuardedSchema {
         Ok(Checked { request, analysis })
     }
 
-    /// Runs a checked request. Mutations run on their own task: a client that disconnects or
-    /// a request timeout must not cancel one between Stripe's answer and the local write.
+    /// Runs a checked request to completion, whatever happens to the caller.
     pub async fn run(&self, checked: Checked) -> Response {
         let Checked { request, analysis } = checked;
         let started = std::time::Instant::now();
@@ -128,22 +127,18 @@ impl GuardedSchema {
             errors = tracing::field::Empty,
         );
         let response = async {
-            let response = if analysis.operation_type == OperationType::Mutation {
-                let schema = self.schema.clone();
-                let task =
-                    tokio::spawn(async move { schema.execute(request).await }.in_current_span());
-                match task.await {
-                    Ok(response) => response,
-                    Err(e) => {
-                        tracing::error!(error = %e, "mutation task failed");
-                        Response::from_errors(vec![server_error(
-                            ErrorCode::Internal,
-                            "internal error",
-                        )])
-                    }
+            // Every operation runs on its own task. Mutations: a client that disconnects or a
+            // request timeout must not cancel one between Stripe's answer and the local write.
+            // Queries: a future dropped mid-statement makes the pool close that connection, so
+            // a disconnecting client would cost a reconnect; finishing the statement is cheaper.
+            let schema = self.schema.clone();
+            let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
+            let response = match task.await {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!(error = %e, "operation task failed");
+                    Response::from_errors(vec![server_error(ErrorCode::Internal, "internal error")])
                 }
-            } else {
-                self.schema.execute(request).await
             };
             with_codes(response)
         }
