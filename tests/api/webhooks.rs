@@ -751,3 +751,69 @@ async fn an_admin_replays_a_parked_event_from_graphql() {
         1
     );
 }
+
+#[tokio::test]
+async fn one_bad_event_in_a_batch_is_parked_alone() {
+    // Intake only: the three events wait, then one drain applies them as one batch.
+    let app = spawn_app_with(|v| {
+        v.insert("WEBHOOK_WORKERS".into(), "0".into());
+    })
+    .await;
+    customer(&app, "u-batch", "cus_batch").await;
+    let now = Utc::now().timestamp();
+    let good = |n: i64| {
+        subscription_event(
+            &format!("evt_batch_{n}"),
+            &format!("sub_batch_{n}"),
+            "cus_batch",
+            now + n,
+            "active",
+            false,
+            now + 1000,
+        )
+    };
+    let mut bad: Value = serde_json::from_str(&good(1)).expect("json");
+    bad["id"] = json!("evt_batch_bad");
+    bad["data"]["object"] = json!({"id": 5, "object": "subscription"});
+    let client = reqwest::Client::new();
+    for body in [good(0), bad.to_string(), good(2)] {
+        assert_eq!(deliver(&client, &app.url(""), &body).await, 200);
+    }
+    let handled = tollgate::webhooks::worker::drain(&app.state.worker())
+        .await
+        .expect("drain");
+    assert_eq!(handled, 3);
+    let status_of = |id: &'static str| {
+        let db = app.db().clone();
+        async move {
+            let row = webhook_events::Entity::find()
+                .filter(webhook_events::Column::StripeEventId.eq(id))
+                .one(&db)
+                .await
+                .expect("query")
+                .expect("row");
+            (row.status, row.last_error.is_some())
+        }
+    };
+    assert_eq!(
+        status_of("evt_batch_0").await,
+        (entity::WebhookEventStatus::Processed, false)
+    );
+    assert_eq!(
+        status_of("evt_batch_bad").await,
+        (entity::WebhookEventStatus::Failed, true),
+        "unreadable: parked at once, with the reason"
+    );
+    assert_eq!(
+        status_of("evt_batch_2").await,
+        (entity::WebhookEventStatus::Processed, false),
+        "the event after the bad one still applied"
+    );
+    assert_eq!(
+        subscriptions::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        2
+    );
+}
