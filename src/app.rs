@@ -47,8 +47,6 @@ pub struct AppStateInner {
     pub live: LiveHub,
     /// Rung when a webhook is stored, so the worker need not poll quickly.
     pub webhook_wakeup: Arc<Notify>,
-    /// Stores verified deliveries, many per commit.
-    pub webhook_intake: webhooks::intake::Intake,
     /// The GraphQL edge: schema behind its checks, authentication, rate limits, services.
     pub graphql: graphql::http::Edge,
     /// Set when shutdown begins; WebSockets (which graceful shutdown does not wait for) close
@@ -101,7 +99,6 @@ impl AppState {
         };
         let (closing, closing_seen) = tokio::sync::watch::channel(false);
         let web = Arc::new(crate::web::WebFace::new(&config.web, &config.stripe));
-        let webhook_intake = webhooks::intake::Intake::start(db.clone());
         let graphql = Arc::new(graphql::http::GraphqlEdge {
             executor: GuardedSchema::new(builder.finish())?,
             auth,
@@ -117,7 +114,6 @@ impl AppState {
             stripe,
             live,
             webhook_wakeup,
-            webhook_intake,
             graphql,
             closing,
             web,

@@ -126,11 +126,6 @@ pub fn webhook_delivery(outcome: &str) {
         .increment(1);
 }
 
-/// Events the webhook route stored in one statement (group commit).
-pub fn webhook_intake_batch(events: usize) {
-    metrics::histogram!("tollgate_webhook_intake_batch_size").record(events as f64);
-}
-
 /// An event the worker handled: `applied`, `ignored`, `failed` (will retry) or `parked`.
 pub fn webhook_event(outcome: &str) {
     metrics::counter!("tollgate_webhook_events_total", "outcome" => outcome.to_owned())

@@ -2,7 +2,6 @@
 //! id (a redelivery is a no-op), answer 2xx at once. Applying events is the worker's job.
 
 pub mod handlers;
-pub mod intake;
 pub mod signature;
 pub mod store;
 pub mod worker;
@@ -83,15 +82,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         crate::metrics::webhook_delivery("rejected");
         return reject(StatusCode::BAD_REQUEST, reason);
     }
-    let (event_id, event_type) = (event.id.clone(), event.kind.clone());
-    let received = store::Received {
-        event,
-        payload: text.to_owned(),
-        received_at: Utc::now(),
-    };
-    match state.webhook_intake.store(received).await {
+    match store::insert(&state.db, &event, text, Utc::now()).await {
         Ok(new) => {
-            tracing::info!(%event_id, %event_type, duplicate = !new, "webhook stored");
+            tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
             crate::metrics::webhook_delivery(if new { "received" } else { "duplicate" });
             state.webhook_wakeup.notify_one();
             (
@@ -101,7 +94,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 .into_response()
         }
         Err(e) => {
-            tracing::error!(error = %e, %event_id, "storing webhook failed");
+            tracing::error!(error = ?e, event_id = %event.id, "storing webhook failed");
             // Stripe retries non-2xx answers, so nothing is lost.
             reject(
                 StatusCode::INTERNAL_SERVER_ERROR,

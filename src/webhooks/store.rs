@@ -3,103 +3,46 @@
 
 use chrono::{DateTime, Utc};
 use entity::{side_effects, webhook_events};
-use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait,
-    Iterable,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use uuid::Uuid;
 
 use crate::stripe::objects;
 
 pub use entity::WebhookEventStatus;
 
-/// A verified delivery, ready to store.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub event: objects::Event,
-    /// The body exactly as received (the signature covers these bytes).
-    pub payload: String,
-    pub received_at: DateTime<Utc>,
-}
-
-impl Received {
-    fn row(&self) -> webhook_events::ActiveModel {
-        let event = &self.event;
-        let created = objects::timestamp(event.created).unwrap_or(self.received_at);
-        webhook_events::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            stripe_event_id: Set(event.id.clone()),
-            event_type: Set(event.kind.clone()),
-            payload: Set(self.payload.clone()),
-            api_version: Set(event.api_version.clone()),
-            livemode: Set(event.livemode),
-            stripe_created_at: Set(created),
-            received_at: Set(self.received_at),
-            status: Set(WebhookEventStatus::Pending),
-            attempts: Set(0),
-            next_attempt_at: Set(self.received_at),
-            processed_at: Set(None),
-            last_error: Set(None),
-        }
-    }
-}
-
-/// Stores events in one statement (one commit). Returns, per event in order, whether this call
-/// stored it: false for a redelivery of an event already stored, or a repeat within `events`.
-pub async fn insert_many(
+/// Stores an event as received (`payload` is the exact body). Returns false when Stripe's
+/// event id was already stored: a redelivery.
+pub async fn insert(
     db: &impl ConnectionTrait,
-    events: &[Received],
-) -> Result<Vec<bool>, DbErr> {
-    use std::collections::HashSet;
-    let mut seen = HashSet::with_capacity(events.len());
-    let mut rows = Vec::with_capacity(events.len());
-    for e in events {
-        if seen.insert(e.event.id.as_str()) {
-            rows.push(e.row());
-        }
-    }
-    if rows.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut insert = sea_orm::sea_query::Query::insert();
-    insert
-        .into_table(webhook_events::Entity)
+    event: &objects::Event,
+    payload: &str,
+    received_at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let created = objects::timestamp(event.created).unwrap_or(received_at);
+    let row = webhook_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        stripe_event_id: Set(event.id.clone()),
+        event_type: Set(event.kind.clone()),
+        payload: Set(payload.to_string()),
+        api_version: Set(event.api_version.clone()),
+        livemode: Set(event.livemode),
+        stripe_created_at: Set(created),
+        received_at: Set(received_at),
+        status: Set(WebhookEventStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(received_at),
+        processed_at: Set(None),
+        last_error: Set(None),
+    };
+    let inserted = webhook_events::Entity::insert(row)
         .on_conflict(
             OnConflict::column(webhook_events::Column::StripeEventId)
                 .do_nothing()
                 .to_owned(),
         )
-        .returning_col(webhook_events::Column::StripeEventId);
-    let mut columns_set = false;
-    for row in rows {
-        let (columns, values): (Vec<_>, Vec<_>) =
-            <webhook_events::Entity as EntityTrait>::Column::iter()
-                .filter_map(|c| match row.get(c) {
-                    sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => {
-                        Some((c, v))
-                    }
-                    sea_orm::ActiveValue::NotSet => None,
-                })
-                .unzip();
-        if !columns_set {
-            insert.columns(columns);
-            columns_set = true;
-        }
-        insert
-            .values(values.into_iter().map(sea_orm::sea_query::SimpleExpr::from))
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
-    }
-    let stored: HashSet<String> = db
-        .query_all(&insert)
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get::<String>("", "stripe_event_id").ok())
-        .collect();
-    let mut answered = HashSet::with_capacity(events.len());
-    Ok(events
-        .iter()
-        .map(|e| stored.contains(&e.event.id) && answered.insert(e.event.id.as_str()))
-        .collect())
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// Records a side effect of `event` once; true when this call recorded it (so it should
