@@ -78,7 +78,7 @@ export const ProductsQuery = graphql(`
         currency
         nickname
         unitAmount { ...MoneyFields }
-        recurring { interval intervalCount }
+        recurring { interval intervalCount trialPeriodDays }
       }
     }
   }

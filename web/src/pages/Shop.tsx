@@ -29,16 +29,12 @@ type Product = ProductsQuery['products'][number];
 type Price = Product['prices'][number];
 
 /**
- * The free trial a product offers, in days, or null. The schema has no trial length on a price
- * yet, so the catalog states it among the product's features ("14-day trial available"), which
- * is also what the customer reads.
+ * The free trial a price offers, in days, or null: Stripe's `recurring.trial_period_days`, as
+ * the catalog mirrors it. The gateway starts no trial by itself; the shop passes this as
+ * `trialDays` when the customer keeps the trial ticked.
  */
-export function trialDaysOf(product: Product): number | null {
-  for (const feature of product.features) {
-    const match = /(\d+)-day (free )?trial/i.exec(feature);
-    if (match) return Number(match[1]);
-  }
-  return null;
+export function trialDaysOf(price: Price): number | null {
+  return price.recurring?.trialPeriodDays ?? null;
 }
 
 function priceLabel(price: Price): string {
@@ -88,7 +84,7 @@ function ProductCard({ product, selected, onChoose }: {
   const buyable = product.prices.filter((p) => p.unitAmount);
   const [priceId, setPriceId] = useState(buyable[0]?.id ?? '');
   const price = buyable.find((p) => p.id === priceId) ?? buyable[0];
-  const trial = trialDaysOf(product);
+  const trial = price ? trialDaysOf(price) : null;
   return (
     <article className={`product${selected ? ' product-selected' : ''}`} aria-label={product.name}>
       <h2>{product.name}</h2>
@@ -160,7 +156,7 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
   const cards = saved.data?.viewer.paymentMethods.filter((pm) => pm.type === 'card') ?? [];
   const [choice, setChoice] = useState<CardChoice>(null);
   const [cardComplete, setCardComplete] = useState(false);
-  const trialDays = price.recurring ? trialDaysOf(product) : null;
+  const trialDays = trialDaysOf(price);
   const [withTrial, setWithTrial] = useState(trialDays !== null);
   const [key, renewKey] = useIdempotencyKey();
   const [busy, setBusy] = useState(false);

@@ -20,6 +20,13 @@ describe('account', () => {
     const user = await userContext(env.browser, env.app, { token });
     try {
       const shop = await user.page('/');
+      // The trial belongs to the price (recurring.trialPeriodDays): the yearly plan offers none.
+      const proCard = shop.getByRole('article', { name: 'Tollgate Pro' });
+      const proPrice = proCard.getByRole('combobox', { name: 'Price for Tollgate Pro' });
+      await proPrice.selectOption({ label: '$120.00 / year (USD)' });
+      await proCard.getByRole('button', { name: 'Subscribe', exact: true }).waitFor();
+      await proPrice.selectOption({ label: '$12.00 / month (USD)' });
+      await proCard.getByRole('button', { name: 'Start 14-day trial' }).waitFor();
       const checkout = await openCheckout(shop, 'Tollgate Pro', '$12.00 / month (USD)');
       const trial = checkout.getByRole('checkbox', { name: /14-day free trial/ });
       assert.equal(await trial.isChecked(), true);
