@@ -126,7 +126,7 @@ async fn a_saved_card_subscribes_and_renews_in_a_month() {
 async fn a_trial_starts_trialing_for_fourteen_days() {
     let app = spawn_app().await;
     let token = app.token("bob", false);
-    let price = monthly_price(&app, 900).await;
+    let price = monthly_price_with_trial(&app, 900, 14).await;
     let body = app
         .graphql(
             SUBSCRIBE,
@@ -655,12 +655,32 @@ async fn subscriptions_take_a_price_trial_only_when_asked() {
         "{sub}"
     );
 
-    // Longer than the offer: the existing validation decides (1–730 days).
+    // Longer than the offer is free service the price does not give: refused for a customer…
     let body = app
         .graphql(
             SUBSCRIBE,
             json!({"input": {"priceId": price, "trialDays": 30}}),
             Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "trialDays");
+    // …and so is any trial on a price that offers none.
+    let plain = monthly_price(&app, 700).await;
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": plain, "trialDays": 7}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{body}");
+    // An admin may grant a longer one (within Stripe's 730 days).
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": price, "trialDays": 30}}),
+            Some(&app.token("root", true)),
         )
         .await;
     let sub = &body["data"]["createSubscription"]["subscription"];
