@@ -117,10 +117,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // `mi_option_purge_delay` (15): return freed memory to the OS at once rather than after
-    // 10 ms, so the resident size follows the load down.
-    // SAFETY: sets a process-wide allocator option; mimalloc reads it at each purge.
-    unsafe { libmimalloc_sys::mi_option_set(15, 0) };
     let cli = Cli::parse();
     let env = Environment::load();
     match config::log_format(&env, std::io::stderr().is_terminal()) {
