@@ -748,8 +748,9 @@ async fn price_updated_in_todays_shape_carries_the_trial_into_the_catalog() {
     assert_eq!(offered().await, json!(null));
     apply(&app, "evt_p3", "price.updated", price(json!(21)), 4).await;
     assert_eq!(offered().await, json!(21), "the trial reaches the catalog");
-    // Older than what the row holds: ignored.
-    apply(&app, "evt_p4", "price.updated", price(json!(7)), 3).await;
+    // Older than what the row holds: ignored. (`created` is counted from each call's clock,
+    // so a margin of a second could be crossed on a slow machine; a minute cannot.)
+    apply(&app, "evt_p4", "price.updated", price(json!(7)), -60).await;
     assert_eq!(offered().await, json!(21), "a stale event changes nothing");
     // More than Stripe grants: applied (the event is not failed) as no trial.
     apply(&app, "evt_p5", "price.updated", price(json!(1000)), 5).await;
