@@ -164,6 +164,15 @@ async fn finish(
             .exec(&txn)
             .await?;
     }
+    // Subscribers reload what changed, so one update per object per commit is enough; PostgreSQL
+    // would fold identical NOTIFYs of one transaction anyway, and SQLite now does the same.
+    let mut live_once: Vec<crate::live::LiveEvent> = Vec::with_capacity(live.len());
+    for event in live {
+        if !live_once.contains(&event) {
+            live_once.push(event);
+        }
+    }
+    let live = live_once;
     if state.live.delivers_on_commit() {
         // NOTIFY inside the transaction is delivered exactly when it commits: a crash
         // between commit and publish cannot lose the update, a rollback cannot leak one.

