@@ -199,37 +199,54 @@ async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> any
     let (conn, stripe) = connect_with_stripe(env).await?;
     let bar = Progress::new(show_progress() && !json);
     let report = bar.report();
-    let (name, summary) = match what {
+    let (name, drifts, summary, as_json) = match what {
         SyncWhat::Catalog => {
-            let summary = catalog::sync_catalog(&conn, &stripe, &report).await?;
-            bar.finish();
-            println!("catalog: {summary}");
-            return Ok(());
+            let r = if check {
+                catalog::check_catalog(&conn, &stripe, &report).await?
+            } else {
+                catalog::sync_catalog_report(&conn, &stripe, &report).await?
+            };
+            (
+                "catalog",
+                r.drifts.clone(),
+                r.to_string(),
+                serde_json::to_value(&r)?,
+            )
         }
         SyncWhat::Payments { since } => {
             let since = parse_since(&since)?;
-            let summary = if check {
+            let r = if check {
                 sync::check_payments(&conn, &stripe, since, &report).await?
             } else {
                 sync::payments(&conn, &stripe, since, &report).await?
             };
-            ("payments", summary)
+            (
+                "payments",
+                r.drifts.clone(),
+                r.to_string(),
+                serde_json::to_value(&r)?,
+            )
         }
         SyncWhat::Subscriptions => {
-            let summary = if check {
+            let r = if check {
                 sync::check_subscriptions(&conn, &stripe, &report).await?
             } else {
                 sync::subscriptions(&conn, &stripe, &report).await?
             };
-            ("subscriptions", summary)
+            (
+                "subscriptions",
+                r.drifts.clone(),
+                r.to_string(),
+                serde_json::to_value(&r)?,
+            )
         }
     };
     bar.finish();
     if json {
-        let out = serde_json::json!({"what": name, "check": check, "report": summary});
+        let out = serde_json::json!({"what": name, "check": check, "report": as_json});
         println!("{out}");
     } else {
-        for d in &summary.drifts {
+        for d in &drifts {
             println!(
                 "  {} {} {}: local {} / Stripe {}",
                 d.object,
@@ -241,10 +258,10 @@ async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> any
         }
         println!("{name}: {summary}");
     }
-    if check && !summary.drifts.is_empty() {
+    if check && !drifts.is_empty() {
         anyhow::bail!(
             "{} difference(s) between the local copy and Stripe",
-            summary.drifts.len()
+            drifts.len()
         );
     }
     Ok(())

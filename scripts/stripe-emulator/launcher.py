@@ -17,10 +17,14 @@ Prints `LISTENING <port>` on stdout once it accepts connections. Stops when its 
 
 Test-only control routes (never part of Stripe):
   POST   /_config/webhooks/{id}   url, secret, events[]   register a webhook endpoint (stock)
-  POST   /_config/chaos           mode=error|hang, count=N  fail the next N /v1 requests
+  POST   /_config/chaos           mode=error|hang|delay|drop|drop_unprocessed, count=N,
+                                  [seconds=S, method=M, path=/v1/…]  misbehave on the next N
+                                  matching /v1 requests (see tollgate_emulator/middleware.py)
   DELETE /_config/chaos                                      stop failing
   DELETE /_config/data                                       forget every object (stock)
   GET    /_config/requests                                   every /v1 request seen: method, path
+  GET    /_config/deliveries                                 every webhook delivery: event, type,
+                                  endpoint, attempts, delivered, last_status (retried as Stripe)
 """
 
 import argparse
@@ -44,12 +48,13 @@ from tollgate_emulator import check_localstripe_version  # noqa: E402
 def install_patches():
     """Imports localstripe and applies every patch, in this order. Returns the patched app."""
     # Importing changes nothing; the install() calls below do the patching.
-    from tollgate_emulator import (app, charges, errors, events,  # noqa: F401
+    from tollgate_emulator import (app, charges, deliveries, errors, events,  # noqa: F401
                                    invoice_payments, invoices, middleware, payment_intents,
                                    payment_methods, prices, products, refunds, setup_intents,
                                    store, subscriptions)
     store.install()
     events.install()
+    deliveries.install()
     errors.install()
     payment_methods.install()
     setup_intents.install()

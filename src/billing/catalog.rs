@@ -7,11 +7,15 @@ use entity::{prices, products, PriceInterval};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::stripe::{objects, requests, StripeClient, StripeError};
+use crate::{
+    billing::sync::{differences, Drift},
+    stripe::{objects, requests, StripeClient, StripeError},
+};
 
 /// A product with its prices, loaded in two queries whatever the number of products.
 #[derive(Debug, Clone)]
@@ -344,7 +348,7 @@ async fn find_price(db: &impl ConnectionTrait, stripe_id: &str) -> Result<prices
 }
 
 /// Counts reported by a catalog sync.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncSummary {
     pub created: usize,
     pub updated: usize,
@@ -370,6 +374,20 @@ impl SyncSummary {
             Applied::Updated => self.updated += 1,
             Applied::Unchanged | Applied::Stale => self.unchanged += 1,
         }
+    }
+}
+
+/// A catalog sync's counts and each difference it found (or, checking, would repair).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CatalogReport {
+    #[serde(flatten)]
+    pub summary: SyncSummary,
+    pub drifts: Vec<Drift>,
+}
+
+impl std::fmt::Display for CatalogReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.summary.fmt(f)
     }
 }
 
@@ -415,22 +433,110 @@ pub async fn sync_catalog(
     stripe: &StripeClient,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SyncSummary, SyncError> {
+    Ok(sync_catalog_report(db, stripe, progress).await?.summary)
+}
+
+/// `sync_catalog` in a transaction that is rolled back: the report lists each drift (object,
+/// field, local, Stripe) and nothing is written.
+pub async fn check_catalog(
+    db: &DatabaseConnection,
+    stripe: &StripeClient,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<CatalogReport, SyncError> {
+    let txn = db.begin().await?;
+    let report = sync_catalog_report(&txn, stripe, progress).await;
+    txn.rollback().await?;
+    report
+}
+
+/// The fields of a product compared with Stripe, as text.
+fn product_fields(p: &products::Model) -> [(&'static str, Option<String>); 5] {
+    [
+        ("name", Some(p.name.clone())),
+        ("description", p.description.clone()),
+        ("active", Some(p.active.to_string())),
+        ("features", Some(p.features.to_string())),
+        ("metadata", Some(p.metadata.to_string())),
+    ]
+}
+
+/// The fields of a price compared with Stripe, as text.
+fn price_fields(p: &prices::Model) -> [(&'static str, Option<String>); 7] {
+    [
+        ("product", Some(p.stripe_product_id.clone())),
+        ("currency", Some(p.currency.clone())),
+        ("unit_amount", p.unit_amount.map(|a| a.to_string())),
+        (
+            "recurring_interval",
+            p.recurring_interval.map(|i| i.to_string()),
+        ),
+        (
+            "recurring_interval_count",
+            p.recurring_interval_count.map(|c| c.to_string()),
+        ),
+        ("active", Some(p.active.to_string())),
+        ("nickname", p.nickname.clone()),
+    ]
+}
+
+/// What changed between the row before and after applying Stripe's snapshot.
+fn drifts_of<const N: usize>(
+    object: &'static str,
+    id: &str,
+    before: Option<[(&'static str, Option<String>); N]>,
+    after: [(&'static str, Option<String>); N],
+) -> Vec<Drift> {
+    let Some(before) = before else {
+        return vec![Drift::missing(object, id)];
+    };
+    let pairs: Vec<_> = before
+        .into_iter()
+        .zip(after)
+        .map(|((field, local), (_, stripe))| (field, local, stripe))
+        .collect();
+    differences(object, id, &pairs)
+}
+
+/// A local object Stripe no longer lists: it stops being sold here.
+fn unlisted(object: &'static str, id: &str) -> Drift {
+    Drift {
+        object,
+        id: id.to_owned(),
+        field: "exists",
+        local: Some("yes".into()),
+        stripe: None,
+    }
+}
+
+/// `sync_catalog` with each difference it repaired.
+pub async fn sync_catalog_report(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<CatalogReport, SyncError> {
     let snapshot_at = Utc::now();
     let products = all_products(stripe).await?;
     let prices = all_prices(stripe).await?;
     let total = products.len() + prices.len();
-    let mut summary = SyncSummary::default();
+    let mut report = CatalogReport::default();
     let mut done = 0;
 
     let before: Vec<products::Model> = products::Entity::find().all(db).await?;
     let mut seen_products = HashSet::new();
     for p in &products {
-        let was_active = before
-            .iter()
-            .find(|b| b.stripe_product_id == p.id)
-            .map(|b| b.active);
+        let was = before.iter().find(|b| b.stripe_product_id == p.id);
         let (row, applied) = apply_product(db, p, snapshot_at).await?;
-        summary.count(applied, was_active, row.active);
+        report
+            .summary
+            .count(applied, was.map(|b| b.active), row.active);
+        if applied != Applied::Stale {
+            report.drifts.extend(drifts_of(
+                "product",
+                &p.id,
+                was.map(product_fields),
+                product_fields(&row),
+            ));
+        }
         seen_products.insert(p.id.clone());
         done += 1;
         progress(done, total);
@@ -439,12 +545,19 @@ pub async fn sync_catalog(
     let mut seen_prices = HashSet::new();
     for p in &prices {
         let product = find_product(db, p.product.id()).await?;
-        let was_active = before_prices
-            .iter()
-            .find(|b| b.stripe_price_id == p.id)
-            .map(|b| b.active);
+        let was = before_prices.iter().find(|b| b.stripe_price_id == p.id);
         let (row, applied) = apply_price(db, p, product.id, snapshot_at).await?;
-        summary.count(applied, was_active, row.active);
+        report
+            .summary
+            .count(applied, was.map(|b| b.active), row.active);
+        if applied != Applied::Stale {
+            report.drifts.extend(drifts_of(
+                "price",
+                &p.id,
+                was.map(price_fields),
+                price_fields(&row),
+            ));
+        }
         seen_prices.insert(p.id.clone());
         done += 1;
         progress(done, total);
@@ -461,7 +574,10 @@ pub async fn sync_catalog(
             .filter(products::Column::Id.eq(gone.id))
             .exec(db)
             .await?;
-        summary.deactivated += 1;
+        report.summary.deactivated += 1;
+        report
+            .drifts
+            .push(unlisted("product", &gone.stripe_product_id));
     }
     for gone in before_prices
         .iter()
@@ -473,9 +589,10 @@ pub async fn sync_catalog(
             .filter(prices::Column::Id.eq(gone.id))
             .exec(db)
             .await?;
-        summary.deactivated += 1;
+        report.summary.deactivated += 1;
+        report.drifts.push(unlisted("price", &gone.stripe_price_id));
     }
-    Ok(summary)
+    Ok(report)
 }
 
 /// A product to create in Stripe (admin).

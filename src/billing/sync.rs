@@ -33,7 +33,7 @@ pub struct Report {
 /// One field of one object where the local copy and Stripe disagree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Drift {
-    /// `payment` or `subscription`.
+    /// `payment`, `subscription`, `product` or `price`.
     pub object: &'static str,
     /// Stripe's id of it.
     pub id: String,
@@ -43,6 +43,38 @@ pub struct Drift {
     pub stripe: Option<String>,
 }
 
+/// The fields of one object whose local and Stripe values differ.
+pub(crate) fn differences(
+    object: &'static str,
+    id: &str,
+    pairs: &[(&'static str, Option<String>, Option<String>)],
+) -> Vec<Drift> {
+    pairs
+        .iter()
+        .filter(|(_, local, stripe)| local != stripe)
+        .map(|(field, local, stripe)| Drift {
+            object,
+            id: id.to_owned(),
+            field,
+            local: local.clone(),
+            stripe: stripe.clone(),
+        })
+        .collect()
+}
+
+impl Drift {
+    /// An object Stripe has and the local copy lacks.
+    pub(crate) fn missing(object: &'static str, id: &str) -> Drift {
+        Drift {
+            object,
+            id: id.to_owned(),
+            field: "exists",
+            local: None,
+            stripe: Some("yes".into()),
+        }
+    }
+}
+
 impl Report {
     fn compare(
         &mut self,
@@ -50,34 +82,18 @@ impl Report {
         id: &str,
         pairs: &[(&'static str, Option<String>, Option<String>)],
     ) {
-        let before = self.drifts.len();
-        for (field, local, stripe) in pairs {
-            if local != stripe {
-                self.drifts.push(Drift {
-                    object,
-                    id: id.to_owned(),
-                    field,
-                    local: local.clone(),
-                    stripe: stripe.clone(),
-                });
-            }
-        }
-        if self.drifts.len() > before {
-            self.updated += 1;
-        } else {
+        let drifts = differences(object, id, pairs);
+        if drifts.is_empty() {
             self.unchanged += 1;
+        } else {
+            self.updated += 1;
+            self.drifts.extend(drifts);
         }
     }
 
     fn missing(&mut self, object: &'static str, id: &str) {
         self.created += 1;
-        self.drifts.push(Drift {
-            object,
-            id: id.to_owned(),
-            field: "exists",
-            local: None,
-            stripe: Some("yes".into()),
-        });
+        self.drifts.push(Drift::missing(object, id));
     }
 }
 

@@ -514,9 +514,18 @@ async fn emits_the_events_stripe_would() {
         false
     );
     assert!(updated["request"].is_object() && updated["pending_webhooks"] == 1);
-    // Signed like Stripe: t=<event.created>,v1=<hmac>, verifiable with our own verifier.
+    // Signed like Stripe: t=<time of this delivery attempt>,v1=<hmac>; the first attempt
+    // leaves a second after the event was created.
     let created = updated["created"].as_i64().expect("created");
-    assert!(sig.starts_with(&format!("t={created},v1=")), "{sig}");
+    let signed_at: i64 = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{sig}"));
+    assert!(
+        (created..created + 10).contains(&signed_at) && sig.contains(",v1="),
+        "{sig} for an event created at {created}"
+    );
 }
 
 #[tokio::test]
@@ -535,6 +544,180 @@ async fn chaos_makes_requests_fail_on_purpose() {
         )
     );
     assert_eq!(body["error"]["type"], "api_error");
+}
+
+/// A POST to the emulator that expects no answer: the connection must close without one.
+async fn post_expecting_no_answer(emu: &Emulator, path: &str, key: &str, form: &[(&str, &str)]) {
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}{}",
+            emu.base_url(),
+            path.trim_start_matches('/')
+        ))
+        .basic_auth(crate::helpers::STRIPE_SECRET_KEY, Some(""))
+        .header("Idempotency-Key", key)
+        .form(form)
+        .send()
+        .await;
+    let err = res.expect_err("the connection closes without an answer");
+    assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
+}
+
+async fn customer_count(emu: &Emulator) -> usize {
+    let (_, list) = emu.get("/v1/customers?limit=100").await;
+    list["data"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn chaos_drops_connections_with_or_without_doing_the_work() {
+    let emu = Emulator::start().await;
+    // drop: Stripe did it, the answer never came; a replay of the key answers it.
+    emu.chaos_with("drop", 1, &[("path", "/v1/customers")])
+        .await;
+    post_expecting_no_answer(
+        &emu,
+        "/v1/customers",
+        "k-drop",
+        &[("email", "a@example.com")],
+    )
+    .await;
+    assert_eq!(customer_count(&emu).await, 1, "processed before the drop");
+    let (s, replayed) = emu
+        .post_with(
+            "/v1/customers",
+            &[("email", "a@example.com")],
+            Some("k-drop"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(replayed["email"], "a@example.com");
+    assert_eq!(customer_count(&emu).await, 1, "the replay created nothing");
+
+    // drop_unprocessed: the same silence, but nothing happened.
+    emu.chaos("drop_unprocessed", 1).await;
+    post_expecting_no_answer(
+        &emu,
+        "/v1/customers",
+        "k-lost",
+        &[("email", "b@example.com")],
+    )
+    .await;
+    assert_eq!(customer_count(&emu).await, 1, "not processed");
+    let (s, _) = emu
+        .post_with(
+            "/v1/customers",
+            &[("email", "b@example.com")],
+            Some("k-lost"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "nothing to replay: the key runs afresh");
+    assert_eq!(customer_count(&emu).await, 2);
+
+    // Filters: a GET does not use up chaos meant for POSTs.
+    emu.chaos_with("error", 1, &[("method", "post")]).await;
+    let (s, _) = emu.get("/v1/customers").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = emu.post("/v1/customers", &[]).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn chaos_delay_answers_late_after_doing_the_work() {
+    let emu = Emulator::start().await;
+    emu.chaos_with("delay", 1, &[("seconds", "1.5")]).await;
+    let started = std::time::Instant::now();
+    let slow = emu.post("/v1/customers", &[("email", "slow@example.com")]);
+    let watch = async {
+        // The customer exists while the answer is still held back.
+        crate::helpers::eventually(Duration::from_secs(5), "customer created", || async {
+            if customer_count(&emu).await == 1 {
+                Ok(started.elapsed())
+            } else {
+                Err(())
+            }
+        })
+        .await
+    };
+    let ((s, body), seen_after) = tokio::join!(slow, watch);
+    let answered_after = started.elapsed();
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        seen_after < answered_after && answered_after >= Duration::from_millis(1500),
+        "created at {seen_after:?}, answered at {answered_after:?}"
+    );
+}
+
+/// An endpoint that answers 503 to its first `failures` deliveries, then 200.
+async fn flaky_hook(emu: &Emulator, failures: usize) -> mpsc::UnboundedReceiver<Delivery> {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let hook = move |headers: HeaderMap, body: Bytes| {
+        let tx = tx.clone();
+        let seen = seen.clone();
+        async move {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let sig = headers
+                .get("stripe-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let _ = tx.send((sig, body));
+            if n < failures {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            }
+        }
+    };
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, Router::new().route("/hook", post(hook))).await;
+    });
+    emu.register_webhook(&format!("http://{addr}/hook"), "whsec_emu", None)
+        .await;
+    rx
+}
+
+#[tokio::test]
+async fn failed_webhook_deliveries_are_retried_as_stripe_does() {
+    let emu = Emulator::start().await;
+    let mut rx = flaky_hook(&emu, 2).await;
+    let (_, product) = emu.post("/v1/products", &[("name", "Retried")]).await;
+    let mut bodies = vec![];
+    for _ in 0..3 {
+        let (sig, body) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+            .await
+            .expect("a delivery attempt within 15 s")
+            .expect("hook running");
+        assert!(sig.starts_with("t=") && sig.contains(",v1="), "{sig}");
+        bodies.push(body);
+    }
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "same event each time"
+    );
+    let event: Value = serde_json::from_slice(&bodies[0]).expect("JSON");
+    assert_eq!(event["data"]["object"]["id"], product["id"]);
+    let deliveries = crate::helpers::eventually(Duration::from_secs(5), "delivered", || async {
+        let d = emu.deliveries().await;
+        if d.iter().any(|d| d["delivered"] == true) {
+            Ok(d)
+        } else {
+            Err(d)
+        }
+    })
+    .await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0]["event"], event["id"]);
+    assert_eq!(deliveries[0]["attempts"], 3);
+    assert_eq!(deliveries[0]["last_status"], 200);
 }
 
 #[tokio::test]
@@ -807,11 +990,16 @@ async fn invoice_payment_paid_is_sent_to_webhooks_signed() {
         invoice["payment_intent"]
     );
     assert!(event["request"].is_object() && event["pending_webhooks"] == 1);
-    // Signed like the other events: t=<event.created>,v1=HMAC-SHA256 of "t.body".
-    let created = event["created"].as_i64().expect("created");
+    // Signed like the other events: t=<time of the attempt>,v1=HMAC-SHA256 of "t.body".
+    let signed_at: i64 = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{sig}"));
+    assert!(signed_at >= event["created"].as_i64().expect("created"));
     assert_eq!(
         *sig,
-        tollgate::webhooks::signature::sign("whsec_emu", created, body)
+        tollgate::webhooks::signature::sign("whsec_emu", signed_at, body)
     );
 
     // Webhook payloads of invoices list the payments too.

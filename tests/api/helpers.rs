@@ -166,14 +166,37 @@ impl Emulator {
 
     /// Makes the next `count` API requests fail (`error`: HTTP 500) or hang (`hang`).
     pub async fn chaos(&self, mode: &str, count: u32) {
+        self.chaos_with(mode, count, &[]).await;
+    }
+
+    /// Chaos with its options: `seconds` (for `delay`), `method` and `path` (a `/v1/…` prefix)
+    /// to pick the requests it applies to. Modes: `error`, `hang`, `delay`, `drop`,
+    /// `drop_unprocessed` (see the emulator's middleware.py).
+    pub async fn chaos_with(&self, mode: &str, count: u32, options: &[(&str, &str)]) {
+        let count = count.to_string();
+        let mut form = vec![("mode", mode), ("count", count.as_str())];
+        form.extend_from_slice(options);
         let res = self
             .http
             .post(self.url("/_config/chaos"))
-            .form(&[("mode", mode), ("count", &count.to_string())])
+            .form(&form)
             .send()
             .await
             .expect("emulator reachable");
         assert!(res.status().is_success(), "chaos config refused");
+    }
+
+    /// Every webhook delivery the emulator made or is still retrying: `event`, `type`,
+    /// `endpoint`, `attempts`, `delivered`, `last_status`.
+    pub async fn deliveries(&self) -> Vec<Value> {
+        let res = self
+            .http
+            .get(self.url("/_config/deliveries"))
+            .send()
+            .await
+            .expect("emulator reachable");
+        let body: Value = res.json().await.expect("JSON");
+        body["deliveries"].as_array().cloned().unwrap_or_default()
     }
 
     /// Registers a webhook endpoint that receives the given event types (all when None).

@@ -88,3 +88,106 @@ async fn a_drift_made_behind_tollgates_back_is_reported_then_repaired() {
     let (code, out) = sync_cli(&app, &["subscriptions", "--check", "--json"]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[tokio::test]
+async fn catalog_drift_made_at_stripe_is_reported_then_repaired() {
+    let app = spawn_app().await;
+    let emu = &app.emulator;
+    let (product, monthly) = emu.create_price("Drifting plan", "usd", 900, true).await;
+    let (s, one_off) = emu
+        .post(
+            "/v1/prices",
+            &[
+                ("product", product.as_str()),
+                ("currency", "eur"),
+                ("unit_amount", "500"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{one_off}");
+    let one_off = one_off["id"].as_str().expect("price id").to_string();
+    let (code, out) = sync_cli(&app, &["catalog"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = sync_cli(&app, &["catalog", "--check"]);
+    assert_eq!(code, Some(0), "a fresh mirror has no drift: {out}");
+
+    // Changed in the dashboard; no webhook reaches Tollgate (none is registered).
+    let (s, _) = emu
+        .post(
+            &format!("/v1/products/{product}"),
+            &[("name", "Drifted plan")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = emu
+        .post(&format!("/v1/prices/{monthly}"), &[("active", "false")])
+        .await;
+    assert_eq!(s, 200);
+    let (_, added) = emu.create_price("Added at Stripe", "usd", 100, false).await;
+
+    let (code, out) = sync_cli(&app, &["catalog", "--check", "--json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let json: Value = serde_json::from_str(out.trim()).expect("JSON report");
+    assert_eq!(json["what"], "catalog");
+    let drifts = json["report"]["drifts"].as_array().expect("drifts").clone();
+    let has = |object: &str, id: &str, field: &str, local: Value, stripe: Value| {
+        drifts.iter().any(|d| {
+            d["object"] == object
+                && d["id"] == id
+                && d["field"] == field
+                && d["local"] == local
+                && d["stripe"] == stripe
+        })
+    };
+    assert!(
+        has(
+            "product",
+            &product,
+            "name",
+            "Drifting plan".into(),
+            "Drifted plan".into()
+        ),
+        "{drifts:?}"
+    );
+    assert!(
+        has("price", &monthly, "active", "true".into(), "false".into()),
+        "{drifts:?}"
+    );
+    assert!(
+        has("price", &added, "exists", Value::Null, "yes".into()),
+        "{drifts:?}"
+    );
+    assert!(
+        !drifts.iter().any(|d| d["id"] == one_off.as_str()),
+        "an unchanged price is no drift: {drifts:?}"
+    );
+    let local = tollgate::billing::catalog::list_products(app.db(), false)
+        .await
+        .expect("catalog");
+    assert!(
+        local.iter().any(|p| p.product.name == "Drifting plan")
+            && local.iter().all(|p| p.prices.iter().all(|pr| pr.active))
+            && local.iter().flat_map(|p| &p.prices).count() == 2,
+        "a check writes nothing: {local:?}"
+    );
+
+    let (code, out) = sync_cli(&app, &["catalog", "--check"]);
+    assert_eq!(code, Some(1), "the plain report exits 1 too: {out}");
+    assert!(
+        out.contains(&format!(
+            "product {product} name: local Drifting plan / Stripe Drifted plan"
+        )),
+        "{out}"
+    );
+
+    let (code, out) = sync_cli(&app, &["catalog"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = sync_cli(&app, &["catalog", "--check", "--json"]);
+    assert_eq!(code, Some(0), "clean after the repair: {out}");
+    let json: Value = serde_json::from_str(out.trim()).expect("JSON report");
+    assert_eq!(json["report"]["drifts"], Value::Array(vec![]));
+    assert_eq!(
+        json["report"]["unchanged"], 5,
+        "2 products and 3 prices: {json}"
+    );
+}

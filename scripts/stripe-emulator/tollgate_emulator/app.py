@@ -8,6 +8,7 @@ Call build_app() once, after every module's install().
 import localstripe.resources as R
 import localstripe.server as S
 
+from .deliveries import config_deliveries
 from .invoice_payments import InvoicePayment
 from .middleware import (chaos_middleware, config_chaos, config_requests,
                          idempotency_middleware, request_log_middleware)
@@ -48,5 +49,6 @@ def build_app():
     app.router.add_route('POST', '/_config/chaos', config_chaos)
     app.router.add_route('DELETE', '/_config/chaos', config_chaos)
     app.router.add_route('GET', '/_config/requests', config_requests)
+    app.router.add_route('GET', '/_config/deliveries', config_deliveries)
     stripe_js.hook(app)
     return app

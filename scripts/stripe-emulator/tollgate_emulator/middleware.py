@@ -4,8 +4,19 @@
   true`); same key + different request is a 400 `idempotency_error`. Keys are scoped to the API
   key, as Stripe does, and kept for 24 hours. Every response carries a `Request-Id`, which the
   events caused by the request report. https://docs.stripe.com/api/idempotent_requests
-- Chaos (never part of Stripe): tests make the next N API requests fail (HTTP 500 `api_error`)
-  or hang, through POST/DELETE /_config/chaos.
+- Chaos (never part of Stripe): POST /_config/chaos `mode=…&count=N` makes the next N API
+  requests (optionally only those with `method=POST` and a path starting with `path=/v1/…`)
+  misbehave; DELETE /_config/chaos stops it. Modes:
+    error             answer HTTP 500 `api_error` without processing
+    hang              never answer (the client's timeout fires), without processing
+    delay             process the request, then hold the answer for `seconds` (default 2):
+                      Stripe acted and its events are on their way while the client still waits
+    drop              process the request, then close the TCP connection without answering:
+                      Stripe did it but the client never heard (its outcome is unknown)
+    drop_unprocessed  close the TCP connection without processing or answering: Stripe never
+                      did it, and the client cannot tell the difference from `drop`
+  A replay of the same Idempotency-Key afterwards answers what the processed request did,
+  as Stripe does; `drop_unprocessed` and `error` leave nothing to replay.
 - Request log (never part of Stripe): GET /_config/requests lists every /v1 request seen, so
   hostile-input tests can assert that nothing (or exactly what) reached Stripe.
 
@@ -88,31 +99,73 @@ async def idempotency_middleware(request, handler):
         return response
 
 
-# Chaos: tests make the next N API requests fail (HTTP 500 api_error) or hang.
-_chaos = {'mode': None, 'count': 0}
+# Chaos: tests make the next N matching API requests misbehave (see the module docstring).
+CHAOS_MODES = ('error', 'hang', 'delay', 'drop', 'drop_unprocessed')
+_chaos = {'mode': None, 'count': 0, 'seconds': 2.0, 'method': None, 'path': None}
+
+
+def _chaos_applies(request):
+    if not request.path.startswith('/v1/') or _chaos['count'] <= 0:
+        return False
+    if _chaos['method'] and request.method != _chaos['method']:
+        return False
+    if _chaos['path'] and not request.path.startswith(_chaos['path']):
+        return False
+    return True
+
+
+def _drop_connection(request):
+    """Closes the client's TCP connection at once (RST, no HTTP answer at all)."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
 
 
 @web.middleware
 async def chaos_middleware(request, handler):
-    if request.path.startswith('/v1/') and _chaos['count'] > 0:
-        _chaos['count'] -= 1
-        if _chaos['mode'] == 'hang':
-            await asyncio.sleep(3600)
-        return S.json_response({'error': {'type': 'api_error',
-                                          'message': 'Emulated Stripe outage'}}, status=500)
-    return await handler(request)
+    if not _chaos_applies(request):
+        return await handler(request)
+    _chaos['count'] -= 1
+    mode = _chaos['mode']
+    if mode == 'hang':
+        await asyncio.sleep(3600)
+    if mode == 'drop_unprocessed':
+        _drop_connection(request)
+        # aiohttp treats a cancelled handler as a client that went away: nothing is written.
+        raise asyncio.CancelledError()
+    if mode in ('delay', 'drop'):
+        try:
+            response = await handler(request)
+        except web.HTTPException as e:
+            response = e
+        if mode == 'delay':
+            await asyncio.sleep(_chaos['seconds'])
+            return response
+        _drop_connection(request)
+        raise asyncio.CancelledError()
+    return S.json_response({'error': {'type': 'api_error',
+                                      'message': 'Emulated Stripe outage'}}, status=500)
 
 
 async def config_chaos(request):
     if request.method == 'DELETE':
-        _chaos.update(mode=None, count=0)
+        _chaos.update(mode=None, count=0, method=None, path=None)
         return web.Response()
     data = await request.post()
     mode = data.get('mode')
     count = R.try_convert_to_int(data.get('count', '1'))
-    if mode not in ('error', 'hang') or not isinstance(count, int) or count < 0:
-        raise UserError(400, 'mode must be error or hang; count a non-negative integer')
-    _chaos.update(mode=mode, count=count)
+    try:
+        seconds = float(data.get('seconds', '2'))
+    except ValueError:
+        seconds = -1
+    method = data.get('method') or None
+    path = data.get('path') or None
+    if mode not in CHAOS_MODES or not isinstance(count, int) or count < 0 \
+            or not 0 <= seconds <= 600 or (path is not None and not path.startswith('/v1/')):
+        raise UserError(400, 'mode must be one of %s; count a non-negative integer; seconds '
+                        'at most 600; path a prefix starting with /v1/' % ', '.join(CHAOS_MODES))
+    _chaos.update(mode=mode, count=count, seconds=seconds,
+                  method=method.upper() if method else None, path=path)
     return web.Response()
 
 
