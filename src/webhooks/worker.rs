@@ -72,17 +72,18 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     let mut processed = Vec::new();
     let mut ignored = Vec::new();
     let mut live = Vec::new();
+    let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
-        let event: objects::Event = match serde_json::from_str(&row.payload) {
-            Ok(e) => e,
-            Err(e) => {
-                park(&txn, row, &format!("unreadable payload: {e}"), true).await?;
-                continue;
-            }
-        };
+        match serde_json::from_str::<objects::Event>(&row.payload) {
+            Ok(event) => events.push((row, event)),
+            Err(e) => park(&txn, row, &format!("unreadable payload: {e}"), true).await?,
+        }
+    }
+    lock_objects(&txn, events.iter().map(|(_, event)| event)).await?;
+    for (row, event) in &events {
         // A savepoint: if the handler fails, its writes are undone but the claim is kept.
         let nested = txn.begin().await?;
-        match handlers::handle(&nested, &state.stripe, &event).await {
+        match handlers::handle(&nested, &state.stripe, event).await {
             Ok(handled) => {
                 nested.commit().await?;
                 crate::metrics::webhook_event(if handled.known { "applied" } else { "ignored" });
@@ -95,7 +96,6 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
             }
             Err(e) => {
                 nested.rollback().await?;
-                tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %e, "webhook event failed");
                 let (detail, fatal) = match &e {
                     // Retrying cannot help: parked now, with the reason, for an admin.
                     handlers::HandleError::Unapplicable(why) => (why.clone(), true),
@@ -104,12 +104,70 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
                     }
                     handlers::HandleError::Transient(other) => (other.to_string(), false),
                 };
+                // The cause, not the client-facing text ("internal error"): this is for operators.
+                tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %detail, "webhook event failed");
                 park(&txn, row, &detail, fatal).await?;
             }
         }
     }
     finish(state, txn, processed, ignored, live).await?;
     Ok(Step::Worked(rows.len()))
+}
+
+/// Advisory-lock namespace of the webhook worker ("tg" + "wh"), so its keys cannot meet
+/// another user's advisory locks on the same database.
+const OBJECT_LOCK_SPACE: i32 = 0x7467_7768;
+
+/// On PostgreSQL, locks (until commit) every Stripe object the batch's events are about, in
+/// one global order. Workers then never apply events about one object side by side. Without
+/// this, two batches that update the same subscriptions in different orders deadlock, and
+/// PostgreSQL breaks each deadlock only after `deadlock_timeout` (a second), failing an event
+/// into backoff each time: under a burst of redeliveries the queue crawled at a few events a
+/// second. Ordered acquisition cannot deadlock; a batch waits for the one ahead of it instead.
+async fn lock_objects<'a>(
+    txn: &DatabaseTransaction,
+    events: impl Iterator<Item = &'a objects::Event>,
+) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(()); // SQLite: one writer at a time already
+    }
+    let mut keys: Vec<i32> = events.flat_map(object_keys).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // Sorted here and in SQL: PostgreSQL evaluates the (volatile) lock calls after the sort.
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k ORDER BY k",
+        [OBJECT_LOCK_SPACE.into(), keys.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The lock keys of the objects an event's handler writes: the object itself and the parents
+/// it is filed under (a charge's or refund's PaymentIntent, an invoice's subscription). Ids are
+/// hashed (FNV-1a, the same in every replica); a collision only makes two events wait in turn.
+fn object_keys(event: &objects::Event) -> Vec<i32> {
+    let object = &event.data.object;
+    let id_of = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(o) => o.get("id").and_then(|id| id.as_str()).map(str::to_owned),
+        _ => None,
+    };
+    ["id", "subscription", "payment_intent", "invoice"]
+        .iter()
+        .filter_map(|field| object.get(field).and_then(id_of))
+        .map(|id| {
+            let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            // Fold to 32 bits for the two-key form of the lock; truncation is intended.
+            (hash ^ (hash >> 32)) as u32 as i32
+        })
+        .collect()
 }
 
 /// The oldest due events, locked for this transaction.
@@ -306,6 +364,40 @@ pub enum Requeue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(object: serde_json::Value) -> objects::Event {
+        serde_json::from_value(serde_json::json!({
+            "id": "evt_1", "type": "x", "created": 1, "data": {"object": object}
+        }))
+        .expect("event")
+    }
+
+    #[test]
+    fn events_about_one_object_share_a_lock_key() {
+        let sub = object_keys(&event(
+            serde_json::json!({"id": "sub_1", "customer": "cus_1"}),
+        ));
+        let invoice = object_keys(&event(serde_json::json!({
+            "id": "in_1", "subscription": "sub_1", "payment_intent": {"id": "pi_1"}
+        })));
+        let charge = object_keys(&event(
+            serde_json::json!({"id": "ch_1", "payment_intent": "pi_1"}),
+        ));
+        assert_eq!(sub.len(), 1, "the customer is not locked: it is only read");
+        assert!(
+            invoice.contains(&sub[0]),
+            "an invoice waits for its subscription"
+        );
+        assert!(
+            charge.iter().any(|k| invoice.contains(k)),
+            "both are filed under pi_1"
+        );
+        assert_ne!(
+            object_keys(&event(serde_json::json!({"id": "sub_2"})))[0],
+            sub[0]
+        );
+        assert!(object_keys(&event(serde_json::json!({"id": 7}))).is_empty());
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
