@@ -57,7 +57,7 @@ pub struct Worker {
 /// Claims the oldest due event and applies it. Returns `Idle` when nothing is due.
 pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     let db = &state.db;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let Some(row) = claim(&txn).await? else {
         txn.rollback().await?;
         return Ok(Step::Idle);
