@@ -26,12 +26,7 @@ use crate::{
     auth::Authenticator,
     config::{Config, HttpConfig},
     db,
-    graphql::{
-        self,
-        context::{RequestViewer, Services},
-        executor::GuardedSchema,
-        http::EdgeError,
-    },
+    graphql::{self, context::Services, executor::GuardedSchema, http::EdgeError},
     live::LiveHub,
     rate_limit::RateLimits,
     stripe::StripeClient,
@@ -57,6 +52,8 @@ pub struct AppStateInner {
     /// Set when shutdown begins; WebSockets (which graceful shutdown does not wait for) close
     /// with 1001 "going away".
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// The SPA, its settings and GraphiQL's page.
+    pub web: crate::web::Web,
 }
 
 impl Deref for AppState {
@@ -73,6 +70,12 @@ impl FromRef<AppState> for graphql::http::Edge {
     }
 }
 
+impl FromRef<AppState> for crate::web::Web {
+    fn from_ref(state: &AppState) -> Self {
+        state.web.clone()
+    }
+}
+
 impl AppState {
     pub fn new(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         let stripe = StripeClient::new(&config.stripe)?;
@@ -86,13 +89,16 @@ impl AppState {
             // Installed before the first request so no early count is lost.
             crate::metrics::handle();
         }
+        let webhook_wakeup = Arc::new(Notify::new());
         let services = Services {
             db: db.clone(),
             stripe: stripe.clone(),
             live: live.clone(),
             owner_refund_window: config.owner_refund_window,
+            webhook_wakeup: webhook_wakeup.clone(),
         };
         let (closing, closing_seen) = tokio::sync::watch::channel(false);
+        let web = Arc::new(crate::web::WebFace::new(&config.web, &config.stripe));
         let graphql = Arc::new(graphql::http::GraphqlEdge {
             executor: GuardedSchema::new(builder.finish())?,
             auth,
@@ -100,15 +106,17 @@ impl AppState {
             http: config.http.clone(),
             services,
             closing: closing_seen,
+            web: web.clone(),
         });
         Ok(AppState(Arc::new(AppStateInner {
             config,
             db,
             stripe,
             live,
-            webhook_wakeup: Arc::new(Notify::new()),
+            webhook_wakeup,
             graphql,
             closing,
+            web,
         })))
     }
 
@@ -140,6 +148,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/stripe",
             post(webhooks::receive).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
+        .route("/settings.json", get(crate::web::settings))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(TimeoutLayer::with_status_code(
@@ -153,7 +162,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route("/metrics", get(local_metrics));
     }
     router
-        .fallback(not_found)
+        .fallback(crate::web::fallback)
         .layer(axum::middleware::from_fn(record_http))
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(cors(http))
@@ -289,14 +298,15 @@ async fn not_found() -> Response {
     .into_response()
 }
 
-/// graphql-ws (and the older subscriptions-transport-ws) over a WebSocket. The token comes in
-/// `connection_init` (`{"Authorization": "Bearer …"}` or `{"token": "…"}`), since browsers
-/// cannot set headers on WebSockets; a connection without a valid one is refused.
+/// GraphQL over WebSocket. `graphql-transport-ws` (the `graphql-ws` library's protocol, and
+/// the default when a client names none) is ours, in `graphql::ws`; the older
+/// subscriptions-transport-ws (subprotocol `graphql-ws`) is async-graphql's. Either way the
+/// token comes in `connection_init`, since browsers cannot set headers on WebSockets.
 async fn graphql_ws(
     State(state): State<graphql::http::Edge>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: axum::http::HeaderMap,
-    protocol: GraphQLProtocol,
+    protocol: Result<GraphQLProtocol, StatusCode>,
     upgrade: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
     let ip = graphql::http::client_ip(
@@ -307,47 +317,67 @@ async fn graphql_ws(
     if let Err(limited) = state.rate_limits.ip(ip) {
         return EdgeError::rate_limited(limited).into_response();
     }
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let legacy = !offered.contains(&graphql::ws::PROTOCOL)
+        && offered.iter().any(|p| p.eq_ignore_ascii_case("graphql-ws"));
+    let upgrade = upgrade
+        .max_message_size(graphql::ws::MAX_MESSAGE_BYTES)
+        .max_frame_size(graphql::ws::MAX_MESSAGE_BYTES);
+    let Some(protocol) = protocol.ok().filter(|_| legacy) else {
+        return upgrade
+            .protocols([graphql::ws::PROTOCOL])
+            .on_upgrade(move |socket| graphql::ws::serve(socket, state));
+    };
+    upgrade
+        .protocols(["graphql-ws"])
+        .on_upgrade(move |socket| legacy_graphql_ws(socket, state, protocol))
+}
+
+/// subscriptions-transport-ws, for clients that still speak it (Apollo's old
+/// `SubscriptionClient`); async-graphql implements the protocol.
+async fn legacy_graphql_ws(
+    socket: axum::extract::ws::WebSocket,
+    state: graphql::http::Edge,
+    protocol: GraphQLProtocol,
+) {
+    use futures_util::{SinkExt, StreamExt};
     let executor = state.executor.clone();
     let mut closing = state.closing.clone();
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            use futures_util::{SinkExt, StreamExt};
-            let (mut sink, stream) = socket.split();
-            let mut watch = closing.clone();
-            let shutting_down = async move {
-                let _ = watch.wait_for(|c| *c).await;
-            };
-            let session = GraphQLWebSocket::new_with_pair(
-                &mut sink,
-                stream.take_until(shutting_down),
-                executor,
-                protocol,
-            )
-            .on_connection_init(move |payload| async move {
-                let token = crate::auth::token_from_connection_params(&payload);
-                let viewer = state
-                    .auth
-                    .from_header(token.as_deref())
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| crate::error::ApiError::Unauthenticated.to_graphql())?;
-                let mut data = async_graphql::Data::default();
-                data.insert(RequestViewer(Some(viewer)));
-                data.insert(state.services.clone());
-                Ok(data)
-            });
-            session.serve().await;
-            if *closing.borrow_and_update() {
-                let bye = axum::extract::ws::CloseFrame {
-                    code: 1001,
-                    reason: "server shutting down".into(),
-                };
-                let _ = sink
-                    .send(axum::extract::ws::Message::Close(Some(bye)))
-                    .await;
-            }
-        })
+    let (mut sink, stream) = socket.split();
+    let mut watch = closing.clone();
+    let shutting_down = async move {
+        let _ = watch.wait_for(|c| *c).await;
+    };
+    let session = GraphQLWebSocket::new_with_pair(
+        &mut sink,
+        stream.take_until(shutting_down),
+        executor,
+        protocol,
+    )
+    .on_connection_init(move |payload| async move {
+        let token = crate::auth::token_from_connection_params(&payload);
+        let viewer = state
+            .auth
+            .from_header(token.as_deref())
+            .ok()
+            .flatten()
+            .ok_or_else(|| crate::error::ApiError::Unauthenticated.to_graphql())?;
+        Ok(graphql::ws::session_data(&state, viewer))
+    });
+    session.serve().await;
+    if *closing.borrow_and_update() {
+        let _ = sink
+            .send(axum::extract::ws::Message::Close(Some(
+                graphql::ws::Close::GoingAway.frame(),
+            )))
+            .await;
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -315,6 +315,8 @@ pub struct HttpConfig {
     pub metrics: bool,
     /// Serve `/metrics` on this address instead of the API's (keep it off the internet).
     pub metrics_bind: Option<SocketAddr>,
+    /// How long a graphql-ws connection may stay open without `connection_init` (closed 4408).
+    pub ws_init_timeout: Duration,
 }
 
 fn per_minute(
@@ -379,6 +381,56 @@ impl HttpConfig {
             rate_limits,
             metrics: boolean(src, "METRICS", true)?,
             metrics_bind: optional(src, "METRICS_BIND")?,
+            ws_init_timeout: {
+                let ms: u64 = parsed(src, "GRAPHQL_WS_INIT_TIMEOUT_MS", 10_000)?;
+                if ms == 0 {
+                    return Err(ConfigError::invalid(
+                        "GRAPHQL_WS_INIT_TIMEOUT_MS",
+                        "must be positive",
+                    ));
+                }
+                Duration::from_millis(ms)
+            },
+        })
+    }
+}
+
+/// The browser face: where the SPA's build is, and what the demo pre-fills in GraphiQL.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The built SPA (`web/dist`), served at `/`; None: not served (`WEB_DIR=off`). GraphiQL's
+    /// page and assets come from the same build.
+    pub dir: Option<PathBuf>,
+    /// A token GraphiQL starts with in its Authorization header. For the local demo only: it is
+    /// handed to anyone who loads the page.
+    pub graphiql_token: Option<Secret>,
+}
+
+pub const DEFAULT_WEB_DIR: &str = "web/dist";
+
+impl WebConfig {
+    pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
+        let dir = match var(src, "WEB_DIR") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => Some(PathBuf::from(DEFAULT_WEB_DIR)),
+        };
+        let graphiql_token = var(src, "GRAPHIQL_DEFAULT_TOKEN");
+        if let Some(t) = &graphiql_token {
+            // It ends up in a JSON header map and an HTTP header: plain token characters only.
+            if !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(ConfigError::invalid(
+                    "GRAPHIQL_DEFAULT_TOKEN",
+                    "expected a JWT (letters, digits, `-`, `_`, `.`)",
+                ));
+            }
+        }
+        Ok(WebConfig {
+            dir,
+            graphiql_token: graphiql_token.map(Secret::new),
         })
     }
 }
@@ -402,6 +454,7 @@ pub struct Config {
     /// 0 makes an intake-only replica.
     pub webhook_workers: Option<usize>,
     pub http: HttpConfig,
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -417,6 +470,7 @@ impl Config {
                 .map(Duration::from_secs),
             webhook_workers: optional(src, "WEBHOOK_WORKERS")?,
             http: HttpConfig::load(src)?,
+            web: WebConfig::load(src)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The demo catalog: a few products with one-time and recurring prices in USD, EUR, KRW and
-//! JPY, created in whatever Stripe account is configured (the emulator in the demo). Running it
-//! twice creates nothing new: products are found by their `tollgate_demo` metadata.
+//! JPY, created in whatever Stripe account is configured (the emulator in the demo); the Pro
+//! plan's prices offer a 14-day free trial. Running it twice creates nothing new: products are
+//! found by their `tollgate_demo` metadata.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,8 @@ struct DemoPrice {
     amount: &'static str,
     currency: &'static str,
     monthly: bool,
+    /// Days of free trial the (monthly) price offers.
+    trial_days: Option<u32>,
 }
 
 struct DemoProduct {
@@ -31,6 +34,17 @@ const fn price(amount: &'static str, currency: &'static str, monthly: bool) -> D
         amount,
         currency,
         monthly,
+        trial_days: None,
+    }
+}
+
+/// A monthly price with a free trial of `days`.
+const fn monthly_with_trial(amount: &'static str, currency: &'static str, days: u32) -> DemoPrice {
+    DemoPrice {
+        amount,
+        currency,
+        monthly: true,
+        trial_days: Some(days),
     }
 }
 
@@ -57,10 +71,10 @@ const CATALOG: &[DemoProduct] = &[
             "14-day trial available",
         ],
         prices: &[
-            price("12.00", "usd", true),
-            price("11.00", "eur", true),
-            price("15000", "krw", true),
-            price("1600", "jpy", true),
+            monthly_with_trial("12.00", "usd", 14),
+            monthly_with_trial("11.00", "eur", 14),
+            monthly_with_trial("15000", "krw", 14),
+            monthly_with_trial("1600", "jpy", 14),
         ],
     },
     DemoProduct {
@@ -134,6 +148,7 @@ pub async fn seed(
             let recurring = p.monthly.then_some(Recurrence {
                 interval: entity::PriceInterval::Month,
                 interval_count: 1,
+                trial_period_days: p.trial_days,
             });
             catalog::create_price(
                 db,

@@ -5,7 +5,6 @@ pub mod catalog;
 pub mod context;
 pub mod cost;
 pub mod executor;
-pub mod graphiql;
 pub mod http;
 pub mod ids;
 pub mod live;
@@ -16,6 +15,7 @@ pub mod payments;
 pub mod subscriptions;
 pub mod viewer;
 pub mod webhooks;
+pub mod ws;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
@@ -38,6 +38,7 @@ pub struct MutationRoot(
     payments::PaymentsMutation,
     subscriptions::SubscriptionsMutation,
     payment_methods::PaymentMethodsMutation,
+    webhooks::WebhooksMutation,
 );
 
 pub type TollgateSchema = Schema<QueryRoot, MutationRoot, live::SubscriptionRoot>;

@@ -15,4 +15,5 @@ pub mod money;
 pub mod rate_limit;
 pub mod stripe;
 pub mod telemetry;
+pub mod web;
 pub mod webhooks;

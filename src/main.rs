@@ -110,6 +110,11 @@ fn parse_since(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         .with_timezone(&chrono::Utc))
 }
 
+/// See Cargo.toml: glibc's arenas contended under load; mimalloc frees across threads without
+/// a lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

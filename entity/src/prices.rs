@@ -17,6 +17,9 @@ pub struct Model {
     /// None for one-time prices.
     pub recurring_interval: Option<super::statuses::PriceInterval>,
     pub recurring_interval_count: Option<i32>,
+    /// Days of free trial the price offers (Stripe's `recurring.trial_period_days`, 1–730);
+    /// None when it offers none, and for one-time prices.
+    pub trial_period_days: Option<i32>,
     pub active: bool,
     pub nickname: Option<String>,
     pub snapshot_at: DateTimeUtc,

@@ -13,6 +13,7 @@ mod m20261124_000008_create_webhook_events;
 mod m20261124_000009_create_idempotency_keys;
 mod m20261124_000010_create_side_effects;
 mod m20261125_000011_add_dispute_outcome;
+mod m20261125_000012_add_prices_trial_period_days;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_create_idempotency_keys::Migration),
             Box::new(m20261124_000010_create_side_effects::Migration),
             Box::new(m20261125_000011_add_dispute_outcome::Migration),
+            Box::new(m20261125_000012_add_prices_trial_period_days::Migration),
         ]
     }
 }

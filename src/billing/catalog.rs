@@ -249,6 +249,7 @@ pub async fn apply_price(
         .recurring
         .as_ref()
         .map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
+    let trial_period_days = trial_offer(p);
     let active = p.active && !p.deleted;
     let existing = prices::Entity::find()
         .filter(C::StripePriceId.eq(&p.id))
@@ -267,6 +268,7 @@ pub async fn apply_price(
             unit_amount: Set(p.unit_amount),
             recurring_interval: Set(interval),
             recurring_interval_count: Set(interval_count),
+            trial_period_days: Set(trial_period_days),
             active: Set(active),
             nickname: Set(p.nickname.clone()),
             snapshot_at: Set(snapshot_at),
@@ -279,6 +281,7 @@ pub async fn apply_price(
                 && e.unit_amount == p.unit_amount
                 && e.recurring_interval == interval
                 && e.recurring_interval_count == interval_count
+                && e.trial_period_days == trial_period_days
                 && e.active == active
                 && e.nickname == p.nickname;
             (e.updated_at, same)
@@ -290,6 +293,7 @@ pub async fn apply_price(
             (C::UnitAmount, p.unit_amount.into()),
             (C::RecurringInterval, interval.into()),
             (C::RecurringIntervalCount, interval_count.into()),
+            (C::TrialPeriodDays, trial_period_days.into()),
             (C::Active, active.into()),
             (C::Nickname, p.nickname.clone().into()),
         ],
@@ -301,6 +305,37 @@ pub async fn apply_price(
     };
     let applied = upsert_guarded(db, cols, snapshot).await?;
     Ok((find_price(db, &p.id).await?, applied))
+}
+
+/// The free trial a Stripe price offers, in days, when it is one Tollgate can grant (1 to
+/// `MAX_TRIAL_DAYS`, Stripe's own limit on a trial). Anything else is logged and treated as no
+/// trial: a price stays sellable even when its trial cannot be honoured.
+pub fn trial_offer(p: &objects::Price) -> Option<i32> {
+    use crate::billing::subscriptions::MAX_TRIAL_DAYS;
+    let offered = p.recurring.as_ref()?.trial_period_days.as_ref()?;
+    match offered {
+        objects::LenientInt::Int(days) if (1..=i64::from(MAX_TRIAL_DAYS)).contains(days) => {
+            i32::try_from(*days).ok()
+        }
+        // Zero days is no trial at all: nothing to report.
+        objects::LenientInt::Int(0) => None,
+        objects::LenientInt::Int(days) => {
+            tracing::warn!(
+                price = %p.id,
+                trial_period_days = days,
+                "price offers a trial outside 1 to {MAX_TRIAL_DAYS} days; treated as no trial"
+            );
+            None
+        }
+        objects::LenientInt::Invalid(raw) => {
+            tracing::warn!(
+                price = %p.id,
+                trial_period_days = %raw,
+                "price's trial_period_days is not an integer; treated as no trial"
+            );
+            None
+        }
+    }
 }
 
 async fn find_price(db: &impl ConnectionTrait, stripe_id: &str) -> Result<prices::Model, DbErr> {
@@ -607,6 +642,8 @@ fn interval_of(i: &objects::Interval) -> Option<PriceInterval> {
 pub struct Recurrence {
     pub interval: PriceInterval,
     pub interval_count: u32,
+    /// Days of free trial the price offers (sent as `recurring[trial_period_days]`).
+    pub trial_period_days: Option<u32>,
 }
 
 /// Creates a price for a mirrored product in Stripe and mirrors it at once.
@@ -635,6 +672,7 @@ pub async fn create_price(
         };
         let mut rec = requests::price::CreatePriceRecurring::new(interval);
         rec.interval_count = Some(u64::from(r.interval_count));
+        rec.trial_period_days = r.trial_period_days;
         req = req.recurring(rec);
     }
     let price: objects::Price = stripe.send(&req, idempotency_key).await?;
@@ -687,7 +725,9 @@ pub struct RecurrenceInput {
     pub interval_count: i32,
 }
 
-/// `create_price` for the admin API.
+/// `create_price` for the admin API. `trial_period_days` is for recurring prices only, 1 to
+/// `MAX_TRIAL_DAYS`; anything else is `INVALID_INPUT` on the field `trialPeriodDays`, before
+/// Stripe is called.
 #[allow(clippy::too_many_arguments)]
 pub async fn create_price_checked(
     db: &impl ConnectionTrait,
@@ -697,10 +737,13 @@ pub async fn create_price_checked(
     amount: &str,
     currency: &str,
     recurring: Option<RecurrenceInput>,
+    trial_period_days: Option<i32>,
     idempotency_key: Option<&str>,
 ) -> Result<prices::Model, crate::error::ApiError> {
+    use crate::billing::subscriptions::MAX_TRIAL_DAYS;
     use crate::error::ApiError;
     use crate::money::{Currency, Money};
+    const TRIAL_FIELD: &str = "trialPeriodDays";
     let product_uuid = Uuid::parse_str(product_id).map_err(|_| ApiError::NotFound("product"))?;
     let product = products::Entity::find_by_id(product_uuid)
         .one(db)
@@ -709,6 +752,23 @@ pub async fn create_price_checked(
     let currency = Currency::parse(currency).map_err(|e| ApiError::money("currency", e))?;
     let money =
         Money::parse_chargeable(amount, &currency).map_err(|e| ApiError::money("amount", e))?;
+    let trial_period_days = match (trial_period_days, &recurring) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(ApiError::invalid_input(
+                TRIAL_FIELD,
+                "only a recurring price can offer a trial",
+            ))
+        }
+        (Some(days), Some(_)) => Some(
+            u32::try_from(days)
+                .ok()
+                .filter(|d| (1..=MAX_TRIAL_DAYS).contains(d))
+                .ok_or_else(|| {
+                    ApiError::invalid_input(TRIAL_FIELD, format!("1 to {MAX_TRIAL_DAYS} days"))
+                })?,
+        ),
+    };
     let recurrence = match recurring {
         None => None,
         Some(r) => {
@@ -728,6 +788,7 @@ pub async fn create_price_checked(
             Some(Recurrence {
                 interval: r.interval,
                 interval_count: r.interval_count.unsigned_abs(),
+                trial_period_days,
             })
         }
     };

@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{payments as payment_rows, refunds};
 use sea_orm::{
-    sea_query::{Expr, ExprTrait},
+    sea_query::{extension::postgres::PgFunc, Expr, ExprTrait, IntoCondition},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -529,8 +529,19 @@ pub async fn for_payments(
     if payment_ids.is_empty() {
         return Ok(vec![]);
     }
+    // PostgreSQL: one array parameter, `= ANY($1)`, so the statement text is the same for any
+    // page size and its cached generic plan uses `refunds_payment_id_idx`. An `IN ($1 … $50)`
+    // list was planned per execution as a sequential scan of the table.
+    let by_payment = match db.get_database_backend() {
+        DbBackend::Postgres => Expr::col(refunds::Column::PaymentId)
+            .eq(PgFunc::any(Expr::val(payment_ids.to_vec())))
+            .into_condition(),
+        _ => refunds::Column::PaymentId
+            .is_in(payment_ids.iter().copied())
+            .into_condition(),
+    };
     Ok(refunds::Entity::find()
-        .filter(refunds::Column::PaymentId.is_in(payment_ids.to_vec()))
+        .filter(by_payment)
         .order_by_asc(refunds::Column::CreatedAt)
         .all(db)
         .await?)

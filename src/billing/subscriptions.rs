@@ -167,6 +167,22 @@ async fn subscribe(
                 format!("1 to {MAX_TRIAL_DAYS} days"),
             ));
         }
+        // A trial is free service: a customer takes at most what the price offers (none when
+        // it offers none); only an admin may grant a longer one.
+        let offered = price
+            .trial_period_days
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or(0);
+        if days > offered && !viewer.is_admin() {
+            return Err(ApiError::invalid_input(
+                "trialDays",
+                if offered == 0 {
+                    "this price offers no trial".to_owned()
+                } else {
+                    format!("this price offers at most {offered} days")
+                },
+            ));
+        }
     }
     let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
     let mut request = subscription_request(&customer, &price, viewer, input.trial_days);

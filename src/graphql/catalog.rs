@@ -125,6 +125,10 @@ pub enum RecurringInterval {
 pub struct Recurring {
     pub interval: RecurringInterval,
     pub interval_count: i32,
+    /// Days of free trial the price offers (Stripe's `recurring.trial_period_days`, 1–730);
+    /// null when it offers none. Subscribing does not apply it by itself: pass it as
+    /// `createSubscription(input: { trialDays })` to start with the trial.
+    pub trial_period_days: Option<i32>,
 }
 
 /// A price of a product, in one currency.
@@ -173,6 +177,7 @@ impl Price {
         Some(Recurring {
             interval: self.0.recurring_interval?.into(),
             interval_count: self.0.recurring_interval_count.unwrap_or(1),
+            trial_period_days: self.0.trial_period_days,
         })
     }
 
@@ -215,6 +220,10 @@ pub struct CreatePriceInput {
     pub currency: String,
     /// Omit for a one-time price.
     pub recurring: Option<RecurringInput>,
+    /// Days of free trial the price offers (1–730; recurring prices only), sent to Stripe as
+    /// `recurring[trial_period_days]` and shown as `recurring.trialPeriodDays`. Anything else is
+    /// `INVALID_INPUT` with `field: "trialPeriodDays"`.
+    pub trial_period_days: Option<i32>,
     pub idempotency_key: Option<String>,
 }
 
@@ -267,6 +276,7 @@ impl CatalogMutation {
             &input.amount,
             &input.currency,
             recurring,
+            input.trial_period_days,
             input.idempotency_key.as_deref(),
         )
         .await?;

@@ -1,10 +1,11 @@
 //! What resolvers read from the GraphQL context: the services they use (never the whole app)
 //! and who is asking.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::{auth::Viewer, error::ApiError, live::LiveHub, stripe::StripeClient};
 
@@ -16,6 +17,8 @@ pub struct Services {
     pub live: LiveHub,
     /// How long after a payment its owner may refund it; None: admins only.
     pub owner_refund_window: Option<Duration>,
+    /// Wakes this process's webhook workers (an admin replay queued an event).
+    pub webhook_wakeup: Arc<Notify>,
 }
 
 /// Who made the request; `None` for anonymous callers.

@@ -40,7 +40,7 @@ pub struct Refused {
 }
 
 impl Refused {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Refused {
             code,
             message: message.into(),
@@ -115,8 +115,7 @@ impl GuardedSchema {
         Ok(Checked { request, analysis })
     }
 
-    /// Runs a checked request. Mutations run on their own task: a client that disconnects or
-    /// a request timeout must not cancel one between Stripe's answer and the local write.
+    /// Runs a checked request to completion, whatever happens to the caller.
     pub async fn run(&self, checked: Checked) -> Response {
         let Checked { request, analysis } = checked;
         let started = std::time::Instant::now();
@@ -128,22 +127,18 @@ impl GuardedSchema {
             errors = tracing::field::Empty,
         );
         let response = async {
-            let response = if analysis.operation_type == OperationType::Mutation {
-                let schema = self.schema.clone();
-                let task =
-                    tokio::spawn(async move { schema.execute(request).await }.in_current_span());
-                match task.await {
-                    Ok(response) => response,
-                    Err(e) => {
-                        tracing::error!(error = %e, "mutation task failed");
-                        Response::from_errors(vec![server_error(
-                            ErrorCode::Internal,
-                            "internal error",
-                        )])
-                    }
+            // Every operation runs on its own task. Mutations: a client that disconnects or a
+            // request timeout must not cancel one between Stripe's answer and the local write.
+            // Queries: a future dropped mid-statement makes the pool close that connection, so
+            // a disconnecting client would cost a reconnect; finishing the statement is cheaper.
+            let schema = self.schema.clone();
+            let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
+            let response = match task.await {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!(error = %e, "operation task failed");
+                    Response::from_errors(vec![server_error(ErrorCode::Internal, "internal error")])
                 }
-            } else {
-                self.schema.execute(request).await
             };
             with_codes(response)
         }
@@ -167,6 +162,17 @@ impl GuardedSchema {
             started.elapsed(),
         );
         response
+    }
+}
+
+impl GuardedSchema {
+    /// Runs a checked request as a stream (subscriptions; a query yields one response) with
+    /// the connection's data.
+    pub fn stream(&self, checked: Checked, session: Arc<Data>) -> BoxStream<'static, Response> {
+        self.schema
+            .execute_stream_with_session_data(checked.request, session)
+            .map(with_codes)
+            .boxed()
     }
 }
 
@@ -205,11 +211,7 @@ impl Executor for GuardedSchema {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         match self.check(request) {
-            Ok(checked) => self
-                .schema
-                .execute_stream_with_session_data(checked.request, session_data.unwrap_or_default())
-                .map(with_codes)
-                .boxed(),
+            Ok(checked) => self.stream(checked, session_data.unwrap_or_default()),
             Err(refused) => stream::once(async move { refused.into_response() }).boxed(),
         }
     }

@@ -39,6 +39,8 @@ pub struct GraphqlEdge {
     pub services: Services,
     /// Turns true when the server starts shutting down: open WebSockets say goodbye.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Where GraphiQL's page comes from.
+    pub web: crate::web::Web,
 }
 
 pub type Edge = std::sync::Arc<GraphqlEdge>;
@@ -286,7 +288,7 @@ pub async fn get(State(state): State<Edge>, req: Request) -> Response {
         .unwrap_or_default();
     let wants_html = accept.contains("text/html") || !accept.contains("json");
     if raw_query.is_empty() && wants_html {
-        return super::graphiql::serve().await;
+        return crate::web::graphiql(&state.web).await;
     }
     let result = async {
         let ip = client_ip(&headers, peer, state.http.trusted_proxy_hops);
@@ -401,22 +403,28 @@ fn is_request_error(response: &GqlResponse) -> bool {
 
 fn render(response: GqlResponse, mode: Mode, refused: bool) -> Response {
     let request_error = refused || is_request_error(&response);
+    // Serialised straight to bytes: going through a `serde_json::Value` first built (and
+    // freed) a map for every object of the answer.
     let body = if request_error {
-        json!({ "errors": response.errors })
+        serde_json::to_vec(&json!({ "errors": response.errors }))
     } else {
-        serde_json::to_value(&response).unwrap_or_else(|_| {
-            json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
-        })
-    };
+        serde_json::to_vec(&response)
+    }
+    .unwrap_or_else(|e| {
+        tracing::error!(error = %e, "serialising a GraphQL response failed");
+        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+    });
     let (status, content_type) = match mode {
         Mode::GraphqlResponse if request_error => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
         Mode::GraphqlResponse => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
         Mode::Json => (StatusCode::OK, "application/json"),
     };
-    let mut out = (status, axum::Json(body)).into_response();
-    out.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    out
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }
 
 /// Methods other than GET and POST.

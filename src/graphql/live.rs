@@ -59,7 +59,7 @@ impl SubscriptionRoot {
                 billing::payments::find(&state.db, id)
                     .await
                     .ok()
-                    .map(Payment)
+                    .map(Payment::from)
             },
         )
     }

@@ -41,84 +41,131 @@ pub enum PaymentStatus {
 }
 
 /// A one-time payment (one Stripe PaymentIntent).
-pub struct Payment(pub payments::Model);
+pub struct Payment {
+    row: payments::Model,
+    /// False for a history page's summary row (`billing::payments::Columns::Summary`): the
+    /// fields it did not read are loaded when asked for, never shown as placeholders.
+    complete: bool,
+}
+
+impl From<payments::Model> for Payment {
+    fn from(row: payments::Model) -> Self {
+        Payment {
+            row,
+            complete: true,
+        }
+    }
+}
+
+/// `Payment` fields a summary row holds; a page asking only for these reads fewer columns.
+const SUMMARY_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "userId",
+    "amount",
+    "amountRefunded",
+    "status",
+    "cardBrand",
+    "cardLast4",
+    "disputed",
+    "createdAt",
+    "customer",
+    "refunds",
+];
+
+impl Payment {
+    /// The whole row: this one, or (for a summary) the row as stored now.
+    async fn full<'a>(
+        &'a self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<std::borrow::Cow<'a, payments::Model>> {
+        if self.complete {
+            return Ok(std::borrow::Cow::Borrowed(&self.row));
+        }
+        let svc = context::services(ctx)?;
+        Ok(std::borrow::Cow::Owned(
+            billing::payments::find(&svc.db, self.row.id).await?,
+        ))
+    }
+}
 
 #[Object]
 impl Payment {
     /// Tollgate's id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     /// Stripe's PaymentIntent id (`pi_…`); null only while Stripe's answer is awaited.
-    async fn stripe_payment_intent_id(&self) -> Option<&str> {
-        self.0.stripe_payment_intent_id.as_deref()
+    async fn stripe_payment_intent_id(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.full(ctx).await?.stripe_payment_intent_id.clone())
     }
 
     /// The amount charged.
     async fn amount(&self) -> MoneyType {
-        MoneyType::from_parts(self.0.amount, &self.0.currency)
+        MoneyType::from_parts(self.row.amount, &self.row.currency)
     }
 
     /// How much of it has been refunded.
     async fn amount_refunded(&self) -> MoneyType {
-        MoneyType::from_parts(self.0.amount_refunded, &self.0.currency)
+        MoneyType::from_parts(self.row.amount_refunded, &self.row.currency)
     }
 
     async fn status(&self) -> PaymentStatus {
-        self.0.status.into()
+        self.row.status.into()
     }
 
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+    async fn description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.full(ctx).await?.description.clone())
     }
 
     /// Card brand (`visa`, `mastercard`, …) when paid by card.
     async fn card_brand(&self) -> Option<&str> {
-        self.0.card_brand.as_deref()
+        self.row.card_brand.as_deref()
     }
 
     /// Last four digits of the card.
     async fn card_last4(&self) -> Option<&str> {
-        self.0.card_last4.as_deref()
+        self.row.card_last4.as_deref()
     }
 
     /// Stripe's decline or error code of the last failed attempt.
-    async fn failure_code(&self) -> Option<&str> {
-        self.0.failure_code.as_deref()
+    async fn failure_code(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.full(ctx).await?.failure_code.clone())
     }
 
     /// A message about the last failed attempt, fit to show the customer.
-    async fn failure_message(&self) -> Option<&str> {
-        self.0.failure_message.as_deref()
+    async fn failure_message(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.full(ctx).await?.failure_message.clone())
     }
 
     /// Whether the customer disputed the charge with their bank.
     async fn disputed(&self) -> bool {
-        self.0.disputed
+        self.row.disputed
     }
 
     /// The dispute, when there is one: where it stands and how much it is for.
-    async fn dispute(&self) -> Option<PaymentDispute> {
-        Some(PaymentDispute {
-            status: self.0.dispute_status?.into(),
-            amount: MoneyType::from_parts(self.0.dispute_amount, &self.0.currency),
-        })
+    async fn dispute(&self, ctx: &Context<'_>) -> GqlResult<Option<PaymentDispute>> {
+        let row = self.full(ctx).await?;
+        Ok(row.dispute_status.map(|status| PaymentDispute {
+            status: status.into(),
+            amount: MoneyType::from_parts(row.dispute_amount, &row.currency),
+        }))
     }
 
     /// The client's own key-value data.
-    async fn metadata(&self) -> Json<serde_json::Value> {
-        Json(self.0.metadata.clone())
+    async fn metadata(&self, ctx: &Context<'_>) -> GqlResult<Json<serde_json::Value>> {
+        Ok(Json(self.full(ctx).await?.metadata.clone()))
     }
 
     /// The payer's user id (the token's `sub`).
     async fn user_id(&self) -> &str {
-        &self.0.user_id
+        &self.row.user_id
     }
 
     /// The Stripe customer it was charged to.
     async fn customer(&self, ctx: &Context<'_>) -> GqlResult<Option<Customer>> {
-        let Some(id) = self.0.customer_id else {
+        let Some(id) = self.row.customer_id else {
             return Ok(None);
         };
         let loader = context::loader(ctx)?;
@@ -129,18 +176,18 @@ impl Payment {
     async fn refunds(&self, ctx: &Context<'_>) -> GqlResult<Vec<Refund>> {
         let loader = context::loader(ctx)?;
         let rows = loader
-            .load_one(PaymentRefundsKey(self.0.id))
+            .load_one(PaymentRefundsKey(self.row.id))
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Refund).collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self, ctx: &Context<'_>) -> GqlResult<DateTime<Utc>> {
+        Ok(self.full(ctx).await?.updated_at)
     }
 }
 
@@ -230,12 +277,20 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-/// A payment and its cursor.
-#[derive(SimpleObject)]
-pub struct PaymentEdge {
+/// A payment and its cursor. The cursor is encoded only when a client asks for it: most pages
+/// read `pageInfo.endCursor` alone.
+pub struct PaymentEdge(Payment);
+
+#[Object]
+impl PaymentEdge {
     /// Pass as `after` to continue after this payment.
-    pub cursor: String,
-    pub node: Payment,
+    async fn cursor(&self) -> String {
+        Cursor::of(&self.0.row).encode()
+    }
+
+    async fn node(&self) -> &Payment {
+        &self.0
+    }
 }
 
 /// A page of payments, newest first.
@@ -278,43 +333,53 @@ fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<C
     Ok((first, after))
 }
 
-/// Builds the connection, priming the refunds of the whole page when the query asks for them.
-async fn connection_for(
+/// Reads one page: a summary of each row when the query asks only for fields a summary holds
+/// (the history page), whole rows otherwise; and the refunds of the whole page in one
+/// statement when the query asks for them.
+async fn page_for(
     ctx: &Context<'_>,
-    page: billing::payments::Page,
     filter: PaymentFilter,
+    first: u64,
+    after: Option<Cursor>,
 ) -> GqlResult<PaymentConnection> {
-    if ctx
-        .look_ahead()
-        .field("edges")
-        .field("node")
-        .field("refunds")
-        .exists()
-    {
-        let svc = context::services(ctx)?;
+    let svc = context::services(ctx)?;
+    let nodes = ctx.look_ahead().field("edges").field("node");
+    let summary = nodes.selection_fields().iter().all(|node| {
+        node.selection_set()
+            .all(|f| SUMMARY_FIELDS.contains(&f.name()))
+    });
+    let columns = if summary {
+        billing::payments::Columns::Summary
+    } else {
+        billing::payments::Columns::All
+    };
+    let page = billing::payments::list(&svc.db, &filter, first, after, columns).await?;
+    if nodes.field("refunds").exists() {
         let loader = context::loader(ctx)?;
         let ids: Vec<uuid::Uuid> = page.rows.iter().map(|r| r.id).collect();
         super::loaders::prime_refunds(loader, &svc.db, &ids).await?;
     }
-    Ok(connection(page, filter))
+    Ok(connection(page, filter, !summary))
 }
 
-fn connection(page: billing::payments::Page, filter: PaymentFilter) -> PaymentConnection {
+fn connection(
+    page: billing::payments::Page,
+    filter: PaymentFilter,
+    complete: bool,
+) -> PaymentConnection {
+    let page_info = PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: false,
+        start_cursor: page.rows.first().map(|r| Cursor::of(r).encode()),
+        end_cursor: page.rows.last().map(|r| Cursor::of(r).encode()),
+    };
     let edges: Vec<PaymentEdge> = page
         .rows
         .into_iter()
-        .map(|row| PaymentEdge {
-            cursor: Cursor::of(&row).encode(),
-            node: Payment(row),
-        })
+        .map(|row| PaymentEdge(Payment { row, complete }))
         .collect();
     PaymentConnection {
-        page_info: PageInfo {
-            has_next_page: page.has_next,
-            has_previous_page: false,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
+        page_info,
         edges,
         filter,
     }
@@ -372,15 +437,13 @@ impl PaymentsQuery {
         status: Option<PaymentStatus>,
     ) -> GqlResult<PaymentConnection> {
         let viewer = context::viewer(ctx)?;
-        let svc = context::services(ctx)?;
         let (first, after) = page_args(first, after)?;
         let filter = PaymentFilter {
             user_id: Some(viewer.user_id.clone()),
             status: status.map(Into::into),
             currency: None,
         };
-        let page = billing::payments::list(&svc.db, &filter, first, after).await?;
-        connection_for(ctx, page, filter).await
+        page_for(ctx, filter, first, after).await
     }
 
     /// One of the viewer's payments (any payment for admins). Another user's payment is
@@ -388,7 +451,7 @@ impl PaymentsQuery {
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Payment>> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
-        Ok(Some(Payment(
+        Ok(Some(Payment::from(
             billing::payments::find_for_viewer(&svc.db, viewer, &id).await?,
         )))
     }
@@ -404,15 +467,13 @@ impl PaymentsQuery {
         currency: Option<String>,
     ) -> GqlResult<PaymentConnection> {
         context::admin(ctx)?;
-        let svc = context::services(ctx)?;
         let (first, after) = page_args(first, after)?;
         let filter = PaymentFilter {
             user_id,
             status: status.map(Into::into),
             currency,
         };
-        let page = billing::payments::list(&svc.db, &filter, first, after).await?;
-        connection_for(ctx, page, filter).await
+        page_for(ctx, filter, first, after).await
     }
 
     /// Admin: per currency, payments captured in [from, to) (gross, refunded, net) and the
@@ -538,7 +599,7 @@ impl PaymentsMutation {
         .publish(&svc.live, &svc.db)
         .await;
         Ok(PaymentIntentPayload {
-            payment: Payment(payment),
+            payment: Payment::from(payment),
             client_secret,
         })
     }
@@ -564,7 +625,7 @@ impl PaymentsMutation {
         .publish(&svc.live, &svc.db)
         .await;
         Ok(PaymentIntentPayload {
-            payment: Payment(payment),
+            payment: Payment::from(payment),
             client_secret,
         })
     }
@@ -577,7 +638,7 @@ impl PaymentsMutation {
             .await?
             .publish(&svc.live, &svc.db)
             .await;
-        Ok(Payment(row))
+        Ok(Payment::from(row))
     }
 
     /// Refunds a payment: admins always; its owner within the configured refund window.

@@ -174,7 +174,10 @@ pub struct CreateSubscriptionInput {
     /// Charge this card (saved first if needed, and made the default) at once; without it the
     /// SPA confirms the first payment with Stripe.js using the returned `clientSecret`.
     pub payment_method_id: Option<String>,
-    /// Start with a free trial of this many days (1–730).
+    /// Start with a free trial of this many days. Omitted: no trial, even when the price
+    /// offers one (the SPA passes `price.recurring.trialPeriodDays` when the customer keeps the
+    /// trial ticked). At most what the price offers (`INVALID_INPUT` otherwise, and on a price
+    /// that offers none); admins may grant up to Stripe's 730 days.
     pub trial_days: Option<i32>,
     pub idempotency_key: Option<String>,
 }

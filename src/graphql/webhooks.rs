@@ -3,6 +3,7 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::webhook_events;
+use sea_orm::EntityTrait;
 
 use super::{context, payments::PageInfo};
 use crate::{
@@ -144,5 +145,33 @@ impl WebhooksQuery {
             edges,
             total_count: total,
         })
+    }
+}
+
+#[derive(Default)]
+pub struct WebhooksMutation;
+
+#[Object]
+impl WebhooksMutation {
+    /// Admin: puts a stored event back in the queue (attempts reset, due now) and wakes the
+    /// worker, like `tollgate webhooks replay --id`. Handlers are idempotent, so replaying a
+    /// processed event changes nothing that is already right. Returns the event as queued.
+    async fn replay_webhook_event(&self, ctx: &Context<'_>, id: ID) -> GqlResult<WebhookEvent> {
+        context::admin(ctx)?;
+        let svc = context::services(ctx)?;
+        let id = uuid::Uuid::parse_str(&id)
+            .map_err(|_| ApiError::invalid_input("id", "not a webhook event id"))?;
+        let queued =
+            crate::webhooks::worker::requeue(&svc.db, crate::webhooks::worker::Requeue::Row(id))
+                .await?;
+        if queued == 0 {
+            return Err(ApiError::NotFound("webhook event").into());
+        }
+        svc.webhook_wakeup.notify_one();
+        let row = webhook_events::Entity::find_by_id(id)
+            .one(&svc.db)
+            .await?
+            .ok_or(ApiError::NotFound("webhook event"))?;
+        Ok(WebhookEvent(row))
     }
 }

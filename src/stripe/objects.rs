@@ -158,6 +158,29 @@ pub struct Recurring {
     pub interval: Interval,
     #[serde(default = "one")]
     pub interval_count: i64,
+    /// Days of free trial the price offers (`trial_from_plan`); null when none. Read leniently:
+    /// a value that is not an integer is kept as `Invalid` for the caller to log and ignore,
+    /// rather than failing the whole price.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub trial_period_days: Option<LenientInt>,
+}
+
+/// A field Stripe documents as an integer, read without failing the object that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LenientInt {
+    Int(i64),
+    /// What came instead (its JSON text, at most 40 characters), for the log.
+    Invalid(String),
+}
+
+fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LenientInt>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(LenientInt::Int),
+        other => Some(LenientInt::Invalid(
+            other.to_string().chars().take(40).collect(),
+        )),
+    })
 }
 
 fn one() -> i64 {
@@ -609,6 +632,32 @@ mod tests {
         .expect("reads");
         assert_eq!(collapsed.product.id(), expanded.product.id());
         assert_eq!(expanded.recurring.map(|r| r.interval_count), Some(1));
+    }
+
+    #[test]
+    fn a_price_trial_is_read_leniently() {
+        let trial = |v: serde_json::Value| {
+            let p: Price = serde_json::from_value(json!({
+                "id": "price_1", "product": "prod_1", "currency": "usd", "unit_amount": 100,
+                "recurring": {"interval": "month", "interval_count": 1, "trial_period_days": v}
+            }))
+            .expect("reads whatever the trial holds");
+            p.recurring.and_then(|r| r.trial_period_days)
+        };
+        assert_eq!(trial(json!(14)), Some(LenientInt::Int(14)));
+        assert_eq!(trial(json!(-3)), Some(LenientInt::Int(-3)));
+        assert_eq!(trial(json!(null)), None);
+        assert_eq!(
+            trial(json!("14")),
+            Some(LenientInt::Invalid("\"14\"".into()))
+        );
+        assert_eq!(trial(json!(1.5)), Some(LenientInt::Invalid("1.5".into())));
+        let absent: Price = serde_json::from_value(json!({
+            "id": "price_1", "product": "prod_1", "currency": "usd",
+            "recurring": {"interval": "month"}
+        }))
+        .expect("reads");
+        assert_eq!(absent.recurring.and_then(|r| r.trial_period_days), None);
     }
 
     #[test]

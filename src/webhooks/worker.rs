@@ -39,10 +39,15 @@ pub fn backoff(attempt: i32) -> chrono::Duration {
 /// What one pass of a worker did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    Processed,
-    Failed,
+    /// Events handled in this pass (applied, ignored, or failed and rescheduled).
+    Worked(usize),
     Idle,
 }
+
+/// Events one transaction claims at most. Each is applied under its own savepoint, so one
+/// event's failure undoes only its own writes; the batch shares one claim, one status update
+/// and one commit, which is what bounded throughput when every event paid for its own.
+pub const BATCH: u64 = 32;
 
 /// What the worker uses: the database, Stripe (to re-fetch), the live hub, and the wake-up the
 /// webhook route rings when it stores an event.
@@ -54,51 +59,61 @@ pub struct Worker {
     pub wakeup: Arc<Notify>,
 }
 
-/// Claims the oldest due event and applies it. Returns `Idle` when nothing is due.
+/// Claims the oldest due events (up to `BATCH`) and applies them in order. Returns `Idle`
+/// when nothing is due.
 pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     let db = &state.db;
     let txn = crate::db::begin(db).await?;
-    let Some(row) = claim(&txn).await? else {
+    let rows = claim(&txn).await?;
+    if rows.is_empty() {
         txn.rollback().await?;
         return Ok(Step::Idle);
-    };
-    let event: objects::Event = match serde_json::from_str(&row.payload) {
-        Ok(e) => e,
-        Err(e) => {
-            txn.rollback().await?;
-            park(db, &row, &format!("unreadable payload: {e}"), true).await?;
-            return Ok(Step::Failed);
-        }
-    };
-    // A savepoint: if the handler fails, its writes are undone but the claim is kept.
-    let nested = txn.begin().await?;
-    match handlers::handle(&nested, &state.stripe, &event).await {
-        Ok(handled) => {
-            nested.commit().await?;
-            crate::metrics::webhook_event(if handled.known { "applied" } else { "ignored" });
-            finish(state, txn, &row, handled).await?;
-            Ok(Step::Processed)
-        }
-        Err(e) => {
-            nested.rollback().await?;
-            txn.rollback().await?;
-            tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %e, "webhook event failed");
-            let (detail, fatal) = match &e {
-                // Retrying cannot help: parked now, with the reason, for an admin.
-                handlers::HandleError::Unapplicable(why) => (why.clone(), true),
-                handlers::HandleError::Transient(crate::error::ApiError::Internal(cause)) => {
-                    (format!("{cause:#}"), false)
+    }
+    let mut processed = Vec::new();
+    let mut ignored = Vec::new();
+    let mut live = Vec::new();
+    for row in &rows {
+        let event: objects::Event = match serde_json::from_str(&row.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                park(&txn, row, &format!("unreadable payload: {e}"), true).await?;
+                continue;
+            }
+        };
+        // A savepoint: if the handler fails, its writes are undone but the claim is kept.
+        let nested = txn.begin().await?;
+        match handlers::handle(&nested, &state.stripe, &event).await {
+            Ok(handled) => {
+                nested.commit().await?;
+                crate::metrics::webhook_event(if handled.known { "applied" } else { "ignored" });
+                if handled.known {
+                    processed.push(row.id);
+                } else {
+                    ignored.push(row.id);
                 }
-                handlers::HandleError::Transient(other) => (other.to_string(), false),
-            };
-            park(db, &row, &detail, fatal).await?;
-            Ok(Step::Failed)
+                live.extend(handled.live);
+            }
+            Err(e) => {
+                nested.rollback().await?;
+                tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %e, "webhook event failed");
+                let (detail, fatal) = match &e {
+                    // Retrying cannot help: parked now, with the reason, for an admin.
+                    handlers::HandleError::Unapplicable(why) => (why.clone(), true),
+                    handlers::HandleError::Transient(crate::error::ApiError::Internal(cause)) => {
+                        (format!("{cause:#}"), false)
+                    }
+                    handlers::HandleError::Transient(other) => (other.to_string(), false),
+                };
+                park(&txn, row, &detail, fatal).await?;
+            }
         }
     }
+    finish(state, txn, processed, ignored, live).await?;
+    Ok(Step::Worked(rows.len()))
 }
 
-/// The oldest due event, locked for this transaction.
-async fn claim(txn: &DatabaseTransaction) -> Result<Option<webhook_events::Model>, sea_orm::DbErr> {
+/// The oldest due events, locked for this transaction.
+async fn claim(txn: &DatabaseTransaction) -> Result<Vec<webhook_events::Model>, sea_orm::DbErr> {
     let backend = txn.get_database_backend();
     if backend == DbBackend::Sqlite {
         // Take SQLite's write lock now (waiting on busy_timeout) rather than upgrading a read
@@ -111,57 +126,68 @@ async fn claim(txn: &DatabaseTransaction) -> Result<Option<webhook_events::Model
         .filter(webhook_events::Column::NextAttemptAt.lte(Utc::now()))
         .order_by_asc(webhook_events::Column::StripeCreatedAt)
         .order_by_asc(webhook_events::Column::ReceivedAt)
-        .limit(1);
+        .limit(BATCH);
     if backend == DbBackend::Postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    query.one(txn).await
+    query.all(txn).await
 }
 
-/// Marks the event applied (or ignored), commits, and publishes its live updates.
+/// Marks the batch's events applied (or ignored), commits, and publishes their live updates.
 async fn finish(
     state: &Worker,
     txn: DatabaseTransaction,
-    row: &webhook_events::Model,
-    handled: handlers::Handled,
+    processed: Vec<uuid::Uuid>,
+    ignored: Vec<uuid::Uuid>,
+    live: Vec<crate::live::LiveEvent>,
 ) -> Result<(), sea_orm::DbErr> {
-    let final_status = if handled.known {
-        WebhookEventStatus::Processed
-    } else {
-        WebhookEventStatus::Ignored
-    };
-    webhook_events::Entity::update_many()
-        .col_expr(webhook_events::Column::Status, Expr::value(final_status))
-        .col_expr(
-            webhook_events::Column::Attempts,
-            Expr::col(webhook_events::Column::Attempts).add(1),
-        )
-        .col_expr(
-            webhook_events::Column::ProcessedAt,
-            Expr::value(Some(Utc::now())),
-        )
-        .col_expr(
-            webhook_events::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(webhook_events::Column::Id.eq(row.id))
-        .exec(&txn)
-        .await?;
+    let now = Utc::now();
+    for (ids, status) in [
+        (processed, WebhookEventStatus::Processed),
+        (ignored, WebhookEventStatus::Ignored),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        webhook_events::Entity::update_many()
+            .col_expr(webhook_events::Column::Status, Expr::value(status))
+            .col_expr(
+                webhook_events::Column::Attempts,
+                Expr::col(webhook_events::Column::Attempts).add(1),
+            )
+            .col_expr(webhook_events::Column::ProcessedAt, Expr::value(Some(now)))
+            .col_expr(
+                webhook_events::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(webhook_events::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+    }
+    // Subscribers reload what changed, so one update per object per commit is enough; PostgreSQL
+    // would fold identical NOTIFYs of one transaction anyway, and SQLite now does the same.
+    let mut live_once: Vec<crate::live::LiveEvent> = Vec::with_capacity(live.len());
+    for event in live {
+        if !live_once.contains(&event) {
+            live_once.push(event);
+        }
+    }
+    let live = live_once;
     if state.live.delivers_on_commit() {
         // NOTIFY inside the transaction is delivered exactly when it commits: a crash
         // between commit and publish cannot lose the update, a rollback cannot leak one.
-        state.live.publish(&txn, handled.live).await;
+        state.live.publish(&txn, live).await;
         txn.commit().await
     } else {
         txn.commit().await?;
-        state.live.publish(&state.db, handled.live).await;
+        state.live.publish(&state.db, live).await;
         Ok(())
     }
 }
 
 /// Records a failure: retried later with backoff, or parked as failed when out of attempts.
 async fn park(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     row: &webhook_events::Model,
     error: &str,
     fatal: bool,
@@ -208,7 +234,7 @@ pub fn spawn(
                         return;
                     }
                     match step(&state).await {
-                        Ok(Step::Processed | Step::Failed) => continue,
+                        Ok(Step::Worked(_)) => continue,
                         Ok(Step::Idle) => {}
                         Err(e) => tracing::error!(worker = n, error = %e, "webhook worker error"),
                     }
@@ -237,8 +263,8 @@ pub async fn drain_reporting(
     loop {
         match step(state).await? {
             Step::Idle => return Ok(done),
-            _ => {
-                done += 1;
+            Step::Worked(n) => {
+                done += n;
                 progress(done);
             }
         }
@@ -259,6 +285,7 @@ pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64
         );
     update = match selector {
         Requeue::Id(id) => update.filter(webhook_events::Column::StripeEventId.eq(id)),
+        Requeue::Row(id) => update.filter(webhook_events::Column::Id.eq(id)),
         Requeue::Failed => {
             update.filter(webhook_events::Column::Status.eq(WebhookEventStatus::Failed))
         }
@@ -268,7 +295,10 @@ pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64
 }
 
 pub enum Requeue {
+    /// By Stripe's event id.
     Id(String),
+    /// By Tollgate's row id.
+    Row(uuid::Uuid),
     Failed,
     Since(chrono::DateTime<Utc>),
 }

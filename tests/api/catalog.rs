@@ -8,7 +8,7 @@ use tollgate::{billing::catalog, demo};
 use crate::helpers::spawn_app;
 
 const PRODUCTS: &str = "query($all: Boolean) { products(activeOnly: $all) { id name active features
-    prices { id currency active type unitAmount { amount minorUnits currency formatted } recurring { interval intervalCount } } } }";
+    prices { id currency active type unitAmount { amount minorUnits currency formatted } recurring { interval intervalCount trialPeriodDays } } } }";
 
 #[tokio::test]
 async fn demo_seed_serves_the_catalog() {
@@ -45,8 +45,16 @@ async fn demo_seed_serves_the_catalog() {
     );
     assert_eq!(
         krw["recurring"],
-        json!({"interval": "MONTH", "intervalCount": 1})
+        json!({"interval": "MONTH", "intervalCount": 1, "trialPeriodDays": 14}),
+        "the Pro plan offers a 14-day trial"
     );
+    let pro_trials: Vec<_> = pro["prices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["recurring"]["trialPeriodDays"].clone())
+        .collect();
+    assert_eq!(pro_trials, vec![json!(14); 4], "every Pro price: {pro}");
     assert_eq!(krw["type"], "RECURRING");
     let ebook = products
         .iter()
@@ -171,4 +179,91 @@ async fn an_older_snapshot_never_overwrites_a_newer_one() {
             .expect("apply");
     assert_eq!(applied, catalog::Applied::Stale);
     assert_eq!(row.name, "New name");
+}
+
+#[tokio::test]
+async fn sync_catalog_picks_up_the_trial_a_price_offers() {
+    let app = spawn_app().await;
+    let emu = &app.emulator;
+    let (_, product) = emu.post("/v1/products", &[("name", "Trial")]).await;
+    let product = product["id"].as_str().expect("id").to_string();
+    for (currency, trial) in [("usd", Some("30")), ("eur", None)] {
+        let mut form = vec![
+            ("product", product.as_str()),
+            ("currency", currency),
+            ("unit_amount", "1000"),
+            ("recurring[interval]", "month"),
+        ];
+        if let Some(days) = trial {
+            form.push(("recurring[trial_period_days]", days));
+        }
+        let (s, price) = emu.post("/v1/prices", &form).await;
+        assert_eq!(s, StatusCode::OK, "{price}");
+    }
+    let summary = catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+        .await
+        .expect("sync");
+    assert_eq!(summary.created, 3, "{summary}");
+    let body = app.graphql(PRODUCTS, json!({"all": true}), None).await;
+    let trials: Vec<_> = body["data"]["products"][0]["prices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["currency"].clone(),
+                p["recurring"]["trialPeriodDays"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        trials,
+        vec![(json!("eur"), json!(null)), (json!("usd"), json!(30))],
+        "{body}"
+    );
+    let again = catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+        .await
+        .expect("sync");
+    assert_eq!(again.unchanged, 3, "the trial compares equal: {again}");
+}
+
+#[tokio::test]
+async fn a_catalog_price_trial_outside_1_to_730_days_is_no_trial() {
+    use tollgate::stripe::objects::Price;
+    let app = spawn_app().await;
+    let product: tollgate::stripe::objects::Product =
+        serde_json::from_value(json!({"id": "prod_t", "name": "T"})).expect("product");
+    let (product, _) = catalog::apply_product(app.db(), &product, Utc::now())
+        .await
+        .expect("apply");
+    let price = |trial: serde_json::Value| -> Price {
+        serde_json::from_value(json!({
+            "id": "price_t", "product": "prod_t", "currency": "usd", "unit_amount": 500,
+            "recurring": {"interval": "month", "interval_count": 1, "trial_period_days": trial}
+        }))
+        .expect("price")
+    };
+    let start = Utc::now();
+    for (i, (trial, stored)) in [
+        (json!(730), Some(730)),
+        (json!(731), None),
+        (json!(1), Some(1)),
+        (json!(0), None),
+        (json!(7), Some(7)),
+        (json!(-7), None),
+        (json!(7), Some(7)),
+        (json!("7"), None),
+        (json!(7), Some(7)),
+        (json!(null), None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = start + chrono::Duration::seconds(i64::try_from(i).expect("small"));
+        let (row, _) = catalog::apply_price(app.db(), &price(trial.clone()), product.id, at)
+            .await
+            .expect("a bad trial never fails the price");
+        assert_eq!(row.trial_period_days, stored, "trial {trial}");
+        assert!(row.active, "the price stays for sale");
+    }
 }

@@ -120,6 +120,50 @@ async fn prices_api_create_retrieve_list_update() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+/// Today's Stripe takes `recurring[trial_period_days]` on a price and echoes it under
+/// `recurring`; the plan behind the price carries it too.
+#[tokio::test]
+async fn prices_offer_a_trial_as_stripe_does() {
+    let emu = Emulator::start().await;
+    let (_, product) = emu.post("/v1/products", &[("name", "Gold")]).await;
+    let product = product["id"].as_str().expect("id");
+    let create = |trial: &'static str| {
+        let product = product.to_string();
+        let emu = &emu;
+        async move {
+            emu.post(
+                "/v1/prices",
+                &[
+                    ("product", product.as_str()),
+                    ("currency", "usd"),
+                    ("unit_amount", "1250"),
+                    ("recurring[interval]", "month"),
+                    ("recurring[trial_period_days]", trial),
+                ],
+            )
+            .await
+        }
+    };
+    let (s, price) = create("14").await;
+    assert_eq!(s, StatusCode::OK, "{price}");
+    assert_eq!(price["recurring"]["trial_period_days"], 14);
+    let id = price["id"].as_str().expect("id");
+    let (_, fetched) = emu.get(&format!("/v1/prices/{id}")).await;
+    assert_eq!(fetched["recurring"]["trial_period_days"], 14);
+    let (_, plan) = emu.get(&format!("/v1/plans/{id}")).await;
+    assert_eq!(plan["trial_period_days"], 14, "{plan}");
+    let (_, listed) = emu.get("/v1/prices?limit=10").await;
+    assert_eq!(listed["data"][0]["recurring"]["trial_period_days"], 14);
+    for bad in ["731", "-1", "two weeks"] {
+        let (s, err) = create(bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {err}");
+        assert_eq!(
+            err["error"]["param"], "recurring[trial_period_days]",
+            "{bad}: {err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn idempotency_keys_replay_or_refuse() {
     let emu = Emulator::start().await;

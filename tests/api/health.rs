@@ -28,15 +28,6 @@ async fn readyz_turns_unhealthy_when_the_database_is_gone() {
 }
 
 #[tokio::test]
-async fn graphiql_is_served_on_get() {
-    let app = spawn_app().await;
-    let res = app.get("/graphql").await;
-    assert_eq!(res.status(), 200);
-    let html = res.text().await.expect("body");
-    assert!(html.contains("graphiql"), "GraphiQL page");
-}
-
-#[tokio::test]
 async fn graceful_shutdown_stops_accepting() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.status(), 200);

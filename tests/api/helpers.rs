@@ -323,7 +323,7 @@ pub struct TestApp {
     pub emulator: Emulator,
     pub db: TestDb,
     pub jwt: JwtConfig,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     shutdown: Mutex<Option<oneshot::Sender<()>>>,
     server: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }

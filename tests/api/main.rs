@@ -20,5 +20,7 @@ mod stripe_client;
 mod stripe_today;
 mod subscriptions;
 mod sync_check;
+mod web;
 mod webhook_intake;
 mod webhooks;
+mod websocket;

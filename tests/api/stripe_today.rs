@@ -712,3 +712,49 @@ async fn every_handled_event_type_applies_in_todays_shape() {
         "canceled is final"
     );
 }
+
+/// `price.updated` as today's Stripe sends it (Stripe's example price, `recurring` with
+/// `trial_period_days`) carries the trial into the catalog; a stale event does not undo it, and a
+/// value Tollgate cannot grant is no trial rather than a failed event.
+#[tokio::test]
+async fn price_updated_in_todays_shape_carries_the_trial_into_the_catalog() {
+    let app = spawn_app().await;
+    let product = with(
+        fixture("product"),
+        json!({"id": "prod_trial", "name": "Trial plan", "active": true}),
+    );
+    apply(&app, "evt_p1", "product.created", product, 1).await;
+    let price = |trial: Value| {
+        with(
+            fixture("price"),
+            json!({"id": "price_trial", "product": "prod_trial", "currency": "usd",
+                   "unit_amount": 1200, "type": "recurring", "active": true,
+                   "recurring": {"interval": "month", "interval_count": 1, "meter": null,
+                                 "usage_type": "licensed", "trial_period_days": trial}}),
+        )
+    };
+    let offered = || async {
+        let body = app
+            .graphql(
+                "{ products { prices { stripePriceId recurring { trialPeriodDays } } } }",
+                json!({}),
+                None,
+            )
+            .await;
+        body["data"]["products"][0]["prices"][0]["recurring"]["trialPeriodDays"].clone()
+    };
+
+    apply(&app, "evt_p2", "price.created", price(json!(null)), 2).await;
+    assert_eq!(offered().await, json!(null));
+    apply(&app, "evt_p3", "price.updated", price(json!(21)), 4).await;
+    assert_eq!(offered().await, json!(21), "the trial reaches the catalog");
+    // Older than what the row holds: ignored. (`created` is counted from each call's clock,
+    // so a margin of a second could be crossed on a slow machine; a minute cannot.)
+    apply(&app, "evt_p4", "price.updated", price(json!(7)), -60).await;
+    assert_eq!(offered().await, json!(21), "a stale event changes nothing");
+    // More than Stripe grants: applied (the event is not failed) as no trial.
+    apply(&app, "evt_p5", "price.updated", price(json!(1000)), 5).await;
+    assert_eq!(offered().await, json!(null));
+    apply(&app, "evt_p6", "price.updated", price(json!(14)), 6).await;
+    assert_eq!(offered().await, json!(14));
+}

@@ -126,7 +126,7 @@ async fn a_saved_card_subscribes_and_renews_in_a_month() {
 async fn a_trial_starts_trialing_for_fourteen_days() {
     let app = spawn_app().await;
     let token = app.token("bob", false);
-    let price = monthly_price(&app, 900).await;
+    let price = monthly_price_with_trial(&app, 900, 14).await;
     let body = app
         .graphql(
             SUBSCRIBE,
@@ -572,4 +572,132 @@ async fn a_paid_renewal_invoice_is_recorded_as_a_payment_of_the_subscription() {
         Some(row.id),
         "linked to the subscription"
     );
+}
+
+/// A monthly USD price offering a `days`-day trial, mirrored; returns its Tollgate id.
+async fn monthly_price_with_trial(app: &TestApp, amount: i64, days: u32) -> String {
+    let (_, product) = app
+        .emulator
+        .post("/v1/products", &[("name", "Trial")])
+        .await;
+    let product = product["id"].as_str().expect("product id").to_string();
+    let (amount, days) = (amount.to_string(), days.to_string());
+    let (s, price) = app
+        .emulator
+        .post(
+            "/v1/prices",
+            &[
+                ("product", product.as_str()),
+                ("currency", "usd"),
+                ("unit_amount", amount.as_str()),
+                ("recurring[interval]", "month"),
+                ("recurring[trial_period_days]", days.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{price}");
+    tollgate::billing::catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+        .await
+        .expect("sync");
+    let row = entity::prices::Entity::find()
+        .filter(entity::prices::Column::StripePriceId.eq(price["id"].as_str().expect("id")))
+        .one(app.db())
+        .await
+        .expect("query")
+        .expect("mirrored");
+    row.id.to_string()
+}
+
+/// The price's trial is an offer the client takes by passing `trialDays`: without it there is no
+/// trial, as before; with it the existing 1–730 rule governs, whatever the price offers.
+#[tokio::test]
+async fn subscriptions_take_a_price_trial_only_when_asked() {
+    let app = spawn_app().await;
+    let token = app.token("dora", false);
+    let price = monthly_price_with_trial(&app, 1100, 14).await;
+    let offer = app
+        .graphql(
+            "query { products { prices { id recurring { trialPeriodDays } } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        offer["data"]["products"][0]["prices"][0],
+        json!({"id": price, "recurring": {"trialPeriodDays": 14}})
+    );
+
+    // No `trialDays`: no trial, the first payment is due now.
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": price}}),
+            Some(&token),
+        )
+        .await;
+    let sub = &body["data"]["createSubscription"]["subscription"];
+    assert_eq!(sub["status"], "INCOMPLETE", "{body}");
+    assert_eq!(sub["trialEnd"], Value::Null);
+    assert!(body["data"]["createSubscription"]["clientSecret"].is_string());
+
+    // The offer, as the SPA passes it.
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": price, "trialDays": 14}}),
+            Some(&token),
+        )
+        .await;
+    let sub = &body["data"]["createSubscription"]["subscription"];
+    assert_eq!(sub["status"], "TRIALING", "{body}");
+    assert!(
+        (13..=14).contains(&days_from_now(&sub["trialEnd"])),
+        "{sub}"
+    );
+
+    // Longer than the offer is free service the price does not give: refused for a customer…
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": price, "trialDays": 30}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "trialDays");
+    // …and so is any trial on a price that offers none.
+    let plain = monthly_price(&app, 700).await;
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": plain, "trialDays": 7}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{body}");
+    // An admin may grant a longer one (within Stripe's 730 days).
+    let body = app
+        .graphql(
+            SUBSCRIBE,
+            json!({"input": {"priceId": price, "trialDays": 30}}),
+            Some(&app.token("root", true)),
+        )
+        .await;
+    let sub = &body["data"]["createSubscription"]["subscription"];
+    assert_eq!(sub["status"], "TRIALING", "{body}");
+    assert!(
+        (29..=30).contains(&days_from_now(&sub["trialEnd"])),
+        "{sub}"
+    );
+    for days in [731, 0, -14] {
+        let body = app
+            .graphql(
+                SUBSCRIBE,
+                json!({"input": {"priceId": price, "trialDays": days}}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{days}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "trialDays");
+    }
 }

@@ -142,3 +142,41 @@ async fn the_emulator_delivers_signed_events_the_route_accepts() {
         .expect("rows");
     assert_eq!(rows[0].event_type, "customer.created");
 }
+
+#[tokio::test]
+async fn concurrent_deliveries_store_each_event_once() {
+    // Many at once, one of them repeated: it is reported new exactly once (the unique index
+    // decides, not a check-then-insert), and every acknowledged event is stored.
+    let app = spawn_app_with(|vars| {
+        vars.insert("WEBHOOK_WORKERS".into(), "0".into());
+    })
+    .await;
+    let repeated = event("evt_group_same");
+    let mut bodies: Vec<String> = (0..60).map(|i| event(&format!("evt_group_{i}"))).collect();
+    bodies.extend(std::iter::repeat_n(repeated, 20));
+    let answers = futures_util::future::join_all(bodies.iter().map(|body| async {
+        let sig = sign(
+            WEBHOOK_SECRET,
+            chrono::Utc::now().timestamp(),
+            body.as_bytes(),
+        );
+        let res = app.post_webhook(body, Some(&sig)).await;
+        assert_eq!(res.status(), 200);
+        let json: serde_json::Value = res.json().await.expect("json");
+        (body.contains("evt_group_same"), json["duplicate"] == false)
+    }))
+    .await;
+    let new_repeats = answers.iter().filter(|(same, new)| *same && *new).count();
+    assert_eq!(new_repeats, 1, "the repeated event is new exactly once");
+    assert!(answers
+        .iter()
+        .filter(|(same, _)| !same)
+        .all(|(_, new)| *new));
+    assert_eq!(
+        webhook_events::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        61
+    );
+}

@@ -252,7 +252,10 @@ async fn postgres_restarted_while_the_worker_applies_events() {
             &format!("SELECT status::text FROM webhook_events WHERE stripe_event_id = '{event}'"),
         )
         .await;
-        assert_eq!(status.as_deref(), Some("processed"), "{event}");
+        assert!(
+            matches!(status.as_deref(), Some("processed" | "ignored")),
+            "{event}: {status:?}"
+        );
     }
     assert_eq!(
         scalar(

@@ -1,5 +1,6 @@
 """The aiohttp app: localstripe's own, with its routes pointed at the patched methods, plus the
-Prices and Invoice Payments APIs, the middlewares and the test-only control routes.
+Prices and Invoice Payments APIs, the middlewares, the test-only control routes and today's
+Stripe.js (stripe_js).
 
 Call build_app() once, after every module's install().
 """
@@ -12,6 +13,7 @@ from .invoice_payments import InvoicePayment
 from .middleware import (chaos_middleware, config_chaos, config_requests,
                          idempotency_middleware, request_log_middleware)
 from .prices import Price
+from . import stripe_js
 
 
 def rebind_patched_routes(app):
@@ -48,4 +50,5 @@ def build_app():
     app.router.add_route('DELETE', '/_config/chaos', config_chaos)
     app.router.add_route('GET', '/_config/requests', config_requests)
     app.router.add_route('GET', '/_config/deliveries', config_deliveries)
+    stripe_js.hook(app)
     return app

@@ -3,6 +3,11 @@ cannot be deleted; `price.created` / `price.updated` are emitted. A recurring pr
 registered as a plan with the same id, as Stripe does, so that localstripe's subscription
 machinery can bill it. https://docs.stripe.com/api/prices
 
+`recurring[trial_period_days]` (the trial a price offers to subscriptions created with
+`trial_from_plan=true`) is accepted and echoed as today's Stripe does, and passed on to the plan;
+stock localstripe has no Prices API at all. Stripe does not document a range for it: the
+emulator takes 0 to 730, the longest trial Stripe grants a subscription.
+
 Nothing to patch here: `Price` is a new resource, and app.build_app adds its routes.
 """
 
@@ -12,6 +17,7 @@ from localstripe.errors import UserError
 from .events import diff, emit, quietly
 
 INTERVALS = ('day', 'week', 'month', 'year')
+MAX_TRIAL_DAYS = 730
 
 
 class Price(R.StripeObject):
@@ -45,9 +51,16 @@ class Price(R.StripeObject):
             if not (isinstance(count, int) and 1 <= count <= limit):
                 raise UserError(400, 'The maximum billing interval is one year.',
                                 {'param': 'recurring[interval_count]'})
+            trial = recurring.get('trial_period_days')
+            if trial is not None:
+                trial = R.try_convert_to_int(trial)
+                if not (isinstance(trial, int) and 0 <= trial <= MAX_TRIAL_DAYS):
+                    raise UserError(400, 'Invalid integer: recurring[trial_period_days] must be '
+                                    'between 0 and %d' % MAX_TRIAL_DAYS,
+                                    {'param': 'recurring[trial_period_days]'})
             recurring = {'interval': recurring['interval'], 'interval_count': count,
                          'usage_type': 'licensed', 'aggregate_usage': None,
-                         'trial_period_days': None, 'meter': None}
+                         'trial_period_days': trial, 'meter': None}
         if product is not None:
             R.Product._api_retrieve(product)  # 404 if unknown
         else:
@@ -74,7 +87,8 @@ class Price(R.StripeObject):
         if recurring:
             quietly(R.Plan, id=self.id, product=product, currency=self.currency,
                     amount=unit_amount, interval=recurring['interval'],
-                    interval_count=recurring['interval_count'], active=active,
+                    interval_count=recurring['interval_count'],
+                    trial_period_days=recurring['trial_period_days'], active=active,
                     nickname=nickname)
         emit('price.created', self)
 
