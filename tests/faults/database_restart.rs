@@ -63,7 +63,7 @@ async fn postgres_restarted_while_a_payment_is_in_flight() {
         &[
             ("method", "POST"),
             ("path", "/v1/payment_intents"),
-            ("seconds", "3"),
+            ("seconds", "5"),
         ],
     )
     .await;
@@ -134,7 +134,7 @@ async fn postgres_down_when_stripe_answers() {
         &[
             ("method", "POST"),
             ("path", "/v1/payment_intents"),
-            ("seconds", "2"),
+            ("seconds", "4"),
         ],
     )
     .await;
