@@ -1,9 +1,15 @@
 //! Database connection and migrations, the same on SQLite and PostgreSQL.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 
 /// Connects to `url`. SQLite files are created on first use (`mode=rwc` by default) and run in
 /// WAL mode so readers never wait for the writer.
@@ -54,4 +60,29 @@ pub async fn migrate_url(url: &str) -> Result<(), DbErr> {
 /// Whether the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await
+}
+
+/// Tasks now inside `begin`: waiting for a pooled connection (and its `BEGIN`).
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// Opens a transaction, counted by `waiting_for_connection` until it has its connection.
+/// sqlx keeps its queue of waiters to itself, so Tollgate counts the acquires it makes here:
+/// every transaction it opens (webhook worker, refunds, sync) goes through this function.
+/// Single statements acquire inside SeaORM, uncounted; a pool they exhaust still shows as
+/// `in_use` at the maximum and as transactions waiting here.
+pub async fn begin<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            WAITING.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    WAITING.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting;
+    db.begin().await
+}
+
+/// How many tasks of this process wait in `begin` right now.
+pub fn waiting_for_connection() -> usize {
+    WAITING.load(Ordering::Relaxed)
 }

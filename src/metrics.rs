@@ -1,7 +1,7 @@
 //! `/metrics` in Prometheus text format, through the `metrics` facade and its Prometheus
 //! exporter (rendered on scrape; no listener or thread of its own). Hot paths only bump
 //! counters and record histograms; the figures that need a query (queue depth, apply lag, the
-//! database pool, live subscribers) are read when Prometheus scrapes.
+//! database pool and its waiters, live subscribers) are read when Prometheus scrapes.
 //!
 //! Labels never carry unbounded client input: operation names are kept for the first
 //! `MAX_OPERATION_NAMES` distinct plain names and counted as `other` after that; Stripe
@@ -154,23 +154,29 @@ pub async fn render(db: &DatabaseConnection, live: &LiveHub) -> Option<String> {
             .as_secs_f64()
     });
     metrics::gauge!("tollgate_webhook_apply_lag_seconds").set(lag);
-    let (size, idle) = pool_figures(db);
-    metrics::gauge!("tollgate_db_pool_connections", "state" => "in_use").set((size - idle) as f64);
+    let (size, idle, max) = pool_figures(db);
+    metrics::gauge!("tollgate_db_pool_connections", "state" => "in_use")
+        .set(size.saturating_sub(idle) as f64);
     metrics::gauge!("tollgate_db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("tollgate_db_pool_max_connections").set(max as f64);
+    metrics::gauge!("tollgate_db_pool_waiting").set(crate::db::waiting_for_connection() as f64);
     metrics::gauge!("tollgate_live_subscribers").set(live.subscribers() as f64);
     handle.run_upkeep();
     Some(handle.render())
 }
 
-fn pool_figures(db: &DatabaseConnection) -> (usize, usize) {
+/// The pool's open connections, idle ones among them, and its maximum.
+fn pool_figures(db: &DatabaseConnection) -> (usize, usize, usize) {
     match db.get_database_backend() {
         sea_orm::DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
-            (pool.size() as usize, pool.num_idle())
+            let max = pool.options().get_max_connections();
+            (pool.size() as usize, pool.num_idle(), max as usize)
         }
         _ => {
             let pool = db.get_sqlite_connection_pool();
-            (pool.size() as usize, pool.num_idle())
+            let max = pool.options().get_max_connections();
+            (pool.size() as usize, pool.num_idle(), max as usize)
         }
     }
 }

@@ -8,7 +8,6 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -443,7 +442,7 @@ pub async fn check_catalog(
     stripe: &StripeClient,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<CatalogReport, SyncError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let report = sync_catalog_report(&txn, stripe, progress).await;
     txn.rollback().await?;
     report

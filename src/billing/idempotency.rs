@@ -26,9 +26,15 @@ use crate::{
 pub const MAX_KEY_LEN: usize = 255;
 /// How long a stored outcome is replayed.
 const RETENTION: chrono::Duration = chrono::Duration::hours(24);
-/// How long the first request holds the key before a duplicate may assume it crashed. Longer
-/// than any Stripe call (three attempts at `STRIPE_TIMEOUT_MS` plus backoff) can take.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// How long the first request holds the key before a duplicate may assume it crashed. The
+/// holder renews it every `RENEW_EVERY` while it runs, however long Stripe takes; so a retry
+/// after a crash (the process killed mid-request) takes the key over within this time,
+/// instead of the client being locked out of its own key. Taking over is safe: the Stripe
+/// key derived from (user, key) makes a second run replay the first one's Stripe result.
+const LEASE: chrono::Duration = chrono::Duration::seconds(15);
+const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// How long a duplicate waits for the first request to finish.
+const WAIT_LIMIT: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(50);
 
 /// An idempotency scope: who, which key, which operation and which exact request.
@@ -121,7 +127,7 @@ pub async fn begin<T: DeserializeOwned>(
         return Ok(Begin::Run(Lease { id }));
     }
     // Someone used this key before: same request → wait for / replay its outcome.
-    let deadline = tokio::time::Instant::now() + LEASE.to_std().unwrap_or(Duration::from_secs(120));
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
     loop {
         let existing = idempotency_keys::Entity::find()
             .filter(idempotency_keys::Column::UserId.eq(&scope.user_id))
@@ -208,6 +214,43 @@ async fn take_over_expired(
     Ok(taken.rows_affected == 1)
 }
 
+/// Extends the lease while its request is still running (only while no outcome is stored).
+async fn renew(db: &impl ConnectionTrait, lease: &Lease) -> Result<(), ApiError> {
+    idempotency_keys::Entity::update_many()
+        .col_expr(
+            idempotency_keys::Column::LockedUntil,
+            Expr::value(Utc::now() + LEASE),
+        )
+        .filter(idempotency_keys::Column::Id.eq(lease.id))
+        .filter(idempotency_keys::Column::Response.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Runs `op`, renewing the lease every `RENEW_EVERY` until it finishes. A renewal that fails
+/// (the database briefly away) is logged and tried again at the next tick; `op` goes on.
+async fn with_renewed_lease<T>(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    op: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(op);
+    let start = tokio::time::Instant::now() + RENEW_EVERY;
+    let mut ticks = tokio::time::interval_at(start, RENEW_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            out = &mut op => return out,
+            _ = ticks.tick() => {
+                if let Err(e) = renew(db, lease).await {
+                    tracing::warn!(error = %e, "could not renew an idempotency lease");
+                }
+            }
+        }
+    }
+}
+
 /// Stores the outcome for replays and releases the lease.
 pub async fn complete<T: Serialize>(
     db: &impl ConnectionTrait,
@@ -259,7 +302,7 @@ where
         }
         Begin::Run(lease) => lease,
     };
-    let result = op().await;
+    let result = with_renewed_lease(db, &lease, op()).await;
     match &result {
         Ok(value) => complete(db, lease, &Stored::Ok { value }).await?,
         Err(e) if e.is_final_outcome() => {

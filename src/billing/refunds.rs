@@ -205,7 +205,7 @@ async fn reserve<C: ConnectionTrait + TransactionTrait>(
     request: &RefundRequest,
 ) -> Result<refunds::Model, ApiError> {
     let amount = refund_amount(payment, request)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     // The check and the reservation are one statement: concurrent refunds serialise on the row.
     let reserved = payment_rows::Entity::update_many()
         .col_expr(
@@ -272,7 +272,7 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
         Some(S::RequiresAction) => RefundStatus::RequiresAction,
         Some(S::Pending) | Some(S::Other(_)) | None => RefundStatus::Pending,
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let moved = refunds::Entity::update_many()
         .col_expr(
             refunds::Column::StripeRefundId,
@@ -307,7 +307,7 @@ async fn release<C: ConnectionTrait + TransactionTrait>(
     refund_id: Uuid,
     why: &str,
 ) -> Result<(), ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let moved = refunds::Entity::update_many()
         .col_expr(refunds::Column::Status, Expr::value(RefundStatus::Failed))
         .col_expr(
@@ -447,7 +447,7 @@ pub async fn reverse<C: ConnectionTrait + TransactionTrait>(
     if row.status != RefundStatus::Succeeded || row.snapshot_at > snapshot {
         return Ok(false);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let moved = refunds::Entity::update_many()
         .col_expr(refunds::Column::Status, Expr::value(new_status))
         .col_expr(

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{payments, subscriptions};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::{
     billing::{payments as payment_rules, subscriptions as subscription_rules},
@@ -115,7 +113,7 @@ pub async fn check_payments(
     since: DateTime<Utc>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let report = payments(&txn, stripe, since, progress).await;
     txn.rollback().await?;
     report
@@ -127,7 +125,7 @@ pub async fn check_subscriptions(
     stripe: &StripeClient,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let report = subscriptions(&txn, stripe, progress).await;
     txn.rollback().await?;
     report

@@ -89,7 +89,10 @@ impl StripeClient {
         request: &impl StripeRequest,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<T, StripeError> {
-        let built = request.build();
+        let mut built = request.build();
+        if let Some(body) = built.body.as_mut() {
+            *body = canonical_form(body);
+        }
         let bytes = self.execute(&built, idempotency_key).await?;
         serde_json::from_slice(&bytes).map_err(|source| {
             // A 2xx whose body we cannot read: the request did happen at Stripe.
@@ -267,6 +270,17 @@ pub fn api_url(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, StripeEr
     Ok(url)
 }
 
+/// A form body with its pairs in one order whatever order the builder wrote them in: sorted
+/// by name, stably, so repeated names (`expand[]`) keep their order. Maps (metadata) are
+/// HashMaps, which iterate in a different order in every instance; without this a client's
+/// retry of a request, rebuilt from the same input, would reach Stripe with the same
+/// idempotency key and other bytes, and be refused as a different request.
+pub fn canonical_form(body: &str) -> String {
+    let mut pairs: Vec<&str> = body.split('&').filter(|p| !p.is_empty()).collect();
+    pairs.sort_by_key(|pair| pair.split_once('=').map_or(*pair, |(name, _)| name));
+    pairs.join("&")
+}
+
 fn method_name(built: &RequestBuilder) -> &'static str {
     match built.method {
         StripeMethod::Get => "GET",
@@ -292,6 +306,38 @@ mod tests {
 
     fn base(s: &str) -> reqwest::Url {
         reqwest::Url::parse(s).expect("url")
+    }
+
+    #[test]
+    fn the_same_request_is_the_same_body_however_its_maps_iterate() {
+        use stripe_client_core::StripeRequest;
+        let body = |keys: &[usize]| {
+            let metadata: std::collections::HashMap<String, String> = keys
+                .iter()
+                .map(|k| (format!("key{k}"), format!("value{k}")))
+                .collect();
+            let request = crate::stripe::requests::customer::CreateCustomer::new()
+                .metadata(metadata)
+                .expand(vec!["b".to_string(), "a".to_string()]);
+            canonical_form(&request.build().body.unwrap_or_default())
+        };
+        let forward: Vec<usize> = (0..12).collect();
+        let backward: Vec<usize> = (0..12).rev().collect();
+        let first = body(&forward);
+        assert_eq!(first, body(&backward));
+        assert!(
+            first.contains("key11") && first.contains("value0"),
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn canonical_form_keeps_repeated_names_in_order() {
+        assert_eq!(
+            canonical_form("z=1&expand[]=b&a=2&expand[]=a"),
+            "a=2&expand[]=b&expand[]=a&z=1"
+        );
+        assert_eq!(canonical_form(""), "");
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct Worker {
 /// when nothing is due.
 pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
     let db = &state.db;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let rows = claim(&txn).await?;
     if rows.is_empty() {
         txn.rollback().await?;

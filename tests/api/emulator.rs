@@ -613,12 +613,25 @@ async fn chaos_drops_connections_with_or_without_doing_the_work() {
     assert_eq!(s, StatusCode::OK, "nothing to replay: the key runs afresh");
     assert_eq!(customer_count(&emu).await, 2);
 
-    // Filters: a GET does not use up chaos meant for POSTs.
+    // Filters: a GET does not use up chaos meant for POSTs; rules with other filters hold
+    // side by side, and a rule with the same filter replaces the earlier one.
     emu.chaos_with("error", 1, &[("method", "post")]).await;
     let (s, _) = emu.get("/v1/customers").await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = emu.post("/v1/customers", &[]).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    emu.chaos_with("error", 1, &[("method", "GET"), ("path", "/v1/customers")])
+        .await;
+    emu.chaos_with("error", 5, &[("method", "POST")]).await;
+    emu.chaos_with("error", 1, &[("method", "POST")]).await;
+    let (s, _) = emu.get("/v1/products").await;
+    assert_eq!(s, StatusCode::OK, "another path");
+    let (s, _) = emu.get("/v1/customers").await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let (s, _) = emu.post("/v1/products", &[("name", "P")]).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let (s, _) = emu.post("/v1/products", &[("name", "P")]).await;
+    assert_eq!(s, StatusCode::OK, "the replacing rule had one request");
 }
 
 #[tokio::test]

@@ -108,3 +108,32 @@ async fn concurrent_first_requests_create_one_customer() {
         "one Stripe customer: {customers}"
     );
 }
+
+#[tokio::test]
+async fn a_retry_after_lost_answers_sends_stripe_the_same_request() {
+    let app = spawn_app().await;
+    let token = app.token("carol", false);
+    let metadata: serde_json::Map<String, Value> = (0..12)
+        .map(|i| (format!("note{i}"), Value::from(format!("value {i}"))))
+        .collect();
+    let input = json!({"input": {"amount": "18.00", "currency": "usd",
+        "paymentMethodId": "pm_card_visa", "metadata": metadata, "idempotencyKey": "k-lost"}});
+    // Stripe charges, and every answer is lost: the client is told to retry.
+    app.emulator
+        .chaos_with(
+            "drop",
+            3,
+            &[("method", "POST"), ("path", "/v1/payment_intents")],
+        )
+        .await;
+    let first = app.graphql(PAY, input.clone(), Some(&token)).await;
+    assert_eq!(error_code(&first), Some("STRIPE_UNAVAILABLE"), "{first}");
+    // The retry rebuilds the request (its metadata a new map): Stripe must see the same
+    // parameters under the same key, and replay the charge it made.
+    let retry = app.graphql(PAY, input, Some(&token)).await;
+    assert_eq!(
+        retry["data"]["createPaymentIntent"]["payment"]["status"], "SUCCEEDED",
+        "{retry}"
+    );
+    assert_eq!(intents_at_stripe(&app).await, 1, "charged once");
+}

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, WEBHOOK_SECRET};
 
-const FAMILIES: [&str; 12] = [
+const FAMILIES: [&str; 14] = [
     "tollgate_http_requests_total",
     "tollgate_http_request_duration_seconds",
     "tollgate_graphql_operations_total",
@@ -17,6 +17,8 @@ const FAMILIES: [&str; 12] = [
     "tollgate_webhook_queue_depth",
     "tollgate_webhook_apply_lag_seconds",
     "tollgate_db_pool_connections",
+    "tollgate_db_pool_max_connections",
+    "tollgate_db_pool_waiting",
     "tollgate_live_subscribers",
 ];
 
@@ -105,4 +107,66 @@ async fn metrics_can_be_turned_off_or_moved_to_another_address() {
     )
     .await;
     assert!(text.contains("tollgate_webhook_queue_depth"));
+}
+
+#[tokio::test]
+async fn tasks_waiting_for_a_pooled_connection_are_counted() {
+    use sea_orm::TransactionTrait;
+    let app = spawn_app().await;
+    let max = match app.db.backend {
+        crate::helpers::Backend::Postgres => app
+            .db()
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections(),
+        crate::helpers::Backend::Sqlite => app
+            .db()
+            .get_sqlite_connection_pool()
+            .options()
+            .get_max_connections(),
+    };
+    // Every connection of the pool taken (the worker may wait for one meanwhile).
+    let mut held = vec![];
+    for _ in 0..max {
+        held.push(app.db().begin().await.expect("a pooled connection"));
+    }
+    let db = app.db().clone();
+    let waiter = tokio::spawn(async move { tollgate::db::begin(&db).await.map(|_| ()) });
+    eventually(
+        std::time::Duration::from_secs(5),
+        "a task counted as waiting",
+        || async {
+            match tollgate::db::waiting_for_connection() {
+                0 => Err(0),
+                n => Ok(n),
+            }
+        },
+    )
+    .await;
+    assert!(
+        !waiter.is_finished(),
+        "it waits while the pool is exhausted"
+    );
+    drop(held);
+    waiter
+        .await
+        .expect("joined")
+        .expect("a connection once one is free");
+    eventually(
+        std::time::Duration::from_secs(5),
+        "no task waiting once connections are free",
+        || async {
+            match tollgate::db::waiting_for_connection() {
+                0 => Ok(()),
+                n => Err(n),
+            }
+        },
+    )
+    .await;
+    let text = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        text.contains(&format!("tollgate_db_pool_max_connections {max}")),
+        "{text}"
+    );
+    assert!(text.contains("tollgate_db_pool_waiting 0"), "{text}");
 }

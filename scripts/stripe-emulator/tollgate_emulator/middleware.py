@@ -6,7 +6,10 @@
   events caused by the request report. https://docs.stripe.com/api/idempotent_requests
 - Chaos (never part of Stripe): POST /_config/chaos `mode=…&count=N` makes the next N API
   requests (optionally only those with `method=POST` and a path starting with `path=/v1/…`)
-  misbehave; DELETE /_config/chaos stops it. Modes:
+  misbehave; DELETE /_config/chaos stops it. There is one rule per (method, path) filter: a
+  POST replaces the rule with the same filter (`count=0` removes it) and keeps the others, so a
+  test can slow one endpoint and break another at once; a request obeys the first rule, in
+  the order they were set, that matches it and has requests left. Modes:
     error             answer HTTP 500 `api_error` without processing
     hang              never answer (the client's timeout fires), without processing
     delay             process the request, then hold the answer for `seconds` (default 2):
@@ -101,17 +104,21 @@ async def idempotency_middleware(request, handler):
 
 # Chaos: tests make the next N matching API requests misbehave (see the module docstring).
 CHAOS_MODES = ('error', 'hang', 'delay', 'drop', 'drop_unprocessed')
-_chaos = {'mode': None, 'count': 0, 'seconds': 2.0, 'method': None, 'path': None}
+_chaos = {}  # (method or None, path prefix or None) -> {'mode', 'count', 'seconds'}, in order
 
 
-def _chaos_applies(request):
-    if not request.path.startswith('/v1/') or _chaos['count'] <= 0:
-        return False
-    if _chaos['method'] and request.method != _chaos['method']:
-        return False
-    if _chaos['path'] and not request.path.startswith(_chaos['path']):
-        return False
-    return True
+def _chaos_rule(request):
+    if not request.path.startswith('/v1/'):
+        return None
+    for (method, path), rule in _chaos.items():
+        if rule['count'] <= 0:
+            continue
+        if method and request.method != method:
+            continue
+        if path and not request.path.startswith(path):
+            continue
+        return rule
+    return None
 
 
 def _drop_connection(request):
@@ -123,10 +130,11 @@ def _drop_connection(request):
 
 @web.middleware
 async def chaos_middleware(request, handler):
-    if not _chaos_applies(request):
+    rule = _chaos_rule(request)
+    if rule is None:
         return await handler(request)
-    _chaos['count'] -= 1
-    mode = _chaos['mode']
+    rule['count'] -= 1
+    mode = rule['mode']
     if mode == 'hang':
         await asyncio.sleep(3600)
     if mode == 'drop_unprocessed':
@@ -139,7 +147,7 @@ async def chaos_middleware(request, handler):
         except web.HTTPException as e:
             response = e
         if mode == 'delay':
-            await asyncio.sleep(_chaos['seconds'])
+            await asyncio.sleep(rule['seconds'])
             return response
         _drop_connection(request)
         raise asyncio.CancelledError()
@@ -149,7 +157,7 @@ async def chaos_middleware(request, handler):
 
 async def config_chaos(request):
     if request.method == 'DELETE':
-        _chaos.update(mode=None, count=0, method=None, path=None)
+        _chaos.clear()
         return web.Response()
     data = await request.post()
     mode = data.get('mode')
@@ -164,8 +172,10 @@ async def config_chaos(request):
             or not 0 <= seconds <= 600 or (path is not None and not path.startswith('/v1/')):
         raise UserError(400, 'mode must be one of %s; count a non-negative integer; seconds '
                         'at most 600; path a prefix starting with /v1/' % ', '.join(CHAOS_MODES))
-    _chaos.update(mode=mode, count=count, seconds=seconds,
-                  method=method.upper() if method else None, path=path)
+    key = (method.upper() if method else None, path)
+    _chaos.pop(key, None)
+    if count > 0:
+        _chaos[key] = {'mode': mode, 'count': count, 'seconds': seconds}
     return web.Response()
 
 
