@@ -27,6 +27,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        // Ping only a connection that sat idle long enough for a server restart, a proxy or a
+        // firewall to have dropped it: pinging on every checkout (sqlx's default) cost each
+        // request one round trip per statement. A hot connection that has died still fails
+        // its statement, and the pool replaces it.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
         .sqlx_logging(std::env::var_os("TOLLGATE_SQL_LOG").is_some());
     if is_sqlite {
         options.map_sqlx_sqlite_opts(|o| {
