@@ -167,11 +167,13 @@ impl WebhooksMutation {
         if queued == 0 {
             return Err(ApiError::NotFound("webhook event").into());
         }
-        svc.webhook_wakeup.notify_one();
+        // Read before waking the worker: the answer is the event as queued (pending, no
+        // attempts); read after, a quick worker could already have applied it.
         let row = webhook_events::Entity::find_by_id(id)
             .one(&svc.db)
             .await?
             .ok_or(ApiError::NotFound("webhook event"))?;
+        svc.webhook_wakeup.notify_one();
         Ok(WebhookEvent(row))
     }
 }
