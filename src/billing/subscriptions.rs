@@ -425,7 +425,10 @@ pub async fn apply(
         .one(db)
         .await?;
     let row = row_of(sub, &customer, price_id, stripe_price, snapshot_at)?;
-    upsert_newer(db, row, snapshot_at).await?;
+    if let Some(written) = upsert_newer(db, row, snapshot_at).await? {
+        return Ok(written);
+    }
+    // Kept as stored: an older snapshot, or a canceled subscription (final).
     find_by_stripe_id(db, &sub.id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription row missing")))
@@ -467,16 +470,17 @@ fn row_of(
 
 /// Inserts the row, or updates the existing one unless it holds a newer snapshot or is
 /// already canceled (`canceled` is final): one statement, so it holds under races.
+/// The row as written, or None when the stored row was kept (the guard refused the update).
 async fn upsert_newer(
     db: &impl ConnectionTrait,
     row: subscriptions::ActiveModel,
     snapshot_at: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<Option<subscriptions::Model>, ApiError> {
     use subscriptions::Column as C;
     let guard = Expr::col((subscriptions::Entity, C::SnapshotAt))
         .lte(snapshot_at)
         .and(Expr::col((subscriptions::Entity, C::Status)).ne(SubscriptionStatus::Canceled));
-    subscriptions::Entity::insert(row)
+    match subscriptions::Entity::insert(row)
         .on_conflict(
             OnConflict::column(C::StripeSubscriptionId)
                 .update_columns([
@@ -498,9 +502,13 @@ async fn upsert_newer(
                 .action_and_where(guard)
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+        .exec_with_returning(db)
+        .await
+    {
+        Ok(written) => Ok(Some(written)),
+        Err(sea_orm::DbErr::RecordNotInserted | sea_orm::DbErr::RecordNotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The subscription of a Stripe subscription id, if Tollgate has it.

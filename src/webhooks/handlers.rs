@@ -278,13 +278,10 @@ async fn subscription(
             (fresh, Utc::now())
         }
     };
-    if customers::find_by_stripe_id(txn, sub.customer.id())
-        .await?
-        .is_none()
-    {
+    let Some(customer) = customers::find_by_stripe_id(txn, sub.customer.id()).await? else {
         return Ok(Handled::done(vec![])); // not one of our customers
-    }
-    let row = subscription_rules::apply(txn, &sub, snapshot, None).await?;
+    };
+    let row = subscription_rules::apply(txn, &sub, snapshot, Some(&customer)).await?;
     if event.kind == "customer.subscription.trial_will_end" {
         // The e-mail hook: recorded once per event for whatever sends reminders.
         store::once(
