@@ -61,32 +61,82 @@ pub struct Worker {
 
 /// Claims the oldest due events (up to `BATCH`) and applies them in order. Returns `Idle`
 /// when nothing is due.
+///
+/// A batch first runs in one plain transaction. Only if one of its events fails is it rolled
+/// back whole and run again with a savepoint per event, so that just the failing one is
+/// rescheduled: savepoints cost two round trips per event, and nearly every batch is clean.
 pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
+    match apply_batch(state, Savepoints::OnlyIfNeeded).await? {
+        // With savepoints a failure is parked, never returned as `Failed`.
+        Batch::Failed => Ok(apply_batch(state, Savepoints::PerEvent).await?.into()),
+        other => Ok(other.into()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Savepoints {
+    /// One transaction for the whole batch; the first failure rolls everything back.
+    OnlyIfNeeded,
+    /// One savepoint per event: a failure undoes only that event's writes.
+    PerEvent,
+}
+
+enum Batch {
+    Idle,
+    Done(usize),
+    /// An event failed without savepoints: nothing was kept, the claim was released.
+    Failed,
+}
+
+impl From<Batch> for Step {
+    fn from(batch: Batch) -> Self {
+        match batch {
+            Batch::Done(n) => Step::Worked(n),
+            Batch::Idle | Batch::Failed => Step::Idle,
+        }
+    }
+}
+
+async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, sea_orm::DbErr> {
     let db = &state.db;
     let txn = crate::db::begin(db).await?;
     let rows = claim(&txn).await?;
     if rows.is_empty() {
         txn.rollback().await?;
-        return Ok(Step::Idle);
+        return Ok(Batch::Idle);
     }
     let mut processed = Vec::new();
     let mut ignored = Vec::new();
     let mut live = Vec::new();
+    let mut outcomes = Vec::with_capacity(rows.len());
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
         match serde_json::from_str::<objects::Event>(&row.payload) {
             Ok(event) => events.push((row, event)),
-            Err(e) => park(&txn, row, &format!("unreadable payload: {e}"), true).await?,
+            Err(e) => {
+                park(&txn, row, &format!("unreadable payload: {e}"), true).await?;
+                outcomes.push(parked(true));
+            }
         }
     }
     lock_objects(&txn, events.iter().map(|(_, event)| event)).await?;
     for (row, event) in &events {
-        // A savepoint: if the handler fails, its writes are undone but the claim is kept.
-        let nested = txn.begin().await?;
-        match handlers::handle(&nested, &state.stripe, event).await {
-            Ok(handled) => {
+        let result = if savepoints == Savepoints::PerEvent {
+            // A savepoint: if the handler fails, its writes are undone but the claim is kept.
+            let nested = txn.begin().await?;
+            let result = handlers::handle(&nested, &state.stripe, event).await;
+            if result.is_ok() {
                 nested.commit().await?;
-                crate::metrics::webhook_event(if handled.known { "applied" } else { "ignored" });
+            } else {
+                nested.rollback().await?;
+            }
+            result
+        } else {
+            handlers::handle(&txn, &state.stripe, event).await
+        };
+        match result {
+            Ok(handled) => {
+                outcomes.push(if handled.known { "applied" } else { "ignored" });
                 if handled.known {
                     processed.push(row.id);
                 } else {
@@ -95,7 +145,6 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
                 live.extend(handled.live);
             }
             Err(e) => {
-                nested.rollback().await?;
                 let (detail, fatal) = match &e {
                     // Retrying cannot help: parked now, with the reason, for an admin.
                     handlers::HandleError::Unapplicable(why) => (why.clone(), true),
@@ -106,12 +155,29 @@ pub async fn step(state: &Worker) -> Result<Step, sea_orm::DbErr> {
                 };
                 // The cause, not the client-facing text ("internal error"): this is for operators.
                 tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %detail, "webhook event failed");
-                park(&txn, row, &detail, fatal).await?;
+                if savepoints == Savepoints::OnlyIfNeeded {
+                    txn.rollback().await?;
+                    return Ok(Batch::Failed);
+                }
+                let give_up = park(&txn, row, &detail, fatal).await?;
+                outcomes.push(parked(give_up));
             }
         }
     }
     finish(state, txn, processed, ignored, live).await?;
-    Ok(Step::Worked(rows.len()))
+    // Counted once committed: a batch rolled back and run again is counted once.
+    for outcome in outcomes {
+        crate::metrics::webhook_event(outcome);
+    }
+    Ok(Batch::Done(rows.len()))
+}
+
+fn parked(give_up: bool) -> &'static str {
+    if give_up {
+        "parked"
+    } else {
+        "failed"
+    }
 }
 
 /// Advisory-lock namespace of the webhook worker ("tg" + "wh"), so its keys cannot meet
@@ -243,16 +309,16 @@ async fn finish(
     }
 }
 
-/// Records a failure: retried later with backoff, or parked as failed when out of attempts.
+/// Records a failure: retried later with backoff, or parked as failed when out of attempts
+/// (then it returns true).
 async fn park(
     db: &impl ConnectionTrait,
     row: &webhook_events::Model,
     error: &str,
     fatal: bool,
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<bool, sea_orm::DbErr> {
     let attempts = row.attempts + 1;
     let give_up = fatal || attempts >= MAX_ATTEMPTS;
-    crate::metrics::webhook_event(if give_up { "parked" } else { "failed" });
     let detail: String = error.chars().take(2000).collect();
     webhook_events::Entity::update_many()
         .col_expr(webhook_events::Column::Attempts, Expr::value(attempts))
@@ -272,7 +338,7 @@ async fn park(
         .filter(webhook_events::Column::Id.eq(row.id))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(give_up)
 }
 
 /// Runs `workers` loops until `shutdown` fires; each drains due events, then waits for a
