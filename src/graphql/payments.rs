@@ -46,14 +46,13 @@ pub struct Payment {
     /// False for a history page's summary row (`billing::payments::Columns::Summary`): the
     /// fields it did not read are loaded when asked for, never shown as placeholders.
     complete: bool,
+    /// A summary row's whole row, read once when the first field needing it is asked for.
+    whole: tokio::sync::OnceCell<payments::Model>,
 }
 
 impl From<payments::Model> for Payment {
     fn from(row: payments::Model) -> Self {
-        Payment {
-            row,
-            complete: true,
-        }
+        Payment::new(row, true)
     }
 }
 
@@ -74,18 +73,25 @@ const SUMMARY_FIELDS: &[&str] = &[
 ];
 
 impl Payment {
-    /// The whole row: this one, or (for a summary) the row as stored now.
-    async fn full<'a>(
-        &'a self,
-        ctx: &Context<'_>,
-    ) -> GqlResult<std::borrow::Cow<'a, payments::Model>> {
+    fn new(row: payments::Model, complete: bool) -> Self {
+        Payment {
+            row,
+            complete,
+            whole: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The whole row: this one, or (for a summary) the row as stored now, read once however
+    /// many of its other fields the client asks for.
+    async fn full(&self, ctx: &Context<'_>) -> GqlResult<&payments::Model> {
         if self.complete {
-            return Ok(std::borrow::Cow::Borrowed(&self.row));
+            return Ok(&self.row);
         }
         let svc = context::services(ctx)?;
-        Ok(std::borrow::Cow::Owned(
-            billing::payments::find(&svc.db, self.row.id).await?,
-        ))
+        Ok(self
+            .whole
+            .get_or_try_init(|| billing::payments::find(&svc.db, self.row.id))
+            .await?)
     }
 }
 
@@ -376,7 +382,7 @@ fn connection(
     let edges: Vec<PaymentEdge> = page
         .rows
         .into_iter()
-        .map(|row| PaymentEdge(Payment { row, complete }))
+        .map(|row| PaymentEdge(Payment::new(row, complete)))
         .collect();
     PaymentConnection {
         page_info,
