@@ -8,8 +8,8 @@ use tokio::time::Instant;
 
 use crate::{
     harness::{
-        assert_charged_once_each, assert_in_sync, assert_no_event_lost, claimed_events, scalar,
-        PgCluster, Tollgate,
+        assert_charged_once_each, assert_in_sync, assert_no_event_lost, charge_outside,
+        claimed_events, hold_next_payment_intent, scalar, PgCluster, Tollgate,
     },
     helpers::{eventually, Emulator},
 };
@@ -57,16 +57,7 @@ async fn postgres_restarted_while_a_payment_is_in_flight() {
     let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
     assert_eq!(first["status"], "SUCCEEDED", "{first}");
 
-    emu.chaos_with(
-        "delay",
-        1,
-        &[
-            ("method", "POST"),
-            ("path", "/v1/payment_intents"),
-            ("seconds", "5"),
-        ],
-    )
-    .await;
+    hold_next_payment_intent(&emu, "5").await;
     let before = intents_created(&emu).await;
     let in_flight = async {
         let answer = app.pay(&token, "25.00", "paid-during-restart").await;
@@ -128,16 +119,7 @@ async fn postgres_down_when_stripe_answers() {
     let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
     assert_eq!(first["status"], "SUCCEEDED", "{first}");
 
-    emu.chaos_with(
-        "delay",
-        1,
-        &[
-            ("method", "POST"),
-            ("path", "/v1/payment_intents"),
-            ("seconds", "4"),
-        ],
-    )
-    .await;
+    hold_next_payment_intent(&emu, "4").await;
     let before = intents_created(&emu).await;
     let in_flight = app.pay(&token, "31.00", "paid-during-outage");
     let outage = async {
@@ -208,19 +190,7 @@ async fn postgres_restarted_while_the_worker_applies_events() {
     // Payments made at Stripe (the dashboard, another integration): only their webhooks
     // tell Tollgate about them.
     for amount in ["700", "800", "900"] {
-        let (status, pi) = emu
-            .post(
-                "/v1/payment_intents",
-                &[
-                    ("amount", amount),
-                    ("currency", "usd"),
-                    ("customer", &customer),
-                    ("payment_method", "pm_card_visa"),
-                    ("confirm", "true"),
-                ],
-            )
-            .await;
-        assert_eq!(status, 200, "{pi}");
+        charge_outside(&emu, &customer, amount).await;
     }
     let claimed = eventually(
         Duration::from_secs(20),

@@ -688,3 +688,37 @@ pub async fn assert_in_sync(app: &Tollgate) {
         assert_eq!(code, Some(0), "{what:?}: {out}");
     }
 }
+
+/// Holds Stripe's answer to the next `POST /v1/payment_intents` for `seconds` (it has done the
+/// work by then), so a fault can land while Tollgate waits for it.
+pub async fn hold_next_payment_intent(emu: &Emulator, seconds: &str) {
+    emu.chaos_with(
+        "delay",
+        1,
+        &[
+            ("method", "POST"),
+            ("path", "/v1/payment_intents"),
+            ("seconds", seconds),
+        ],
+    )
+    .await;
+}
+
+/// A card payment made at Stripe behind Tollgate's back (a confirmed PaymentIntent of one of
+/// its customers): Tollgate hears of it through the webhook alone.
+pub async fn charge_outside(emu: &Emulator, customer: &str, amount: &str) -> Value {
+    let (status, pi) = emu
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", amount),
+                ("currency", "usd"),
+                ("customer", customer),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{pi}");
+    pi
+}

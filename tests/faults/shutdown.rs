@@ -15,8 +15,8 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::{
     harness::{
-        assert_charged_once_each, assert_in_sync, assert_no_event_lost, claimed_events, scalar,
-        PgCluster, Tollgate,
+        assert_charged_once_each, assert_in_sync, assert_no_event_lost, charge_outside,
+        claimed_events, scalar, PgCluster, Tollgate,
     },
     helpers::{eventually, Emulator},
 };
@@ -71,19 +71,7 @@ async fn sigterm_under_load_drains_and_stops_cleanly() {
     lock.execute_unprepared("LOCK TABLE payments IN EXCLUSIVE MODE")
         .await
         .expect("lock payments");
-    let (status, outside) = emu
-        .post(
-            "/v1/payment_intents",
-            &[
-                ("amount", "1234"),
-                ("currency", "usd"),
-                ("customer", &customer),
-                ("payment_method", "pm_card_visa"),
-                ("confirm", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{outside}");
+    charge_outside(&emu, &customer, "1234").await;
     let claimed = eventually(
         Duration::from_secs(20),
         "the worker inside its events, writing",
