@@ -450,7 +450,7 @@ pub struct Config {
     pub graphql_introspection: bool,
     /// How long after a payment its owner may refund it themselves; None: only admins refund.
     pub owner_refund_window: Option<Duration>,
-    /// Webhook worker tasks in this process; None picks by database (PostgreSQL 4, SQLite 1).
+    /// Webhook worker tasks in this process; None picks by database (PostgreSQL 8, SQLite 1).
     /// 0 makes an intake-only replica.
     pub webhook_workers: Option<usize>,
     pub http: HttpConfig,
