@@ -723,6 +723,21 @@ async fn an_admin_replays_a_parked_event_from_graphql() {
         .graphql(REPLAY, json!({"id": "evt_../../x"}), Some(&admin))
         .await;
     assert_eq!(error_code(&bad), Some("INVALID_INPUT"), "{bad}");
+    // A huge id: under the body limit it is refused as input, and not echoed back; over it,
+    // the request is refused before it is read.
+    let long = "e".repeat(200 * 1024);
+    let (status, huge) = app
+        .graphql_raw(REPLAY, json!({"id": long}), Some(&admin))
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&huge)),
+        (200, Some("INVALID_INPUT"))
+    );
+    assert!(huge.to_string().len() < 2048, "the id is not echoed back");
+    let (status, _) = app
+        .graphql_raw(REPLAY, json!({"id": "e".repeat(1024 * 1024)}), Some(&admin))
+        .await;
+    assert_eq!(status.as_u16(), 413, "1 MiB is over the body limit");
     let missing = app
         .graphql(
             REPLAY,

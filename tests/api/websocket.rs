@@ -198,3 +198,39 @@ async fn operations_stream_next_then_complete_and_errors_end_them() {
     let reused = next_json(&mut ws).await;
     assert_eq!(reused["payload"]["data"]["__typename"], "Query", "{reused}");
 }
+
+#[tokio::test]
+async fn an_oversized_message_ends_its_connection_and_nothing_else() {
+    let app = spawn_app().await;
+    let mut ws = acked(&app, "flooder", false).await;
+    // 1 MiB, sixteen times the cap, as one text message: refused before it is parsed.
+    let query = format!("{{ products {{ name {} }} }}", "x ".repeat(512 * 1024));
+    let _ = ws
+        .send(Message::text(
+            json!({"type": "subscribe", "id": "big", "payload": {"query": query}}).to_string(),
+        ))
+        .await;
+    let ended = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server ends the connection in time")
+        {
+            Some(Ok(Message::Close(close))) => break close.map(|c| u16::from(c.code)),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(other)) => panic!("answered an oversized message: {other:?}"),
+            Some(Err(_)) | None => break None,
+        }
+    };
+    assert!(
+        matches!(ended, None | Some(1009)),
+        "closed as too big (1009) or dropped, not {ended:?}"
+    );
+    // The server itself is unharmed: the next connection works.
+    let mut ws = acked(&app, "next-in-line", false).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "q", "payload": {"query": "{ products { name } }"}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "next");
+}
