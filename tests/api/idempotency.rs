@@ -137,3 +137,51 @@ async fn a_retry_after_lost_answers_sends_stripe_the_same_request() {
     );
     assert_eq!(intents_at_stripe(&app).await, 1, "charged once");
 }
+
+/// A request that outlives its first lease keeps its key: the lease is renewed while it runs,
+/// so a duplicate keeps waiting instead of taking over a request that is alive (only a
+/// crashed one, whose lease lapses, is taken over).
+#[tokio::test]
+async fn a_long_request_renews_its_lease_while_it_runs() {
+    use entity::idempotency_keys;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tollgate::billing::idempotency;
+
+    let app = spawn_app().await;
+    let db = app.db().clone();
+    let scope =
+        idempotency::Scope::new("u-slow", "k-slow", "test", &json!({"n": 1})).expect("a valid key");
+    let locked_until = || async {
+        idempotency_keys::Entity::find()
+            .filter(idempotency_keys::Column::Key.eq("k-slow"))
+            .one(app.db())
+            .await
+            .expect("query")
+            .expect("the key is held")
+            .locked_until
+            .expect("a lease while running")
+    };
+    let (first, renewed) = idempotency::run(&db, Some(&scope), || async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let first = locked_until().await;
+        // Past the first renewal (every 5 s).
+        tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+        Ok((first, locked_until().await))
+    })
+    .await
+    .expect("runs");
+    assert!(
+        renewed - first >= chrono::Duration::seconds(4),
+        "the lease moved on while the request ran: {first} → {renewed}"
+    );
+    let done = idempotency_keys::Entity::find()
+        .filter(idempotency_keys::Column::Key.eq("k-slow"))
+        .one(app.db())
+        .await
+        .expect("query")
+        .expect("the outcome is kept");
+    assert!(
+        done.locked_until.is_none() && done.response.is_some(),
+        "{done:?}"
+    );
+}
