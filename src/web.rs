@@ -141,6 +141,9 @@ pub async fn fallback(State(web): State<Web>, req: Request) -> Response {
     let Some(relative) = safe_relative(path) else {
         return not_found();
     };
+    if is_server_path(&relative) {
+        return not_found();
+    }
     let names_a_file = relative
         .file_name()
         .is_some_and(|n| n.to_string_lossy().contains('.'));
@@ -164,6 +167,18 @@ pub async fn fallback(State(web): State<Web>, req: Request) -> Response {
         );
     }
     response
+}
+
+/// Paths that belong to the server. When their route is off or elsewhere (`METRICS=false`,
+/// `METRICS_BIND`), they answer 404, never the SPA's page with a 200 that a
+/// scraper or a probe would take for an answer.
+const SERVER_PATHS: &[&str] = &["metrics", "graphql", "webhooks", "healthz", "readyz"];
+
+fn is_server_path(relative: &Path) -> bool {
+    relative
+        .components()
+        .next()
+        .is_some_and(|first| SERVER_PATHS.iter().any(|p| first.as_os_str() == *p))
 }
 
 /// The request path as a relative path inside the build, or None if it tries to leave it

@@ -29,6 +29,12 @@ fn write_build(dir: &Path) {
 }
 
 async fn app_with_build() -> (TestApp, tempfile::TempDir) {
+    app_with_build_and(|_| {}).await
+}
+
+async fn app_with_build_and(
+    customize: impl FnOnce(&mut std::collections::HashMap<String, String>),
+) -> (TestApp, tempfile::TempDir) {
     let root = tempfile::tempdir().expect("tempdir");
     let build = root.path().join("dist");
     write_build(&build);
@@ -41,6 +47,7 @@ async fn app_with_build() -> (TestApp, tempfile::TempDir) {
             "http://127.0.0.1:9/js.stripe.com/v3/".into(),
         );
         v.insert("GRAPHIQL_DEFAULT_TOKEN".into(), "eyJ.demo.token".into());
+        customize(v);
     })
     .await;
     (app, root)
@@ -204,4 +211,25 @@ async fn the_web_face_can_be_turned_off() {
         Value::Null,
         "no token unless configured"
     );
+}
+
+#[tokio::test]
+async fn server_paths_never_fall_back_to_the_spa() {
+    // Metrics off: `/metrics` is a 404 a scraper understands, not the SPA's page with a 200.
+    let (app, _root) = app_with_build_and(|v| {
+        v.insert("METRICS".into(), "false".into());
+    })
+    .await;
+    for path in ["/metrics", "/webhooks/other", "/healthz/x", "/graphql/x"] {
+        let res = get(&app, path, "text/html").await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = res.json().await.expect("a JSON 404");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{path}"
+        );
+    }
+    // Paths that only begin like one are the SPA's.
+    let res = get(&app, "/metrics-dashboard", "text/html").await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
