@@ -384,6 +384,33 @@ pub struct CatalogReport {
     pub drifts: Vec<Drift>,
 }
 
+/// A catalog object's compared fields: (name, value as text).
+type Fields<const N: usize> = [(&'static str, Option<String>); N];
+
+impl CatalogReport {
+    /// Counts one applied object and records how its fields moved (nothing for a stale
+    /// snapshot, which changed nothing). `before` and `after` are (active, fields).
+    fn record<const N: usize>(
+        &mut self,
+        object: &'static str,
+        id: &str,
+        applied: Applied,
+        before: Option<(bool, Fields<N>)>,
+        after: (bool, Fields<N>),
+    ) {
+        let was_active = before.as_ref().map(|(active, _)| *active);
+        self.summary.count(applied, was_active, after.0);
+        if applied != Applied::Stale {
+            self.drifts.extend(drifts_of(
+                object,
+                id,
+                before.map(|(_, fields)| fields),
+                after.1,
+            ));
+        }
+    }
+}
+
 impl std::fmt::Display for CatalogReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.summary.fmt(f)
@@ -525,17 +552,13 @@ pub async fn sync_catalog_report(
     for p in &products {
         let was = before.iter().find(|b| b.stripe_product_id == p.id);
         let (row, applied) = apply_product(db, p, snapshot_at).await?;
-        report
-            .summary
-            .count(applied, was.map(|b| b.active), row.active);
-        if applied != Applied::Stale {
-            report.drifts.extend(drifts_of(
-                "product",
-                &p.id,
-                was.map(product_fields),
-                product_fields(&row),
-            ));
-        }
+        report.record(
+            "product",
+            &p.id,
+            applied,
+            was.map(|b| (b.active, product_fields(b))),
+            (row.active, product_fields(&row)),
+        );
         seen_products.insert(p.id.clone());
         done += 1;
         progress(done, total);
@@ -546,17 +569,13 @@ pub async fn sync_catalog_report(
         let product = find_product(db, p.product.id()).await?;
         let was = before_prices.iter().find(|b| b.stripe_price_id == p.id);
         let (row, applied) = apply_price(db, p, product.id, snapshot_at).await?;
-        report
-            .summary
-            .count(applied, was.map(|b| b.active), row.active);
-        if applied != Applied::Stale {
-            report.drifts.extend(drifts_of(
-                "price",
-                &p.id,
-                was.map(price_fields),
-                price_fields(&row),
-            ));
-        }
+        report.record(
+            "price",
+            &p.id,
+            applied,
+            was.map(|b| (b.active, price_fields(b))),
+            (row.active, price_fields(&row)),
+        );
         seen_prices.insert(p.id.clone());
         done += 1;
         progress(done, total);
