@@ -610,6 +610,16 @@ async fn monthly_price_with_trial(app: &TestApp, amount: i64, days: u32) -> Stri
 
 /// The price's trial is an offer the client takes by passing `trialDays`: without it there is no
 /// trial, as before; with it the existing 1–730 rule governs, whatever the price offers.
+/// `createSubscription` with a trial of `days`, as `token`.
+async fn subscribe_with_trial(app: &TestApp, price: &str, days: i64, token: &str) -> Value {
+    app.graphql(
+        SUBSCRIBE,
+        json!({"input": {"priceId": price, "trialDays": days}}),
+        Some(token),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn subscriptions_take_a_price_trial_only_when_asked() {
     let app = spawn_app().await;
@@ -641,13 +651,7 @@ async fn subscriptions_take_a_price_trial_only_when_asked() {
     assert!(body["data"]["createSubscription"]["clientSecret"].is_string());
 
     // The offer, as the SPA passes it.
-    let body = app
-        .graphql(
-            SUBSCRIBE,
-            json!({"input": {"priceId": price, "trialDays": 14}}),
-            Some(&token),
-        )
-        .await;
+    let body = subscribe_with_trial(&app, &price, 14, &token).await;
     let sub = &body["data"]["createSubscription"]["subscription"];
     assert_eq!(sub["status"], "TRIALING", "{body}");
     assert!(
@@ -656,33 +660,15 @@ async fn subscriptions_take_a_price_trial_only_when_asked() {
     );
 
     // Longer than the offer is free service the price does not give: refused for a customer…
-    let body = app
-        .graphql(
-            SUBSCRIBE,
-            json!({"input": {"priceId": price, "trialDays": 30}}),
-            Some(&token),
-        )
-        .await;
+    let body = subscribe_with_trial(&app, &price, 30, &token).await;
     assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "trialDays");
     // …and so is any trial on a price that offers none.
     let plain = monthly_price(&app, 700).await;
-    let body = app
-        .graphql(
-            SUBSCRIBE,
-            json!({"input": {"priceId": plain, "trialDays": 7}}),
-            Some(&token),
-        )
-        .await;
+    let body = subscribe_with_trial(&app, &plain, 7, &token).await;
     assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{body}");
     // An admin may grant a longer one (within Stripe's 730 days).
-    let body = app
-        .graphql(
-            SUBSCRIBE,
-            json!({"input": {"priceId": price, "trialDays": 30}}),
-            Some(&app.token("root", true)),
-        )
-        .await;
+    let body = subscribe_with_trial(&app, &price, 30, &app.token("root", true)).await;
     let sub = &body["data"]["createSubscription"]["subscription"];
     assert_eq!(sub["status"], "TRIALING", "{body}");
     assert!(
@@ -690,13 +676,7 @@ async fn subscriptions_take_a_price_trial_only_when_asked() {
         "{sub}"
     );
     for days in [731, 0, -14] {
-        let body = app
-            .graphql(
-                SUBSCRIBE,
-                json!({"input": {"priceId": price, "trialDays": days}}),
-                Some(&token),
-            )
-            .await;
+        let body = subscribe_with_trial(&app, &price, days, &token).await;
         assert_eq!(error_code(&body), Some("INVALID_INPUT"), "{days}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], "trialDays");
     }
