@@ -18,9 +18,7 @@ async fn killed_between_stripes_answer_and_the_local_commit() {
     let pg = PgCluster::start().await;
     let emu = Emulator::start().await;
     let app = Tollgate::start(&pg.url(), &emu, |_| {}).await;
-    let token = app.token("crash-shopper", false);
-    let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
-    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let token = app.warmed_up_shopper("crash-shopper").await;
     assert_no_event_lost(&emu, &pg).await;
 
     // Hold the payments table: reads go on, writes wait. The payment below gets Stripe's

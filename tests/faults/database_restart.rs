@@ -52,10 +52,7 @@ async fn postgres_restarted_while_a_payment_is_in_flight() {
     let pg = PgCluster::start().await;
     let emu = Emulator::start().await;
     let app = Tollgate::start(&pg.url(), &emu, |_| {}).await;
-    let token = app.token("restart-shopper", false);
-    // The first payment creates the Stripe customer: the next one makes a single Stripe call.
-    let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
-    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let token = app.warmed_up_shopper("restart-shopper").await;
 
     hold_next_payment_intent(&emu, "5").await;
     let before = intents_created(&emu).await;
@@ -115,9 +112,7 @@ async fn postgres_down_when_stripe_answers() {
     let pg = PgCluster::start().await;
     let emu = Emulator::start().await;
     let app = Tollgate::start(&pg.url(), &emu, |_| {}).await;
-    let token = app.token("outage-shopper", false);
-    let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
-    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let token = app.warmed_up_shopper("outage-shopper").await;
 
     hold_next_payment_intent(&emu, "4").await;
     let before = intents_created(&emu).await;
@@ -172,9 +167,7 @@ async fn postgres_restarted_while_the_worker_applies_events() {
         vars.insert("WEBHOOK_WORKERS".into(), "2".into());
     })
     .await;
-    let token = app.token("worker-shopper", false);
-    let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
-    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    app.warmed_up_shopper("worker-shopper").await;
     let db = pg.connect().await;
     let customer = scalar(&db, "SELECT stripe_customer_id FROM customers")
         .await

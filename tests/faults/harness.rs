@@ -528,6 +528,15 @@ impl Tollgate {
         .await
     }
 
+    /// A shopper's token after a first paid payment, which also creates their Stripe customer:
+    /// each later payment makes a single Stripe call.
+    pub async fn warmed_up_shopper(&self, user: &str) -> String {
+        let token = self.token(user, false);
+        let first = self.pay_until_answered(&token, "10.00", "warm-up").await;
+        assert_eq!(first["status"], "SUCCEEDED", "{first}");
+        token
+    }
+
     /// Pays, retrying with the same idempotency key until an answer carries the payment
     /// (a client that did not hear back does exactly this); returns the payment.
     pub async fn pay_until_answered(&self, token: &str, amount: &str, key: &str) -> Value {

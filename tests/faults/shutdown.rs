@@ -32,9 +32,7 @@ async fn sigterm_under_load_drains_and_stops_cleanly() {
         vars.insert("WEBHOOK_WORKERS".into(), "1".into());
     })
     .await;
-    let token = app.token("busy-shopper", false);
-    let first = app.pay_until_answered(&token, "10.00", "warm-up").await;
-    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    let token = app.warmed_up_shopper("busy-shopper").await;
     assert_no_event_lost(&emu, &pg).await;
     let db = pg.connect().await;
     let customer = scalar(&db, "SELECT stripe_customer_id FROM customers")
