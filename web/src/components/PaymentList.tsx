@@ -56,14 +56,3 @@ export function PaymentList({ payments, showUser, actions }: {
     </table>
   );
 }
-
-/** The list with `changed` in it: replaced in place, or added on top when new. */
-export function mergePayment(list: Payment[], changed: Payment): Payment[] {
-  const at = list.findIndex((p) => p.id === changed.id);
-  if (at === -1) return [changed, ...list];
-  const next = list.slice();
-  // A late event must not undo a newer state the list already shows.
-  if (next[at]!.updatedAt > changed.updatedAt) return list;
-  next[at] = changed;
-  return next;
-}

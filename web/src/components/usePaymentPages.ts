@@ -5,7 +5,8 @@ import type { TypedDocumentString } from '../graphql/generated/graphql';
 import type { ApiError } from '../graphql/client';
 import { asApiError, useClient, useSubscription } from '../graphql/hooks';
 import { PaymentQuery, PaymentUpdatedSubscription } from '../graphql/operations';
-import { mergePayment, type Payment } from './PaymentList';
+import type { Payment } from './PaymentList';
+import { mergePayment, newerOf } from './paymentOrder';
 
 const PAGE_SIZE = 20;
 
@@ -56,7 +57,7 @@ export function usePaymentPages<TResult>(
         const page = connection.current(result);
         const nodes = page.edges.map((e) => e.node);
         setPayments((list) => {
-          if (replace) return nodes;
+          if (replace) return newerOf(nodes, list);
           // A payment that arrived live may also be on the next page: keep one copy.
           const seen = new Set(list.map((p) => p.id));
           return [...list, ...nodes.filter((p) => !seen.has(p.id))];
@@ -80,7 +81,13 @@ export function usePaymentPages<TResult>(
     void fetchPage(null, true);
   }, [fetchPage]);
 
-  const apply = useCallback((changed: Payment) => setPayments((list) => mergePayment(list, changed)), []);
+  // Read when an update arrives, not when `apply` was made: pages may have loaded since.
+  const morePages = useRef(hasMore);
+  morePages.current = hasMore;
+  const apply = useCallback(
+    (changed: Payment) => setPayments((list) => mergePayment(list, changed, morePages.current)),
+    [],
+  );
 
   // A live event: applied as sent, or read again over HTTP when it came with errors.
   const live = useCallback(

@@ -52,10 +52,11 @@ export function suite(options = {}) {
 /**
  * A browser context for one user (token in sessionStorage, as after signing in) whose pages
  * record every uncaught error and console error; `assertClean()` fails the test on any.
- * `allowed` lists console errors a test expects, each with the reason.
+ * `allowed` lists console errors a test expects, each with the reason; `height` is the
+ * window's (a short one keeps the infinite scroll from loading a second page by itself).
  */
-export async function userContext(browser, app, { token = null, allowed = [] } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+export async function userContext(browser, app, { token = null, allowed = [], height = 800 } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height } });
   context.setDefaultTimeout(15000);
   if (token) {
     await context.addInitScript(signIn, { token, origin: new URL(app.webUrl).origin });

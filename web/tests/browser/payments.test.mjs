@@ -208,8 +208,9 @@ describe('payments', () => {
     }
   });
 
-  test('the Payments page scrolls on past the first page of the connection', async () => {
+  test('the Payments page scrolls on past the first page in the server order, whatever live updates arrive meanwhile', async () => {
     const token = await env.app.token('regular');
+    const adminToken = await env.app.token('scroll-admin', { admin: true });
     const priceId = await env.app.priceId('Sticker pack', 'usd');
     const made = [];
     for (let i = 0; i < 23; i++) {
@@ -217,17 +218,32 @@ describe('payments', () => {
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
       made.push(r.data.createPaymentIntent.payment.id);
     }
-    const user = await userContext(env.browser, env.app, { token });
+    const refund = async (paymentId) => {
+      const r = await env.app.gql(adminToken, 'mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { id } }', {
+        input: { paymentId, idempotencyKey: `scroll-refund-${paymentId}` },
+      });
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    };
+    const user = await userContext(env.browser, env.app, { token, height: 400 });
     try {
       const page = await user.page('/payments');
       const rows = page.locator('tr[data-payment-id]');
       await rows.nth(19).waitFor();
+      assert.equal(await rows.count(), 20, 'the second page waits for the scroll');
+      // The oldest payment changes while it is only on the second page, then the newest: the
+      // live events arrive in that order on one socket. The first must not put an old payment
+      // on top (nor hide it from the page it is on).
+      await refund(made[0]);
+      await refund(made[22]);
+      await page.locator(`tr[data-payment-id="${made[22]}"] [data-status=REFUNDED]`).waitFor();
+      assert.equal(await rows.count(), 20, 'an update to a payment on a later page waits for that page');
       await page.locator('tr[data-payment-id]').last().scrollIntoViewIfNeeded();
       await page.mouse.wheel(0, 5000);
       await rows.nth(22).waitFor();
       const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-payment-id')));
       assert.deepEqual(shown, [...made].reverse(), 'newest first, each payment once');
       assert.match(await rows.first().textContent(), /Order 23/);
+      await rows.last().locator('[data-status=REFUNDED]').waitFor();
       user.assertClean();
     } finally {
       await user.close();
