@@ -3,7 +3,6 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::webhook_events;
-use sea_orm::EntityTrait;
 
 use super::{context, payments::PageInfo};
 use crate::{
@@ -161,16 +160,7 @@ impl WebhooksMutation {
         let svc = context::services(ctx)?;
         let id = uuid::Uuid::parse_str(&id)
             .map_err(|_| ApiError::invalid_input("id", "not a webhook event id"))?;
-        let queued =
-            crate::webhooks::worker::requeue(&svc.db, crate::webhooks::worker::Requeue::Row(id))
-                .await?;
-        if queued == 0 {
-            return Err(ApiError::NotFound("webhook event").into());
-        }
-        // Read before waking the worker: the answer is the event as queued (pending, no
-        // attempts); read after, a quick worker could already have applied it.
-        let row = webhook_events::Entity::find_by_id(id)
-            .one(&svc.db)
+        let row = crate::webhooks::worker::requeue_row(&svc.db, id)
             .await?
             .ok_or(ApiError::NotFound("webhook event"))?;
         svc.webhook_wakeup.notify_one();

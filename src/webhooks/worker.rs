@@ -397,7 +397,33 @@ pub async fn drain_reporting(
 
 /// Puts events back in the queue: by Stripe id, all failed ones, or all received since a time.
 pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64, sea_orm::DbErr> {
-    let mut update = webhook_events::Entity::update_many()
+    let update = match selector {
+        Requeue::Id(id) => requeued().filter(webhook_events::Column::StripeEventId.eq(id)),
+        Requeue::Failed => {
+            requeued().filter(webhook_events::Column::Status.eq(WebhookEventStatus::Failed))
+        }
+        Requeue::Since(t) => requeued().filter(webhook_events::Column::ReceivedAt.gte(t)),
+    };
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// Puts one event back in the queue and returns it as queued, in the same statement: read
+/// afterwards, a worker that is already awake (other deliveries keep it busy) may have applied
+/// it in between, and the answer would say "processed" for a replay not yet run.
+pub async fn requeue_row(
+    db: &impl ConnectionTrait,
+    id: uuid::Uuid,
+) -> Result<Option<webhook_events::Model>, sea_orm::DbErr> {
+    let mut rows = requeued()
+        .filter(webhook_events::Column::Id.eq(id))
+        .exec_with_returning(db)
+        .await?;
+    Ok(rows.pop())
+}
+
+/// Pending, no attempts, due now: the state of an event that was just received.
+fn requeued() -> sea_orm::UpdateMany<webhook_events::Entity> {
+    webhook_events::Entity::update_many()
         .col_expr(
             webhook_events::Column::Status,
             Expr::value(WebhookEventStatus::Pending),
@@ -406,23 +432,12 @@ pub async fn requeue(db: &impl ConnectionTrait, selector: Requeue) -> Result<u64
         .col_expr(
             webhook_events::Column::NextAttemptAt,
             Expr::value(Utc::now()),
-        );
-    update = match selector {
-        Requeue::Id(id) => update.filter(webhook_events::Column::StripeEventId.eq(id)),
-        Requeue::Row(id) => update.filter(webhook_events::Column::Id.eq(id)),
-        Requeue::Failed => {
-            update.filter(webhook_events::Column::Status.eq(WebhookEventStatus::Failed))
-        }
-        Requeue::Since(t) => update.filter(webhook_events::Column::ReceivedAt.gte(t)),
-    };
-    Ok(update.exec(db).await?.rows_affected)
+        )
 }
 
 pub enum Requeue {
     /// By Stripe's event id.
     Id(String),
-    /// By Tollgate's row id.
-    Row(uuid::Uuid),
     Failed,
     Since(chrono::DateTime<Utc>),
 }

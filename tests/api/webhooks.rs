@@ -749,8 +749,12 @@ async fn an_admin_replays_a_parked_event_from_graphql() {
 
     let replayed = app.graphql(REPLAY, json!({"id": id}), Some(&admin)).await;
     assert_eq!(
-        replayed["data"]["replayWebhookEvent"]["attempts"], 0,
-        "queued afresh: {replayed}"
+        (
+            &replayed["data"]["replayWebhookEvent"]["status"],
+            &replayed["data"]["replayWebhookEvent"]["attempts"]
+        ),
+        (&json!("PENDING"), &json!(0)),
+        "the answer is the event as queued: {replayed}"
     );
     let row = eventually(
         Duration::from_secs(10),
