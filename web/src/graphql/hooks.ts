@@ -32,10 +32,12 @@ export function useQuery<TResult, TVariables>(
   options: { skip?: boolean } = {},
 ): QueryState<TResult> {
   const client = useClient();
-  const [data, setData] = useState<TResult | null>(null);
+  const key = JSON.stringify(variables);
+  // The answer remembers the variables it was fetched with: while other variables load (a new
+  // tab of a filtered list), the old rows are not shown as if they were the new ones.
+  const [answer, setAnswer] = useState<{ key: string; result: TResult | null } | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(!options.skip);
-  const key = JSON.stringify(variables);
   // Only the newest request may write: an older answer arriving late must not win.
   const generation = useRef(0);
 
@@ -48,7 +50,7 @@ export function useQuery<TResult, TVariables>(
         JSON.parse(key),
       );
       if (mine === generation.current) {
-        setData(result);
+        setAnswer({ key, result });
         setError(null);
       }
     } catch (err) {
@@ -62,6 +64,15 @@ export function useQuery<TResult, TVariables>(
     if (options.skip) return;
     void refetch();
   }, [refetch, options.skip]);
+
+  // A local update made for these variables; one that lands after the variables changed (a
+  // mutation answered after the operator switched tabs) belongs to rows no longer shown.
+  const setData = useCallback(
+    (update: (previous: TResult | null) => TResult | null) =>
+      setAnswer((prev) => (prev && prev.key !== key ? prev : { key, result: update(prev?.result ?? null) })),
+    [key],
+  );
+  const data = answer && answer.key === key ? answer.result : null;
 
   return { data, error, loading, refetch, setData };
 }

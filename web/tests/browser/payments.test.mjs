@@ -191,9 +191,11 @@ describe('payments', () => {
     try {
       const admin = await operator.page('/admin');
       await admin.getByRole('tab', { name: 'Processed' }).click();
-      const row = admin.locator('tr[data-event-id]').first();
-      await row.waitFor();
-      const eventId = await row.getAttribute('data-event-id');
+      const first = admin.locator('tr[data-event-id]').first();
+      await first.locator('[data-status=PROCESSED]').waitFor();
+      const eventId = await first.getAttribute('data-event-id');
+      // By id from here on: "the first row" is whatever the list shows first at each step.
+      const row = admin.locator(`tr[data-event-id="${eventId}"]`);
       await row.getByRole('button', { name: /^Replay / }).click();
       await row.locator('[data-status=PENDING]').waitFor();
       await screenshot(admin, 'admin-replayed');
