@@ -22,7 +22,7 @@ pub struct Loaders {
     db: DatabaseConnection,
 }
 
-/// Cached for the request's lifetime only, so list resolvers can prime it (`prime_refunds`)
+/// Cached for the request's lifetime only, so list resolvers can prime it (`prime_customers`)
 /// and nested fields then resolve without scheduling a batch at all.
 pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
 
@@ -31,28 +31,6 @@ pub fn request_loader(db: DatabaseConnection) -> RequestLoader {
     // query goes out.
     DataLoader::with_cache(Loaders { db }, tokio::spawn, HashMapCache::default())
         .delay(std::time::Duration::from_millis(2))
-}
-
-/// Loads the refunds of a whole page in one query and primes the loader with them: cheaper
-/// than fifty `load_one` calls meeting in a batch.
-pub async fn prime_refunds(
-    loader: &RequestLoader,
-    db: &DatabaseConnection,
-    payment_ids: &[Uuid],
-) -> Result<(), crate::error::ApiError> {
-    let rows = billing::refunds::for_payments(db, payment_ids).await?;
-    let mut by_payment: HashMap<PaymentRefundsKey, Vec<refunds::Model>> = payment_ids
-        .iter()
-        .map(|id| (PaymentRefundsKey(*id), Vec::new()))
-        .collect();
-    for r in rows {
-        by_payment
-            .entry(PaymentRefundsKey(r.payment_id))
-            .or_default()
-            .push(r);
-    }
-    loader.feed_many(by_payment).await;
-    Ok(())
 }
 
 impl Loader<PaymentRefundsKey> for Loaders {

@@ -48,6 +48,9 @@ pub struct Payment {
     complete: bool,
     /// A summary row's whole row, read once when the first field needing it is asked for.
     whole: tokio::sync::OnceCell<payments::Model>,
+    /// Its refunds when they were read with the row (a page that asked for them); otherwise
+    /// they come through the request's loader.
+    refunds: Option<Vec<refunds::Model>>,
 }
 
 impl From<payments::Model> for Payment {
@@ -78,6 +81,7 @@ impl Payment {
             row,
             complete,
             whole: tokio::sync::OnceCell::new(),
+            refunds: None,
         }
     }
 
@@ -180,6 +184,9 @@ impl Payment {
 
     /// Its refunds, oldest first.
     async fn refunds(&self, ctx: &Context<'_>) -> GqlResult<Vec<Refund>> {
+        if let Some(rows) = &self.refunds {
+            return Ok(rows.iter().cloned().map(Refund).collect());
+        }
         let loader = context::loader(ctx)?;
         let rows = loader
             .load_one(PaymentRefundsKey(self.row.id))
@@ -359,12 +366,9 @@ async fn page_for(
     } else {
         billing::payments::Columns::All
     };
-    let page = billing::payments::list(&svc.db, &filter, first, after, columns).await?;
-    if nodes.field("refunds").exists() {
-        let loader = context::loader(ctx)?;
-        let ids: Vec<uuid::Uuid> = page.rows.iter().map(|r| r.id).collect();
-        super::loaders::prime_refunds(loader, &svc.db, &ids).await?;
-    }
+    let with_refunds = nodes.field("refunds").exists();
+    let page =
+        billing::payments::list(&svc.db, &filter, first, after, columns, with_refunds).await?;
     Ok(connection(page, filter, !summary))
 }
 
@@ -379,10 +383,15 @@ fn connection(
         start_cursor: page.rows.first().map(|r| Cursor::of(r).encode()),
         end_cursor: page.rows.last().map(|r| Cursor::of(r).encode()),
     };
+    let mut refunds = page.refunds.map(Vec::into_iter);
     let edges: Vec<PaymentEdge> = page
         .rows
         .into_iter()
-        .map(|row| PaymentEdge(Payment::new(row, complete)))
+        .map(|row| {
+            let mut payment = Payment::new(row, complete);
+            payment.refunds = refunds.as_mut().and_then(Iterator::next);
+            PaymentEdge(payment)
+        })
         .collect();
     PaymentConnection {
         page_info,
