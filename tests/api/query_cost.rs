@@ -16,6 +16,29 @@ use crate::helpers::spawn_app_custom;
 const PAGE: &str = "query($first: Int) { payments(first: $first) { totalCount edges { node {
     id amount { formatted } refunds { id amount { amount } } customer { stripeCustomerId } } } } }";
 
+/// A succeeded refund row of `payment`, written directly: these tests are about reading.
+fn succeeded_refund(
+    payment: Uuid,
+    stripe_id: String,
+    amount: i64,
+    at: chrono::DateTime<Utc>,
+) -> refunds::ActiveModel {
+    refunds::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        payment_id: Set(payment),
+        stripe_refund_id: Set(Some(stripe_id)),
+        amount: Set(amount),
+        currency: Set("usd".into()),
+        reason: Set(None),
+        status: Set(entity::RefundStatus::Succeeded),
+        failure_reason: Set(None),
+        requested_by: Set(None),
+        snapshot_at: Set(at),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+}
+
 #[tokio::test]
 async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
     let statements = Arc::new(AtomicUsize::new(0));
@@ -58,20 +81,7 @@ async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
             ..crate::helpers::payment_row("alice", &format!("pi_seed_{i}"), 1000, 200)
         });
         for j in 0..2 {
-            refund_rows.push(refunds::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                payment_id: Set(id),
-                stripe_refund_id: Set(Some(format!("re_seed_{i}_{j}"))),
-                amount: Set(100),
-                currency: Set("usd".into()),
-                reason: Set(None),
-                status: Set(entity::RefundStatus::Succeeded),
-                failure_reason: Set(None),
-                requested_by: Set(None),
-                snapshot_at: Set(at),
-                created_at: Set(at),
-                updated_at: Set(at),
-            });
+            refund_rows.push(succeeded_refund(id, format!("re_seed_{i}_{j}"), 100, at));
         }
     }
     payments::Entity::insert_many(payment_rows)
@@ -144,20 +154,12 @@ async fn a_page_reads_the_same_refunds_as_each_payment_alone() {
                 } else {
                     at + Duration::seconds(10 - j)
                 };
-                refund_rows.push(refunds::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    payment_id: Set(id),
-                    stripe_refund_id: Set(Some(format!("re_join_{user}_{i}_{j}"))),
-                    amount: Set(100 + j),
-                    currency: Set("usd".into()),
-                    reason: Set(None),
-                    status: Set(entity::RefundStatus::Succeeded),
-                    failure_reason: Set(None),
-                    requested_by: Set(None),
-                    snapshot_at: Set(refund_at),
-                    created_at: Set(refund_at),
-                    updated_at: Set(refund_at),
-                });
+                refund_rows.push(succeeded_refund(
+                    id,
+                    format!("re_join_{user}_{i}_{j}"),
+                    100 + j,
+                    refund_at,
+                ));
             }
         }
     }
