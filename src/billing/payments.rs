@@ -1090,19 +1090,9 @@ async fn with_their_refunds(
     };
     let (p, r) = (Alias::new("p"), Alias::new("r"));
     let mut select = sea_orm::sea_query::Query::select();
-    // The page's own columns first, by position, as the subquery selects them.
-    match columns {
-        Columns::All => {
-            for c in payments::Column::iter() {
-                select.expr_as(Expr::col((p.clone(), c)), c);
-            }
-        }
-        Columns::Summary => {
-            for c in SUMMARY_COLUMNS {
-                select.expr_as(Expr::col((p.clone(), c)), c);
-            }
-        }
-    }
+    // The page's own columns first, in the order the subquery selects them (the summary is
+    // decoded by position), then the refund's, prefixed.
+    select.column((p.clone(), sea_orm::sea_query::Asterisk));
     for c in refunds::Column::iter() {
         select.expr_as(
             Expr::col((r.clone(), c)),
