@@ -100,7 +100,7 @@ impl AppState {
         let (closing, closing_seen) = tokio::sync::watch::channel(false);
         let web = Arc::new(crate::web::WebFace::new(&config.web, &config.stripe));
         let graphql = Arc::new(graphql::http::GraphqlEdge {
-            executor: GuardedSchema::new(builder.finish())?,
+            executor: GuardedSchema::new(builder.finish(), config.http.compiled_operations)?,
             auth,
             rate_limits: RateLimits::new(config.http.rate_limits),
             http: config.http.clone(),

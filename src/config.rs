@@ -317,6 +317,9 @@ pub struct HttpConfig {
     pub metrics_bind: Option<SocketAddr>,
     /// How long a graphql-ws connection may stay open without `connection_init` (closed 4408).
     pub ws_init_timeout: Duration,
+    /// Run known query shapes as compiled plans (`graphql::compiled`); off: every operation
+    /// goes through async-graphql's executor.
+    pub compiled_operations: bool,
 }
 
 fn per_minute(
@@ -380,6 +383,7 @@ impl HttpConfig {
             trusted_proxy_hops: parsed(src, "TRUSTED_PROXY_HOPS", 0)?,
             rate_limits,
             metrics: boolean(src, "METRICS", true)?,
+            compiled_operations: boolean(src, "GRAPHQL_COMPILED_OPERATIONS", true)?,
             metrics_bind: optional(src, "METRICS_BIND")?,
             ws_init_timeout: {
                 let ms: u64 = parsed(src, "GRAPHQL_WS_INIT_TIMEOUT_MS", 10_000)?;

@@ -2,6 +2,7 @@
 //! the same function serves requests (`app.rs` adds the state) and exports the SDL.
 
 pub mod catalog;
+pub mod compiled;
 pub mod context;
 pub mod cost;
 pub mod executor;

@@ -64,6 +64,13 @@ pub fn graphql_operation(name: Option<&str>, kind: &str, code: &str, elapsed: Du
     .record(elapsed.as_secs_f64());
 }
 
+/// A query answered by a compiled plan (`graphql::compiled`) rather than the executor.
+pub fn graphql_compiled(name: Option<&str>) {
+    metrics::counter!("tollgate_graphql_compiled_operations_total",
+        "operation" => operation_label(name))
+    .increment(1);
+}
+
 fn operation_label(name: Option<&str>) -> String {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let Some(name) = name.filter(|n| {

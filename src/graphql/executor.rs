@@ -7,16 +7,18 @@
 //! What they did is done here once per operation instead: the document limits, and one tracing
 //! span per operation with its name, cost and error codes.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use async_graphql::{
     futures_util::stream::{self, BoxStream, StreamExt},
-    parser::types::{ExecutableDocument, OperationType},
+    parser::types::OperationType,
     Data, Executor, Request, Response, ServerError,
 };
 use tracing::Instrument;
 
 use super::{
+    compiled::{Fallback, OperationCache, Prepared},
+    context::{RequestViewer, Services},
     cost::{Analysis, CostError, CostModel, Limits, LIMITS},
     TollgateSchema,
 };
@@ -30,6 +32,7 @@ pub struct GuardedSchema {
     schema: TollgateSchema,
     model: Arc<CostModel>,
     limits: Limits,
+    operations: Arc<OperationCache>,
 }
 
 /// A request refused before execution, as a GraphQL error with its `code`.
@@ -72,19 +75,48 @@ impl From<CostError> for Refused {
     }
 }
 
-/// A request that passed the checks, with what they found.
+/// A request that passed the checks, with what they found and its parsed document.
 pub struct Checked {
     pub request: Request,
     pub analysis: Analysis,
+    prepared: Arc<Prepared>,
+}
+
+impl Checked {
+    /// The request with its parsed document, for async-graphql (which then skips parsing).
+    fn into_parts(self) -> (Request, Analysis, Arc<Prepared>) {
+        let Checked {
+            mut request,
+            analysis,
+            prepared,
+        } = self;
+        request.set_parsed_query(prepared.doc.clone());
+        (request, analysis, prepared)
+    }
+
+    /// Whether this operation will run as a compiled plan (`compiled`).
+    pub fn is_compiled(&self) -> bool {
+        self.prepared.runnable().is_some()
+    }
+}
+
+/// How an operation was answered.
+pub enum Answer {
+    /// By async-graphql's executor.
+    Executed(Response),
+    /// By a compiled plan: the response body, JSON, with data and no errors.
+    Compiled(Vec<u8>),
 }
 
 impl GuardedSchema {
-    pub fn new(schema: TollgateSchema) -> anyhow::Result<Self> {
+    /// `compile`: run known query shapes as compiled plans (`compiled`).
+    pub fn new(schema: TollgateSchema, compile: bool) -> anyhow::Result<Self> {
         let model = CostModel::from_sdl(&schema.sdl())?;
         Ok(GuardedSchema {
             schema,
             model: Arc::new(model),
             limits: LIMITS,
+            operations: Arc::new(OperationCache::new(compile)),
         })
     }
 
@@ -92,8 +124,8 @@ impl GuardedSchema {
         &self.schema
     }
 
-    /// Parses and counts the request; the parsed document travels on inside it.
-    pub fn check(&self, mut request: Request) -> Result<Checked, Refused> {
+    /// Parses (or finds parsed) and counts the request.
+    pub fn check(&self, request: Request) -> Result<Checked, Refused> {
         if request.query.len() > MAX_QUERY_BYTES {
             return Err(Refused::new(
                 ErrorCode::QueryTooComplex,
@@ -103,55 +135,116 @@ impl GuardedSchema {
         if request.query.trim().is_empty() {
             return Err(Refused::new(ErrorCode::BadRequest, "the query is empty"));
         }
-        let doc: ExecutableDocument = async_graphql::parser::parse_query(&request.query)
+        let prepared = self
+            .operations
+            .prepare(&request.query, request.operation_name.as_deref())
             .map_err(|e| Refused::new(ErrorCode::GraphqlParseFailed, e.to_string()))?;
         let analysis = self.model.analyze(
-            &doc,
+            &prepared.doc,
             request.operation_name.as_deref(),
             &request.variables,
             &self.limits,
         )?;
-        request.set_parsed_query(doc);
-        Ok(Checked { request, analysis })
+        Ok(Checked {
+            request,
+            analysis,
+            prepared,
+        })
     }
 
-    /// Runs a checked request to completion, whatever happens to the caller.
+    /// Runs a checked request through async-graphql, with whatever data it carries.
     pub async fn run(&self, checked: Checked) -> Response {
-        let Checked { request, analysis } = checked;
+        let (request, analysis, prepared) = checked.into_parts();
+        self.traced(&analysis, self.execute_on_task(request, &prepared))
+            .await
+    }
+
+    /// Answers a checked request for `viewer`: as a compiled plan when its document has one,
+    /// through async-graphql otherwise (or when the plan hands it back).
+    pub async fn answer(
+        &self,
+        checked: Checked,
+        viewer: Option<crate::auth::Viewer>,
+        services: Services,
+    ) -> Answer {
+        let Checked {
+            request,
+            analysis,
+            prepared,
+        } = checked;
+        let work = async {
+            if analysis.operation_type == OperationType::Query && prepared.runnable().is_some() {
+                let (plan, variables) = (prepared.clone(), request.variables.clone());
+                let (viewer, services) = (viewer.clone(), services.clone());
+                // On its own task for the same reason as `execute_on_task`.
+                let task = tokio::spawn(
+                    async move {
+                        match plan.runnable() {
+                            Some(plan) => {
+                                plan.execute(&services, viewer.as_ref(), &variables).await
+                            }
+                            None => Err(Fallback),
+                        }
+                    }
+                    .in_current_span(),
+                );
+                match task.await {
+                    Ok(Ok(body)) => return Answer::Compiled(body),
+                    Ok(Err(Fallback)) => {}
+                    Err(e) => tracing::error!(error = %e, "compiled operation task failed"),
+                }
+            }
+            let mut request = request
+                .data(RequestViewer(viewer))
+                .data(super::loaders::request_loader(services.db.clone()))
+                .data(services);
+            request.set_parsed_query(prepared.doc.clone());
+            Answer::Executed(self.execute_on_task(request, &prepared).await)
+        };
+        self.traced(&analysis, work).await
+    }
+
+    /// Every operation runs on its own task. Mutations: a client that disconnects or a request
+    /// timeout must not cancel one between Stripe's answer and the local write. Queries: a
+    /// future dropped mid-statement makes the pool close that connection, so a disconnecting
+    /// client would cost a reconnect; finishing the statement is cheaper.
+    async fn execute_on_task(&self, request: Request, prepared: &Prepared) -> Response {
+        let schema = self.schema.clone();
+        let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
+        let response = match task.await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "operation task failed");
+                return Response::from_errors(vec![server_error(
+                    ErrorCode::Internal,
+                    "internal error",
+                )]);
+            }
+        };
+        if response.errors.is_empty() {
+            // Validated: a compiled plan of this document may run from now on.
+            prepared.mark_validated();
+        }
+        with_codes(response)
+    }
+
+    /// One span per operation with its name, kind, cost and error codes, and its metrics.
+    async fn traced<T: Outcome>(&self, analysis: &Analysis, work: impl Future<Output = T>) -> T {
         let started = std::time::Instant::now();
         let span = tracing::info_span!(
             "graphql",
             operation = analysis.operation_name.as_deref().unwrap_or("-"),
             kind = kind_name(analysis.operation_type),
             cost = analysis.cost,
+            compiled = tracing::field::Empty,
             errors = tracing::field::Empty,
         );
-        let response = async {
-            // Every operation runs on its own task. Mutations: a client that disconnects or a
-            // request timeout must not cancel one between Stripe's answer and the local write.
-            // Queries: a future dropped mid-statement makes the pool close that connection, so
-            // a disconnecting client would cost a reconnect; finishing the statement is cheaper.
-            let schema = self.schema.clone();
-            let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
-            let response = match task.await {
-                Ok(response) => response,
-                Err(e) => {
-                    tracing::error!(error = %e, "operation task failed");
-                    Response::from_errors(vec![server_error(ErrorCode::Internal, "internal error")])
-                }
-            };
-            with_codes(response)
+        let outcome = work.instrument(span.clone()).await;
+        let codes = outcome.codes();
+        if outcome.compiled() {
+            span.record("compiled", true);
+            crate::metrics::graphql_compiled(analysis.operation_name.as_deref());
         }
-        .instrument(span.clone())
-        .await;
-        let codes: Vec<String> = response
-            .errors
-            .iter()
-            .filter_map(|e| match e.extensions.as_ref()?.get("code")? {
-                async_graphql::Value::String(c) => Some(c.clone()),
-                _ => None,
-            })
-            .collect();
         if !codes.is_empty() {
             span.record("errors", codes.join(",").as_str());
         }
@@ -161,7 +254,40 @@ impl GuardedSchema {
             codes.first().map_or("OK", String::as_str),
             started.elapsed(),
         );
-        response
+        outcome
+    }
+}
+
+/// What tracing and metrics read from an operation's result.
+trait Outcome {
+    fn codes(&self) -> Vec<String>;
+    fn compiled(&self) -> bool {
+        false
+    }
+}
+
+impl Outcome for Response {
+    fn codes(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .filter_map(|e| match e.extensions.as_ref()?.get("code")? {
+                async_graphql::Value::String(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Outcome for Answer {
+    fn codes(&self) -> Vec<String> {
+        match self {
+            Answer::Executed(response) => response.codes(),
+            Answer::Compiled(_) => Vec::new(),
+        }
+    }
+
+    fn compiled(&self) -> bool {
+        matches!(self, Answer::Compiled(_))
     }
 }
 
@@ -169,8 +295,9 @@ impl GuardedSchema {
     /// Runs a checked request as a stream (subscriptions; a query yields one response) with
     /// the connection's data.
     pub fn stream(&self, checked: Checked, session: Arc<Data>) -> BoxStream<'static, Response> {
+        let (request, _, _) = checked.into_parts();
         self.schema
-            .execute_stream_with_session_data(checked.request, session)
+            .execute_stream_with_session_data(request, session)
             .map(with_codes)
             .boxed()
     }

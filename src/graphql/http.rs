@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    context::{RequestViewer, Services},
-    executor::{Checked, GuardedSchema},
+    context::Services,
+    executor::{Answer, Checked, GuardedSchema},
 };
 use crate::{
     auth::Authenticator,
@@ -385,13 +385,16 @@ async fn execute(
                 .map_err(EdgeError::rate_limited)?;
         }
     }
-    let Checked { request, analysis } = checked;
-    let request = request
-        .data(RequestViewer(viewer))
-        .data(super::loaders::request_loader(state.services.db.clone()))
-        .data(state.services.clone());
-    let response = state.executor.run(Checked { request, analysis }).await;
-    Ok(render(response, mode, false))
+    Ok(
+        match state
+            .executor
+            .answer(checked, viewer, state.services.clone())
+            .await
+        {
+            Answer::Executed(response) => render(response, mode, false),
+            Answer::Compiled(body) => json_response(StatusCode::OK, mode, body),
+        },
+    )
 }
 
 /// A response is a request error when nothing executed: no data and no error from a field.
@@ -414,10 +417,17 @@ fn render(response: GqlResponse, mode: Mode, refused: bool) -> Response {
         tracing::error!(error = %e, "serialising a GraphQL response failed");
         br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
     });
-    let (status, content_type) = match mode {
-        Mode::GraphqlResponse if request_error => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
-        Mode::GraphqlResponse => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
-        Mode::Json => (StatusCode::OK, "application/json"),
+    let status = match mode {
+        Mode::GraphqlResponse if request_error => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    json_response(status, mode, body)
+}
+
+fn json_response(status: StatusCode, mode: Mode, body: Vec<u8>) -> Response {
+    let content_type = match mode {
+        Mode::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+        Mode::Json => "application/json",
     };
     (
         status,

@@ -60,7 +60,7 @@ impl From<payments::Model> for Payment {
 }
 
 /// `Payment` fields a summary row holds; a page asking only for these reads fewer columns.
-const SUMMARY_FIELDS: &[&str] = &[
+pub(super) const SUMMARY_FIELDS: &[&str] = &[
     "__typename",
     "id",
     "userId",
@@ -233,6 +233,16 @@ impl From<RefundReason> for Reason {
     }
 }
 
+/// A stored refund reason as the GraphQL enum; None for one this API does not name.
+pub(super) fn refund_reason(stored: &str) -> Option<RefundReason> {
+    match stored {
+        "duplicate" => Some(RefundReason::Duplicate),
+        "fraudulent" => Some(RefundReason::Fraudulent),
+        "requested_by_customer" => Some(RefundReason::RequestedByCustomer),
+        _ => None,
+    }
+}
+
 /// Money returned to the customer, in part or in full.
 pub struct Refund(pub refunds::Model);
 
@@ -258,12 +268,7 @@ impl Refund {
     }
 
     async fn reason(&self) -> Option<RefundReason> {
-        match self.0.reason.as_deref()? {
-            "duplicate" => Some(RefundReason::Duplicate),
-            "fraudulent" => Some(RefundReason::Fraudulent),
-            "requested_by_customer" => Some(RefundReason::RequestedByCustomer),
-            _ => None,
-        }
+        refund_reason(self.0.reason.as_deref()?)
     }
 
     async fn status(&self) -> RefundStatus {
@@ -330,7 +335,10 @@ impl PaymentConnection {
     }
 }
 
-fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<Cursor>), ApiError> {
+pub(super) fn page_args(
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<(u64, Option<Cursor>), ApiError> {
     let first = first.unwrap_or(20);
     if first < 1 {
         return Err(ApiError::invalid_input("first", "must be at least 1"));
@@ -344,6 +352,31 @@ fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Option<C
         ),
     };
     Ok((first, after))
+}
+
+/// `payments`: the viewer's own.
+pub(super) fn viewer_filter(
+    viewer: &crate::auth::Viewer,
+    status: Option<PaymentStatus>,
+) -> PaymentFilter {
+    PaymentFilter {
+        user_id: Some(viewer.user_id.clone()),
+        status: status.map(Into::into),
+        currency: None,
+    }
+}
+
+/// `adminPayments`: anyone's, as filtered.
+pub(super) fn admin_filter(
+    status: Option<PaymentStatus>,
+    user_id: Option<String>,
+    currency: Option<String>,
+) -> PaymentFilter {
+    PaymentFilter {
+        user_id,
+        status: status.map(Into::into),
+        currency,
+    }
 }
 
 /// Reads one page: a summary of each row when the query asks only for fields a summary holds
@@ -453,12 +486,7 @@ impl PaymentsQuery {
     ) -> GqlResult<PaymentConnection> {
         let viewer = context::viewer(ctx)?;
         let (first, after) = page_args(first, after)?;
-        let filter = PaymentFilter {
-            user_id: Some(viewer.user_id.clone()),
-            status: status.map(Into::into),
-            currency: None,
-        };
-        page_for(ctx, filter, first, after).await
+        page_for(ctx, viewer_filter(viewer, status), first, after).await
     }
 
     /// One of the viewer's payments (any payment for admins). Another user's payment is
@@ -483,12 +511,7 @@ impl PaymentsQuery {
     ) -> GqlResult<PaymentConnection> {
         context::admin(ctx)?;
         let (first, after) = page_args(first, after)?;
-        let filter = PaymentFilter {
-            user_id,
-            status: status.map(Into::into),
-            currency,
-        };
-        page_for(ctx, filter, first, after).await
+        page_for(ctx, admin_filter(status, user_id, currency), first, after).await
     }
 
     /// Admin: per currency, payments captured in [from, to) (gross, refunded, net) and the

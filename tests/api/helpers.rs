@@ -516,7 +516,16 @@ impl Replica {
 }
 
 pub async fn spawn_replica(app: &TestApp) -> Replica {
-    let vars = test_config(&app.db.url, &app.emulator.base_url());
+    spawn_replica_with(app, |_| {}).await
+}
+
+/// A replica whose configuration differs from the default by `customize`.
+pub async fn spawn_replica_with(
+    app: &TestApp,
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> Replica {
+    let mut vars = test_config(&app.db.url, &app.emulator.base_url());
+    customize(&mut vars);
     let source = move |name: &str| vars.get(name).cloned();
     let config = Config::load(&source).expect("config");
     let replica = Application::build(config).await.expect("replica builds");

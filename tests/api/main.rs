@@ -5,6 +5,7 @@ mod auth;
 mod catalog;
 mod catalog_admin;
 mod cli;
+mod compiled;
 mod database;
 mod emulator;
 mod guard_rails;
