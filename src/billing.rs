@@ -7,5 +7,6 @@ pub mod idempotency;
 pub mod payment_methods;
 pub mod payments;
 pub mod refunds;
+pub mod rows;
 pub mod subscriptions;
 pub mod sync;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    billing::{customers, idempotency},
+    billing::{customers, idempotency, rows},
     error::ApiError,
     live::{Changed, LiveEvent},
     money::{Currency, Money},
@@ -1049,49 +1049,57 @@ pub async fn list(
         Columns::All => query,
         Columns::Summary => query.select_only().columns(SUMMARY_COLUMNS),
     };
-    let (mut rows, mut refunds) = if with_refunds {
-        let (rows, refunds) = with_their_refunds(db, query, columns).await?;
-        (rows, Some(refunds))
+    let backend = db.get_database_backend();
+    let statement = if with_refunds {
+        backend.build(&with_their_refunds(query))
     } else {
-        let rows = match columns {
-            Columns::All => query.all(db).await?,
-            Columns::Summary => query
-                .into_tuple::<SummaryColumns>()
-                .all(db)
-                .await?
-                .into_iter()
-                .map(summary_row)
-                .collect(),
-        };
-        (rows, None)
+        use sea_orm::QueryTrait;
+        query.build(backend)
     };
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    if let Some(r) = refunds.as_mut() {
-        r.truncate(first as usize);
+    // Rows are read by position (`rows`): the page's columns, then (joined) a refund's.
+    let refund_at = match columns {
+        Columns::All => rows::PAYMENT_COLUMNS,
+        Columns::Summary => rows::SUMMARY_COLUMNS,
+    };
+    let mut payments_read: Vec<payments::Model> = Vec::new();
+    let mut refunds_of: Vec<Vec<refunds::Model>> = Vec::new();
+    for result in db.query_all_raw(statement).await? {
+        let row = rows::Positional::new(&result);
+        // Rows of one payment are consecutive; its first carries the payment.
+        let id: Uuid = result.try_get_by_index(0)?;
+        if payments_read.last().map(|last| last.id) != Some(id) {
+            payments_read.push(row.payment(columns)?);
+            refunds_of.push(Vec::new());
+        }
+        if with_refunds {
+            if let (Some(refund), Some(of_last)) = (row.refund(refund_at)?, refunds_of.last_mut()) {
+                of_last.push(refund);
+            }
+        }
     }
+    let has_next = payments_read.len() as u64 > first;
+    payments_read.truncate(first as usize);
+    refunds_of.truncate(first as usize);
     Ok(Page {
-        rows,
-        refunds,
+        rows: payments_read,
+        refunds: with_refunds.then_some(refunds_of),
         has_next,
     })
 }
 
-/// Runs `page` as a subquery with its refunds joined: one row per refund, or one with no
-/// refund for a payment without any; rows of one payment are consecutive.
-async fn with_their_refunds(
-    db: &impl ConnectionTrait,
+/// `page` as a subquery with its refunds joined: one row per refund, or one with no refund for
+/// a payment without any; rows of one payment are consecutive.
+fn with_their_refunds(
     page: sea_orm::Select<payments::Entity>,
-    columns: Columns,
-) -> Result<(Vec<payments::Model>, Vec<Vec<refunds::Model>>), ApiError> {
+) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::{
         sea_query::{Alias, ExprTrait},
-        FromQueryResult, IdenStatic, Iterable, QueryTrait,
+        IdenStatic, Iterable, QueryTrait,
     };
     let (p, r) = (Alias::new("p"), Alias::new("r"));
     let mut select = sea_orm::sea_query::Query::select();
-    // The page's own columns first, in the order the subquery selects them (the summary is
-    // decoded by position), then the refund's, prefixed.
+    // The page's own columns first, in the order the subquery selects them, then the refund's,
+    // prefixed: `rows` reads them by position.
     select.column((p.clone(), sea_orm::sea_query::Asterisk));
     for c in refunds::Column::iter() {
         select.expr_as(
@@ -1115,32 +1123,14 @@ async fn with_their_refunds(
         .order_by((p.clone(), payments::Column::Id), sea_orm::Order::Desc)
         .order_by((r.clone(), refunds::Column::CreatedAt), sea_orm::Order::Asc)
         .order_by((r, refunds::Column::Id), sea_orm::Order::Asc);
-    let statement = db.get_database_backend().build(&select);
-    let mut rows: Vec<payments::Model> = Vec::new();
-    let mut refunds_of: Vec<Vec<refunds::Model>> = Vec::new();
-    for result in db.query_all_raw(statement).await? {
-        let payment = match columns {
-            Columns::All => payments::Model::from_query_result(&result, "")?,
-            Columns::Summary => summary_row(result.try_get_many_by_index::<SummaryColumns>()?),
-        };
-        if rows.last().map(|last| last.id) != Some(payment.id) {
-            rows.push(payment);
-            refunds_of.push(Vec::new());
-        }
-        if let Some(refund) = refunds::Model::from_query_result_optional(&result, REFUND_PREFIX)? {
-            if let Some(of_last) = refunds_of.last_mut() {
-                of_last.push(refund);
-            }
-        }
-    }
-    Ok((rows, refunds_of))
+    select
 }
 
 /// Names the joined refund columns apart from the payment's (`id`, `amount`, … are in both).
 const REFUND_PREFIX: &str = "r_";
 
-/// The columns of `Columns::Summary`, in `SummaryColumns`' order.
-const SUMMARY_COLUMNS: [payments::Column; 11] = [
+/// The columns of `Columns::Summary`, in the order `rows` reads them.
+pub(crate) const SUMMARY_COLUMNS: [payments::Column; 11] = [
     payments::Column::Id,
     payments::Column::UserId,
     payments::Column::CustomerId,
@@ -1163,64 +1153,6 @@ pub enum Columns {
     /// placeholders, and callers must know it (`graphql::payments::Payment` reloads the row
     /// when such a field is asked for).
     Summary,
-}
-
-type SummaryColumns = (
-    Uuid,
-    String,
-    Option<Uuid>,
-    i64,
-    String,
-    PaymentStatus,
-    Option<String>,
-    Option<String>,
-    i64,
-    bool,
-    DateTime<Utc>,
-);
-
-fn summary_row(
-    (
-        id,
-        user_id,
-        customer_id,
-        amount,
-        currency,
-        status,
-        card_brand,
-        card_last4,
-        refunded,
-        disputed,
-        created_at,
-    ): SummaryColumns,
-) -> payments::Model {
-    payments::Model {
-        id,
-        user_id,
-        customer_id,
-        stripe_payment_intent_id: None,
-        stripe_idempotency_key: None,
-        amount,
-        currency,
-        status,
-        description: None,
-        card_brand,
-        card_last4,
-        failure_code: None,
-        failure_message: None,
-        amount_refunded: refunded,
-        refund_reserved: 0,
-        metadata: serde_json::Value::Null,
-        price_id: None,
-        subscription_id: None,
-        stripe_invoice_id: None,
-        disputed,
-        dispute_status: None,
-        dispute_amount: 0,
-        snapshot_at: created_at,
-        created_at,
-        updated_at: created_at,
-    }
 }
 
 /// Revenue of one currency over a period, in minor units.

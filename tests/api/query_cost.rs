@@ -219,3 +219,113 @@ async fn a_page_reads_the_same_refunds_as_each_payment_alone() {
         );
     }
 }
+
+/// `billing::payments::list` reads its rows by position (`billing::rows`): every field must
+/// come back as the ordinary entity read gives it, with refunds joined or not, for whole rows
+/// and for summaries (whose unread fields are placeholders).
+#[tokio::test]
+async fn a_page_reads_every_field_as_the_entity_does() {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    use tollgate::billing::payments::{list, Columns, PaymentFilter};
+
+    let app = crate::helpers::spawn_app().await;
+    let now = Utc::now();
+    let mut payment_rows = vec![];
+    let mut refund_rows = vec![];
+    for i in 0..6_i64 {
+        let id = Uuid::now_v7();
+        let at = now - Duration::seconds(100 - i);
+        payment_rows.push(payments::ActiveModel {
+            id: Set(id),
+            description: Set((i % 2 == 0).then(|| format!("order {i} \"x\""))),
+            card_brand: Set((i % 3 == 0).then(|| "visa".into())),
+            card_last4: Set((i % 3 == 0).then(|| "4242".into())),
+            failure_code: Set((i == 1).then(|| "card_declined".into())),
+            failure_message: Set((i == 1).then(|| "declined".into())),
+            metadata: Set(json!({"order": i, "tags": ["a", "b"]})),
+            stripe_idempotency_key: Set((i == 2).then(|| format!("key-{i}"))),
+            disputed: Set(i == 3),
+            dispute_status: Set((i == 3).then_some(entity::DisputeStatus::NeedsResponse)),
+            dispute_amount: Set(if i == 3 { 500 } else { 0 }),
+            refund_reserved: Set(i * 7),
+            status: Set(if i == 4 {
+                entity::PaymentStatus::PartiallyRefunded
+            } else {
+                entity::PaymentStatus::Succeeded
+            }),
+            snapshot_at: Set(at - Duration::seconds(1)),
+            created_at: Set(at),
+            updated_at: Set(at + Duration::seconds(3)),
+            ..crate::helpers::payment_row("erin", &format!("pi_fields_{i}"), 1000 + i, 10 * i)
+        });
+        for j in 0..(i % 3) {
+            let mut refund = succeeded_refund(id, format!("re_fields_{i}_{j}"), 10 + j, at);
+            if j == 1 {
+                refund.stripe_refund_id = Set(None);
+                refund.reason = Set(Some("duplicate".into()));
+                refund.status = Set(entity::RefundStatus::Failed);
+                refund.failure_reason = Set(Some("lost_or_stolen_card".into()));
+                refund.requested_by = Set(Some("erin".into()));
+                refund.created_at = Set(at + Duration::seconds(1));
+            }
+            refund_rows.push(refund);
+        }
+    }
+    insert(&app, payment_rows, refund_rows).await;
+
+    let expected = payments::Entity::find()
+        .filter(payments::Column::UserId.eq("erin"))
+        .order_by_desc(payments::Column::CreatedAt)
+        .all(app.db())
+        .await
+        .expect("payments");
+    let filter = PaymentFilter {
+        user_id: Some("erin".into()),
+        status: None,
+        currency: None,
+    };
+    for columns in [Columns::All, Columns::Summary] {
+        for with_refunds in [false, true] {
+            let page = list(app.db(), &filter, 5, None, columns, with_refunds)
+                .await
+                .expect("page");
+            assert!(page.has_next, "6 payments, pages of 5");
+            assert_eq!(page.rows.len(), 5);
+            for (i, (got, want)) in page.rows.iter().zip(&expected).enumerate() {
+                let want = match columns {
+                    Columns::All => want.clone(),
+                    // Placeholders where the summary reads nothing.
+                    Columns::Summary => payments::Model {
+                        stripe_payment_intent_id: None,
+                        stripe_idempotency_key: None,
+                        description: None,
+                        failure_code: None,
+                        failure_message: None,
+                        refund_reserved: 0,
+                        metadata: serde_json::Value::Null,
+                        price_id: None,
+                        subscription_id: None,
+                        stripe_invoice_id: None,
+                        dispute_status: None,
+                        dispute_amount: 0,
+                        snapshot_at: want.created_at,
+                        updated_at: want.created_at,
+                        ..want.clone()
+                    },
+                };
+                assert_eq!(got, &want, "{columns:?}, refunds {with_refunds}");
+                let refunds_alone = refunds::Entity::find()
+                    .filter(refunds::Column::PaymentId.eq(want.id))
+                    .order_by_asc(refunds::Column::CreatedAt)
+                    .order_by_asc(refunds::Column::Id)
+                    .all(app.db())
+                    .await
+                    .expect("refunds");
+                match &page.refunds {
+                    Some(refunds) => assert_eq!(refunds[i], refunds_alone, "{columns:?}"),
+                    None => assert!(!with_refunds),
+                }
+            }
+        }
+    }
+}
