@@ -47,6 +47,8 @@ pub struct AppStateInner {
     pub live: LiveHub,
     /// Rung when a webhook is stored, so the worker need not poll quickly.
     pub webhook_wakeup: Arc<Notify>,
+    /// Stores verified webhook deliveries, many per commit.
+    pub webhook_intake: Arc<webhooks::intake::Intake>,
     /// The GraphQL edge: schema behind its checks, authentication, rate limits, services.
     pub graphql: graphql::http::Edge,
     /// Set when shutdown begins; WebSockets (which graceful shutdown does not wait for) close
@@ -108,12 +110,14 @@ impl AppState {
             closing: closing_seen,
             web: web.clone(),
         });
+        let webhook_intake = Arc::new(webhooks::intake::Intake::new(db.clone()));
         Ok(AppState(Arc::new(AppStateInner {
             config,
             db,
             stripe,
             live,
             webhook_wakeup,
+            webhook_intake,
             graphql,
             closing,
             web,

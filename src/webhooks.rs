@@ -2,6 +2,7 @@
 //! id (a redelivery is a no-op), answer 2xx at once. Applying events is the worker's job.
 
 pub mod handlers;
+pub mod intake;
 pub mod signature;
 pub mod store;
 pub mod worker;
@@ -28,12 +29,14 @@ fn reject(status: StatusCode, reason: &str) -> Response {
 /// The event's id and type are stored, indexed and logged: they must look like Stripe's,
 /// whatever a signed body says (a leaked secret must not let anyone store 100 KB ids).
 pub fn check_envelope(event: &objects::Event) -> Result<(), &'static str> {
-    crate::stripe::ids::EventId::parse(&event.id)
-        .map_err(|_| "the event id is not a Stripe event id")?;
-    let type_ok = !event.kind.is_empty()
-        && event.kind.len() <= MAX_EVENT_TYPE_LEN
-        && event
-            .kind
+    check_id_and_type(&event.id, &event.kind)
+}
+
+fn check_id_and_type(id: &str, kind: &str) -> Result<(), &'static str> {
+    crate::stripe::ids::EventId::parse(id).map_err(|_| "the event id is not a Stripe event id")?;
+    let type_ok = !kind.is_empty()
+        && kind.len() <= MAX_EVENT_TYPE_LEN
+        && kind
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
     if !type_ok {
@@ -44,6 +47,29 @@ pub fn check_envelope(event: &objects::Event) -> Result<(), &'static str> {
 
 /// Longest event type accepted; Stripe's longest are about 60 characters.
 const MAX_EVENT_TYPE_LEN: usize = 100;
+
+/// What intake reads of an event: the envelope. `data.object` must be there (as in
+/// `objects::Event`) but is only skipped over; the worker reads it later from the stored body.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    created: i64,
+    #[allow(dead_code)]
+    data: EnvelopeData,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    livemode: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct EnvelopeData {
+    #[allow(dead_code)]
+    object: serde::de::IgnoredAny,
+}
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let secrets = &state.config.stripe.webhook_secrets;
@@ -73,16 +99,26 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let Ok(text) = std::str::from_utf8(&body) else {
         return reject(StatusCode::BAD_REQUEST, "body is not UTF-8");
     };
-    let event: objects::Event = match serde_json::from_str(text) {
+    let event: Envelope = match serde_json::from_str(text) {
         Ok(e) => e,
         Err(_) => return reject(StatusCode::BAD_REQUEST, "body is not a Stripe event"),
     };
-    if let Err(reason) = check_envelope(&event) {
+    if let Err(reason) = check_id_and_type(&event.id, &event.kind) {
         tracing::warn!(reason, "webhook envelope rejected");
         crate::metrics::webhook_delivery("rejected");
         return reject(StatusCode::BAD_REQUEST, reason);
     }
-    match store::insert(&state.db, &event, text, Utc::now()).await {
+    let received_at = Utc::now();
+    let delivery = intake::Delivery {
+        stripe_event_id: event.id.clone().into_owned(),
+        event_type: event.kind.clone().into_owned(),
+        payload: text.to_owned(),
+        api_version: event.api_version.clone(),
+        livemode: event.livemode,
+        stripe_created_at: objects::timestamp(event.created).unwrap_or(received_at),
+        received_at,
+    };
+    match state.webhook_intake.store(delivery).await {
         Ok(new) => {
             tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
             crate::metrics::webhook_delivery(if new { "received" } else { "duplicate" });

@@ -10,41 +10,6 @@ use crate::stripe::objects;
 
 pub use entity::WebhookEventStatus;
 
-/// Stores an event as received (`payload` is the exact body). Returns false when Stripe's
-/// event id was already stored: a redelivery.
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    event: &objects::Event,
-    payload: &str,
-    received_at: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let created = objects::timestamp(event.created).unwrap_or(received_at);
-    let row = webhook_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        stripe_event_id: Set(event.id.clone()),
-        event_type: Set(event.kind.clone()),
-        payload: Set(payload.to_string()),
-        api_version: Set(event.api_version.clone()),
-        livemode: Set(event.livemode),
-        stripe_created_at: Set(created),
-        received_at: Set(received_at),
-        status: Set(WebhookEventStatus::Pending),
-        attempts: Set(0),
-        next_attempt_at: Set(received_at),
-        processed_at: Set(None),
-        last_error: Set(None),
-    };
-    let inserted = webhook_events::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(webhook_events::Column::StripeEventId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(inserted == 1)
-}
-
 /// Records a side effect of `event` once; true when this call recorded it (so it should
 /// happen), false when an earlier delivery already did.
 pub async fn once(

@@ -180,3 +180,35 @@ async fn concurrent_deliveries_store_each_event_once() {
         61
     );
 }
+
+#[tokio::test]
+async fn an_event_without_its_object_is_refused() {
+    // Intake reads only the envelope, but an event without `data.object` is no event.
+    let app = spawn_app_with(|vars| {
+        vars.insert("WEBHOOK_WORKERS".into(), "0".into());
+    })
+    .await;
+    for body in [
+        json!({"id": "evt_no_data", "object": "event", "type": "customer.created", "created": 1}),
+        json!({"id": "evt_no_object", "object": "event", "type": "customer.created", "created": 1,
+            "data": {}}),
+        json!({"id": "evt_bad_created", "object": "event", "type": "customer.created",
+            "created": "yesterday", "data": {"object": {}}}),
+    ] {
+        let body = body.to_string();
+        let sig = sign(
+            WEBHOOK_SECRET,
+            chrono::Utc::now().timestamp(),
+            body.as_bytes(),
+        );
+        let res = app.post_webhook(&body, Some(&sig)).await;
+        assert_eq!(res.status(), 400, "{body}");
+    }
+    assert_eq!(
+        webhook_events::Entity::find()
+            .count(app.db())
+            .await
+            .expect("count"),
+        0
+    );
+}
