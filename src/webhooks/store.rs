@@ -1,7 +1,7 @@
 //! The event store: every verified delivery, keyed by Stripe's event id, so a redelivery is a
 //! no-op and nothing accepted is ever lost before the worker applies it.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use entity::{side_effects, webhook_events};
 use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use uuid::Uuid;
