@@ -16,10 +16,11 @@
 //! - `tests/api/compiled.rs` compares both paths byte for byte on the same data.
 
 use std::{
+    cell::Cell,
     collections::HashMap,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
     },
 };
 
@@ -48,22 +49,34 @@ use crate::{
     graphql::context::Services,
 };
 
-/// Distinct (document, operation name) pairs kept parsed. A client sending ever new documents
-/// empties the cache rather than growing it.
+/// Distinct (document, operation name) pairs kept parsed, and the query text they may hold
+/// in all. A client sending ever new documents empties the cache rather than growing it.
 const CAPACITY: usize = 256;
+const CAPACITY_BYTES: usize = 1024 * 1024;
+/// Fields a plan may collect in all (fragments expanded); a document past it is the executor's.
+const MAX_PLAN_FIELDS: usize = 2_000;
 
 /// Documents parsed once and kept with their plan, keyed by query text.
 #[derive(Default)]
 pub struct OperationCache {
-    entries: Mutex<HashMap<String, Vec<Arc<Prepared>>>>,
+    entries: Mutex<Entries>,
     compile: bool,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_query: HashMap<String, Vec<Arc<Prepared>>>,
+    bytes: usize,
 }
 
 /// A parsed document, for one operation name, and what this module made of it.
 pub struct Prepared {
     operation_name: Option<String>,
     pub doc: ExecutableDocument,
-    plan: Option<Plan>,
+    compile: bool,
+    /// Compiled once the document is known to be valid (never before: a document's cost is
+    /// counted, and it is refused if too large, before it can be validated).
+    plan: OnceLock<Option<Plan>>,
     /// Set once the document executed through async-graphql with no error.
     validated: AtomicBool,
 }
@@ -77,8 +90,8 @@ impl OperationCache {
         }
     }
 
-    /// The parsed document for this text and operation, parsing (and compiling) it the first
-    /// time. Parse errors are not kept.
+    /// The parsed document for this text and operation, parsing it the first time. Parse
+    /// errors are not kept.
     pub fn prepare(
         &self,
         query: &str,
@@ -88,22 +101,21 @@ impl OperationCache {
             return Ok(hit);
         }
         let doc = async_graphql::parser::parse_query(query)?;
-        let plan = if self.compile {
-            compile(&doc, operation_name)
-        } else {
-            None
-        };
         let prepared = Arc::new(Prepared {
             operation_name: operation_name.map(str::to_owned),
             doc,
-            plan,
+            compile: self.compile,
+            plan: OnceLock::new(),
             validated: AtomicBool::new(false),
         });
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
+            if entries.by_query.len() >= CAPACITY || entries.bytes + query.len() > CAPACITY_BYTES {
+                entries.by_query.clear();
+                entries.bytes = 0;
             }
+            entries.bytes += query.len();
             entries
+                .by_query
                 .entry(query.to_owned())
                 .or_default()
                 .push(prepared.clone());
@@ -114,6 +126,7 @@ impl OperationCache {
     fn lookup(&self, query: &str, operation_name: Option<&str>) -> Option<Arc<Prepared>> {
         let entries = self.entries.lock().ok()?;
         entries
+            .by_query
             .get(query)?
             .iter()
             .find(|p| p.operation_name.as_deref() == operation_name)
@@ -122,20 +135,19 @@ impl OperationCache {
 }
 
 impl Prepared {
-    /// The plan, when it may run: compiled, and the document known to be valid.
+    /// The plan, when it may run: the document known to be valid, and compiled.
     pub fn runnable(&self) -> Option<&Plan> {
+        if !self.compile || !self.validated.load(Ordering::Relaxed) {
+            return None;
+        }
         self.plan
+            .get_or_init(|| compile(&self.doc, self.operation_name.as_deref()))
             .as_ref()
-            .filter(|_| self.validated.load(Ordering::Relaxed))
     }
 
     /// Records that async-graphql executed this document without an error.
     pub fn mark_validated(&self) {
         self.validated.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_compiled(&self) -> bool {
-        self.plan.is_some()
     }
 }
 
@@ -271,8 +283,18 @@ struct Needs {
     refunds: bool,
 }
 
-fn compile(doc: &ExecutableDocument, operation_name: Option<&str>) -> Option<Plan> {
-    let operation = match (&doc.operations, operation_name) {
+/// The document being compiled, and how many more fields it may collect.
+struct Compiler<'a> {
+    doc: &'a ExecutableDocument,
+    fields_left: Cell<usize>,
+}
+
+fn compile(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Plan> {
+    let doc = &Compiler {
+        doc: document,
+        fields_left: Cell::new(MAX_PLAN_FIELDS),
+    };
+    let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => &op.node,
         (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
         // Named operations are kept by name even when there is one; without a name the
@@ -376,7 +398,7 @@ fn root_args(operation: &OperationDefinition, field: &Field, root: Root) -> Opti
 }
 
 fn edges(
-    doc: &ExecutableDocument,
+    doc: &Compiler<'_>,
     fields: &[&Field],
     needs: &mut Needs,
 ) -> Option<Vec<(Key, EdgeField)>> {
@@ -391,7 +413,7 @@ fn edges(
 }
 
 fn payment(
-    doc: &ExecutableDocument,
+    doc: &Compiler<'_>,
     fields: &[&Field],
     needs: &mut Needs,
 ) -> Option<Vec<(Key, PaymentField)>> {
@@ -427,7 +449,7 @@ fn payment(
     })
 }
 
-fn refund(doc: &ExecutableDocument, fields: &[&Field]) -> Option<Vec<(Key, RefundField)>> {
+fn refund(doc: &Compiler<'_>, fields: &[&Field]) -> Option<Vec<(Key, RefundField)>> {
     object(doc, &sets(fields)?, "Refund", |name, fields| {
         let leaf_field = match name {
             "__typename" => RefundField::Typename,
@@ -445,7 +467,7 @@ fn refund(doc: &ExecutableDocument, fields: &[&Field]) -> Option<Vec<(Key, Refun
     })
 }
 
-fn money(doc: &ExecutableDocument, fields: &[&Field]) -> Option<Vec<(Key, MoneyField)>> {
+fn money(doc: &Compiler<'_>, fields: &[&Field]) -> Option<Vec<(Key, MoneyField)>> {
     object(doc, &sets(fields)?, "Money", |name, fields| {
         leaf(
             fields,
@@ -483,7 +505,7 @@ fn sets<'a>(fields: &[&'a Field]) -> Option<Vec<&'a SelectionSet>> {
 /// The response keys of an object of type `on`, in order, each compiled by `each` from its
 /// field name and every field selected under that key (GraphQL merges them).
 fn object<'a, T>(
-    doc: &'a ExecutableDocument,
+    doc: &Compiler<'a>,
     sets: &[&'a SelectionSet],
     on: &str,
     mut each: impl FnMut(&str, &[&'a Field]) -> Option<T>,
@@ -507,7 +529,7 @@ fn object<'a, T>(
 /// GraphQL's field collection for a concrete type: fragments flattened, fields grouped by
 /// response key in first-seen order. Directives (`@skip`, `@include`) are the executor's.
 fn collect<'a>(
-    doc: &'a ExecutableDocument,
+    doc: &Compiler<'a>,
     set: &'a SelectionSet,
     on: &str,
     groups: &mut Vec<(Name, Vec<&'a Field>)>,
@@ -523,6 +545,8 @@ fn collect<'a>(
                 if !field.directives.is_empty() {
                     return None;
                 }
+                let left = doc.fields_left.get().checked_sub(1)?;
+                doc.fields_left.set(left);
                 let key = &field.response_key().node;
                 match groups.iter_mut().find(|(k, _)| k == key) {
                     Some((_, fields)) => fields.push(field),
@@ -542,7 +566,7 @@ fn collect<'a>(
             }
             Selection::FragmentSpread(spread) => {
                 let spread = &spread.node;
-                let fragment = &doc.fragments.get(&spread.fragment_name.node)?.node;
+                let fragment = &doc.doc.fragments.get(&spread.fragment_name.node)?.node;
                 if !spread.directives.is_empty()
                     || !fragment.directives.is_empty()
                     || fragment.type_condition.node.on.node != on
@@ -769,6 +793,72 @@ mod tests {
     fn compiles(query: &str) -> bool {
         let doc = async_graphql::parser::parse_query(query).expect("parses");
         compile(&doc, None).is_some()
+    }
+
+    #[test]
+    fn what_the_executor_keeps() {
+        for query in [
+            "{ payments { edges { node { id @include(if: true) } } } }",
+            "{ payments { totalCount } }",
+            "{ payments { edges { node { customer { id } } } } }",
+            "{ payments { edges { node { id } } } viewer { id } }",
+            "{ a: payments { edges { cursor } } b: payments { edges { cursor } } }",
+            "{ payments { edges { node { ... on Refund { id } } } } }",
+            "{ payments(first: 1, unknown: 2) { edges { cursor } } }",
+            "{ adminPayments { edges { node { amount } } } }",
+            "mutation { payments { edges { cursor } } }",
+            "subscription { paymentUpdated { id } }",
+            "query A { payments { edges { cursor } } } query B { payments { edges { cursor } } }",
+        ] {
+            assert!(!compiles(query), "{query}");
+        }
+    }
+
+    /// Fragments spread in fan-out multiply the fields collected; past the budget the plan is
+    /// abandoned rather than built (the executor and the cost check answer such documents).
+    #[test]
+    fn fragment_fan_out_is_bounded() {
+        let fan_out = |levels: usize| {
+            let mut query = String::from("{ payments { edges { node { ...F0 } } } }");
+            for i in 0..levels {
+                let next = i + 1;
+                query.push_str(&format!(
+                    " fragment F{i} on Payment {{ id ...F{next} a{i}: id ...F{next} }}"
+                ));
+            }
+            query.push_str(&format!(" fragment F{levels} on Payment {{ id }}"));
+            query
+        };
+        assert!(
+            compiles(&fan_out(4)),
+            "a few levels are an ordinary document"
+        );
+        let started = std::time::Instant::now();
+        assert!(!compiles(&fan_out(16)), "65,536 fields are past the budget");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_entries_and_bytes() {
+        let cache = OperationCache::new(true);
+        let big = format!(
+            "{{ payments {{ edges {{ cursor }} }} }} #{}",
+            "x".repeat(30_000)
+        );
+        for i in 0..100 {
+            cache.prepare(&format!("{big}{i}"), None).expect("parses");
+            let entries = cache.entries.lock().expect("lock");
+            assert!(entries.bytes <= CAPACITY_BYTES);
+        }
+        for i in 0..1_000 {
+            cache
+                .prepare(
+                    &format!("{{ payments {{ edges {{ cursor }} }} }} #{i}"),
+                    None,
+                )
+                .expect("parses");
+        }
+        assert!(cache.entries.lock().expect("lock").by_query.len() <= CAPACITY);
     }
 
     #[test]

@@ -93,11 +93,6 @@ impl Checked {
         request.set_parsed_query(prepared.doc.clone());
         (request, analysis, prepared)
     }
-
-    /// Whether this operation will run as a compiled plan (`compiled`).
-    pub fn is_compiled(&self) -> bool {
-        self.prepared.runnable().is_some()
-    }
 }
 
 /// How an operation was answered.
