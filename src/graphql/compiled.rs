@@ -19,7 +19,7 @@ use std::{
     cell::Cell,
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
 };
@@ -49,8 +49,10 @@ use crate::{
     graphql::context::Services,
 };
 
-/// Distinct (document, operation name) pairs kept parsed, and the query text they may hold
-/// in all. A client sending ever new documents empties the cache rather than growing it.
+/// Documents kept parsed, and the query text they may hold in all. Only documents that
+/// executed without error are kept (so each is within the cost and alias limits); when full,
+/// the least used go first, so a client sending ever new documents cannot push out the ones
+/// in steady use.
 const CAPACITY: usize = 256;
 const CAPACITY_BYTES: usize = 1024 * 1024;
 /// Fields a plan may collect in all (fragments expanded); a document past it is the executor's.
@@ -65,20 +67,23 @@ pub struct OperationCache {
 
 #[derive(Default)]
 struct Entries {
-    by_query: HashMap<String, Vec<Arc<Prepared>>>,
+    by_query: HashMap<Arc<str>, Vec<Arc<Prepared>>>,
+    count: usize,
     bytes: usize,
 }
 
 /// A parsed document, for one operation name, and what this module made of it.
 pub struct Prepared {
+    query: Arc<str>,
     operation_name: Option<String>,
     pub doc: ExecutableDocument,
     compile: bool,
-    /// Compiled once the document is known to be valid (never before: a document's cost is
-    /// counted, and it is refused if too large, before it can be validated).
+    /// Compiled on first use once the document is known to be valid.
     plan: OnceLock<Option<Plan>>,
     /// Set once the document executed through async-graphql with no error.
     validated: AtomicBool,
+    /// Requests that found it in the cache.
+    hits: AtomicU64,
 }
 
 impl OperationCache {
@@ -90,37 +95,27 @@ impl OperationCache {
         }
     }
 
-    /// The parsed document for this text and operation, parsing it the first time. Parse
-    /// errors are not kept.
+    /// The kept document for this text and operation, or the text parsed now. Parse errors
+    /// are the caller's.
     pub fn prepare(
         &self,
         query: &str,
         operation_name: Option<&str>,
     ) -> Result<Arc<Prepared>, async_graphql::parser::Error> {
         if let Some(hit) = self.lookup(query, operation_name) {
+            hit.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
         let doc = async_graphql::parser::parse_query(query)?;
-        let prepared = Arc::new(Prepared {
+        Ok(Arc::new(Prepared {
+            query: Arc::from(query),
             operation_name: operation_name.map(str::to_owned),
             doc,
             compile: self.compile,
             plan: OnceLock::new(),
             validated: AtomicBool::new(false),
-        });
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.by_query.len() >= CAPACITY || entries.bytes + query.len() > CAPACITY_BYTES {
-                entries.by_query.clear();
-                entries.bytes = 0;
-            }
-            entries.bytes += query.len();
-            entries
-                .by_query
-                .entry(query.to_owned())
-                .or_default()
-                .push(prepared.clone());
-        }
-        Ok(prepared)
+            hits: AtomicU64::new(0),
+        }))
     }
 
     fn lookup(&self, query: &str, operation_name: Option<&str>) -> Option<Arc<Prepared>> {
@@ -131,6 +126,61 @@ impl OperationCache {
             .iter()
             .find(|p| p.operation_name.as_deref() == operation_name)
             .cloned()
+    }
+
+    /// Keeps a document that executed without error (and marks it valid, so its plan may
+    /// run), making room by dropping the least used.
+    pub fn keep(&self, prepared: &Arc<Prepared>) {
+        prepared.validated.store(true, Ordering::Relaxed);
+        let size = prepared.query.len();
+        if size > CAPACITY_BYTES / 4 {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let kept = entries.by_query.get(&prepared.query).is_some_and(|all| {
+            all.iter()
+                .any(|p| p.operation_name == prepared.operation_name)
+        });
+        if kept {
+            return;
+        }
+        while entries.count >= CAPACITY || entries.bytes + size > CAPACITY_BYTES {
+            if !entries.drop_least_used() {
+                break;
+            }
+        }
+        entries.count += 1;
+        entries.bytes += size;
+        entries
+            .by_query
+            .entry(prepared.query.clone())
+            .or_default()
+            .push(prepared.clone());
+    }
+}
+
+impl Entries {
+    fn drop_least_used(&mut self) -> bool {
+        let least = self
+            .by_query
+            .iter()
+            .flat_map(|(query, all)| all.iter().map(move |p| (query, p)))
+            .min_by_key(|(_, p)| p.hits.load(Ordering::Relaxed))
+            .map(|(query, p)| (query.clone(), p.operation_name.clone()));
+        let Some((query, operation_name)) = least else {
+            return false;
+        };
+        if let Some(all) = self.by_query.get_mut(&query) {
+            all.retain(|p| p.operation_name != operation_name);
+            if all.is_empty() {
+                self.by_query.remove(&query);
+            }
+        }
+        self.count -= 1;
+        self.bytes -= query.len();
+        true
     }
 }
 
@@ -143,11 +193,6 @@ impl Prepared {
         self.plan
             .get_or_init(|| compile(&self.doc, self.operation_name.as_deref()))
             .as_ref()
-    }
-
-    /// Records that async-graphql executed this document without an error.
-    pub fn mark_validated(&self) {
-        self.validated.store(true, Ordering::Relaxed);
     }
 }
 
@@ -189,8 +234,12 @@ enum Arg {
     #[default]
     Absent,
     Literal(Value),
-    /// A variable, with its declared default.
-    Variable(Name, Option<Value>),
+    /// A variable, with its declared default and whether its type is non-null.
+    Variable {
+        name: Name,
+        default: Option<Value>,
+        required: bool,
+    },
 }
 
 impl Arg {
@@ -200,7 +249,16 @@ impl Arg {
             Arg::Literal(v) => Some(v.clone()),
             // An unset variable without a default leaves the argument unset. Every argument
             // compiled here treats unset and null alike (`first` falls back to 20 either way).
-            Arg::Variable(name, default) => variables.get(name).or(default.as_ref()).cloned(),
+            Arg::Variable {
+                name,
+                default,
+                required,
+            } => match variables.get(name).or(default.as_ref()) {
+                Some(v) => Some(v.clone()),
+                // A non-null variable left unset is a request error: the executor's to give.
+                None if *required => return Err(Fallback),
+                None => None,
+            },
         };
         T::parse(value).map_err(|_| Fallback)
     }
@@ -382,14 +440,15 @@ fn root_args(operation: &OperationDefinition, field: &Field, root: Root) -> Opti
                     .variable_definitions
                     .iter()
                     .find(|d| d.node.name.node == *var)?;
-                Arg::Variable(
-                    var.clone(),
-                    definition
+                Arg::Variable {
+                    name: var.clone(),
+                    default: definition
                         .node
                         .default_value
                         .as_ref()
                         .map(|d| d.node.clone()),
-                )
+                    required: !definition.node.var_type.node.nullable,
+                }
             }
             other => Arg::Literal(other.clone().into_const()?),
         };
@@ -839,26 +898,43 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_is_bounded_in_entries_and_bytes() {
+    fn the_cache_keeps_valid_documents_within_bounds_and_the_used_ones_longest() {
         let cache = OperationCache::new(true);
+        let hot = "{ payments { edges { cursor } } }";
+        let prepared = cache.prepare(hot, None).expect("parses");
+        assert!(prepared.runnable().is_none(), "not known valid yet");
+        assert!(
+            cache.lookup(hot, None).is_none(),
+            "kept only once it has run"
+        );
+        cache.keep(&prepared);
+        assert!(prepared.runnable().is_some());
+        for _ in 0..3 {
+            cache.prepare(hot, None).expect("parses");
+        }
         let big = format!(
             "{{ payments {{ edges {{ cursor }} }} }} #{}",
             "x".repeat(30_000)
         );
-        for i in 0..100 {
-            cache.prepare(&format!("{big}{i}"), None).expect("parses");
-            let entries = cache.entries.lock().expect("lock");
-            assert!(entries.bytes <= CAPACITY_BYTES);
-        }
         for i in 0..1_000 {
-            cache
-                .prepare(
-                    &format!("{{ payments {{ edges {{ cursor }} }} }} #{i}"),
-                    None,
-                )
-                .expect("parses");
+            let text = if i % 2 == 0 {
+                format!("{big}{i}")
+            } else {
+                format!("{{ payments {{ edges {{ cursor }} }} }} #{i}")
+            };
+            let other = cache.prepare(&text, None).expect("parses");
+            cache.keep(&other);
+            let entries = cache.entries.lock().expect("lock");
+            assert!(entries.bytes <= CAPACITY_BYTES && entries.count <= CAPACITY);
+            assert_eq!(
+                entries.count,
+                entries.by_query.values().map(Vec::len).sum::<usize>()
+            );
         }
-        assert!(cache.entries.lock().expect("lock").by_query.len() <= CAPACITY);
+        assert!(
+            cache.lookup(hot, None).is_some(),
+            "the document in use stays"
+        );
     }
 
     #[test]

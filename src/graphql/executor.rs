@@ -203,7 +203,7 @@ impl GuardedSchema {
     /// timeout must not cancel one between Stripe's answer and the local write. Queries: a
     /// future dropped mid-statement makes the pool close that connection, so a disconnecting
     /// client would cost a reconnect; finishing the statement is cheaper.
-    async fn execute_on_task(&self, request: Request, prepared: &Prepared) -> Response {
+    async fn execute_on_task(&self, request: Request, prepared: &Arc<Prepared>) -> Response {
         let schema = self.schema.clone();
         let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
         let response = match task.await {
@@ -217,8 +217,8 @@ impl GuardedSchema {
             }
         };
         if response.errors.is_empty() {
-            // Validated: a compiled plan of this document may run from now on.
-            prepared.mark_validated();
+            // Valid: kept parsed, and its compiled plan (if any) may run from now on.
+            self.operations.keep(prepared);
         }
         with_codes(response)
     }

@@ -14,7 +14,7 @@ use entity::webhook_events;
 use sea_orm::{
     sea_query::{OnConflict, Query},
     ActiveValue::Set,
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryTrait,
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryTrait, RuntimeErr,
 };
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
@@ -106,13 +106,15 @@ async fn writer(db: DatabaseConnection, queued: Arc<Mutex<mpsc::Receiver<Queued>
     }
 }
 
-/// Stores a batch and answers each delivery in it. When the batch's statement fails, each
-/// delivery is tried alone, so one bad row cannot fail the others.
+/// Stores a batch and answers each delivery in it. When the database refuses the batch's
+/// statement, each delivery is tried alone, so one bad row cannot fail the others. When the
+/// database is away, all of them fail at once (Stripe redelivers): trying each again would
+/// only queue more waiters on a pool that cannot connect.
 async fn write(db: &DatabaseConnection, batch: Vec<Queued>) {
     let result = insert(db, batch.iter().map(|q| &q.delivery)).await;
     match result {
         Ok(stored) => answer_all(batch, &stored),
-        Err(e) if batch.len() > 1 => {
+        Err(e) if batch.len() > 1 && refused_by_database(&e) => {
             tracing::warn!(error = %e, size = batch.len(), "webhook batch failed; storing one by one");
             for queued in batch {
                 let alone = insert(db, std::iter::once(&queued.delivery)).await;
@@ -183,4 +185,15 @@ async fn insert<'a>(
         .iter()
         .map(|row| row.try_get_by_index::<String>(0))
         .collect()
+}
+
+/// An error the database itself reported for the statement (a constraint, a bad value), as
+/// opposed to no connection, a timeout or a dropped socket.
+fn refused_by_database(e: &DbErr) -> bool {
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            matches!(err.as_ref(), sea_orm::sqlx::Error::Database(_))
+        }
+        _ => false,
+    }
 }

@@ -319,6 +319,16 @@ async fn compiled_pages_answer_byte_for_byte_what_the_executor_answers() {
             &alice,
             false,
         ),
+        case(
+            "CompiledMissingRequired",
+            format!(
+                "{}\n{MONEY}",
+                SPA_PAGE.replace("CompiledSpa", "CompiledMissingRequired")
+            ),
+            json!({}),
+            &alice,
+            false,
+        ),
         // Not compiled at all: directives, fields only the executor knows.
         case(
             "CompiledDirective",
