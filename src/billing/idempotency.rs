@@ -230,23 +230,31 @@ async fn renew(db: &impl ConnectionTrait, lease: &Lease) -> Result<(), ApiError>
 
 /// Runs `op`, renewing the lease every `RENEW_EVERY` until it finishes. A renewal that fails
 /// (the database briefly away) is logged and tried again at the next tick; `op` goes on.
+/// Renewals run beside `op`, never in its way: awaited inside `select!`'s handler, a renewal
+/// waiting out the pool's 5 s timeout paused `op` for as long, and with the database down a
+/// payment's own error answer came only after several such pauses (past the request timeout).
 async fn with_renewed_lease<T>(
     db: &impl ConnectionTrait,
     lease: &Lease,
     op: impl std::future::Future<Output = T>,
 ) -> T {
-    tokio::pin!(op);
-    let start = tokio::time::Instant::now() + RENEW_EVERY;
-    let mut ticks = tokio::time::interval_at(start, RENEW_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let renewals = async {
+        let start = tokio::time::Instant::now() + RENEW_EVERY;
+        let mut ticks = tokio::time::interval_at(start, RENEW_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = renew(db, lease).await {
+                tracing::warn!(error = %e, "could not renew an idempotency lease");
+            }
+        }
+    };
+    tokio::pin!(op, renewals);
     loop {
         tokio::select! {
             out = &mut op => return out,
-            _ = ticks.tick() => {
-                if let Err(e) = renew(db, lease).await {
-                    tracing::warn!(error = %e, "could not renew an idempotency lease");
-                }
-            }
+            // Never finishes: the loop above has no way out.
+            () = &mut renewals => {}
         }
     }
 }
