@@ -7,11 +7,13 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::{payments, refunds};
 use reqwest::StatusCode;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::ActiveValue::Set;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{payment_row, spawn_app, spawn_replica_with, TestApp};
+use crate::helpers::{
+    insert_payments_and_refunds, payment_row, spawn_app, spawn_replica_with, TestApp,
+};
 
 const MONEY: &str = "fragment MoneyFields on Money { amount minorUnits currency formatted }";
 
@@ -118,14 +120,7 @@ async fn seed(app: &TestApp) {
     for i in 0..2 {
         rows.push(payment_row("bob", &format!("pi_compiled_bob_{i}"), 777, 0));
     }
-    payments::Entity::insert_many(rows)
-        .exec(app.db())
-        .await
-        .expect("insert payments");
-    refunds::Entity::insert_many(refund_rows)
-        .exec(app.db())
-        .await
-        .expect("insert refunds");
+    insert_payments_and_refunds(app, rows, refund_rows).await;
 }
 
 /// One request's answer: status, content type and body text, exactly.

@@ -640,3 +640,20 @@ pub fn payment_row(
         updated_at: Set(now),
     }
 }
+
+/// Writes payment and refund rows directly (for tests about reading).
+pub async fn insert_payments_and_refunds(
+    app: &TestApp,
+    payment_rows: Vec<entity::payments::ActiveModel>,
+    refund_rows: Vec<entity::refunds::ActiveModel>,
+) {
+    use sea_orm::EntityTrait;
+    entity::payments::Entity::insert_many(payment_rows)
+        .exec(app.db())
+        .await
+        .expect("insert payments");
+    entity::refunds::Entity::insert_many(refund_rows)
+        .exec(app.db())
+        .await
+        .expect("insert refunds");
+}

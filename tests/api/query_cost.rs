@@ -11,25 +11,10 @@ use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app_custom;
+use crate::helpers::{insert_payments_and_refunds, spawn_app_custom};
 
 const PAGE: &str = "query($first: Int) { payments(first: $first) { totalCount edges { node {
     id amount { formatted } refunds { id amount { amount } } customer { stripeCustomerId } } } } }";
-
-async fn insert(
-    app: &crate::helpers::TestApp,
-    payment_rows: Vec<payments::ActiveModel>,
-    refund_rows: Vec<refunds::ActiveModel>,
-) {
-    payments::Entity::insert_many(payment_rows)
-        .exec(app.db())
-        .await
-        .expect("insert payments");
-    refunds::Entity::insert_many(refund_rows)
-        .exec(app.db())
-        .await
-        .expect("insert refunds");
-}
 
 /// A succeeded refund row of `payment`, written directly: these tests are about reading.
 fn succeeded_refund(
@@ -99,7 +84,7 @@ async fn a_page_of_fifty_costs_a_constant_number_of_statements() {
             refund_rows.push(succeeded_refund(id, format!("re_seed_{i}_{j}"), 100, at));
         }
     }
-    insert(&app, payment_rows, refund_rows).await;
+    insert_payments_and_refunds(&app, payment_rows, refund_rows).await;
 
     let mut costs = vec![];
     for first in [5, 50] {
@@ -171,7 +156,7 @@ async fn a_page_reads_the_same_refunds_as_each_payment_alone() {
             }
         }
     }
-    insert(&app, payment_rows, refund_rows).await;
+    insert_payments_and_refunds(&app, payment_rows, refund_rows).await;
 
     const REFUNDS: &str = "refunds { id status amount { minorUnits currency } createdAt }";
     // A summary selection and one that needs whole rows take different reads.
@@ -271,7 +256,7 @@ async fn a_page_reads_every_field_as_the_entity_does() {
             refund_rows.push(refund);
         }
     }
-    insert(&app, payment_rows, refund_rows).await;
+    insert_payments_and_refunds(&app, payment_rows, refund_rows).await;
 
     let expected = payments::Entity::find()
         .filter(payments::Column::UserId.eq("erin"))
