@@ -1066,7 +1066,7 @@ pub async fn list(
     for result in db.query_all_raw(statement).await? {
         let row = rows::Positional::new(&result);
         // Rows of one payment are consecutive; its first carries the payment.
-        let id: Uuid = result.try_get_by_index(0)?;
+        let id = row.payment_id()?;
         if payments_read.last().map(|last| last.id) != Some(id) {
             payments_read.push(row.payment(columns)?);
             refunds_of.push(Vec::new());

@@ -76,6 +76,11 @@ impl<'a> Positional<'a> {
         }
     }
 
+    /// The id of the payment at the start of the row (both column sets begin with it).
+    pub fn payment_id(&self) -> Result<uuid::Uuid, DbErr> {
+        self.get(0)
+    }
+
     /// The payment at the start of the row, read as `columns` selects it.
     pub fn payment(&self, columns: Columns) -> Result<payments::Model, DbErr> {
         match columns {
@@ -86,7 +91,7 @@ impl<'a> Positional<'a> {
 
     fn whole_payment(&self) -> Result<payments::Model, DbErr> {
         Ok(payments::Model {
-            id: self.get(0)?,
+            id: self.payment_id()?,
             user_id: self.get(1)?,
             customer_id: self.get(2)?,
             stripe_payment_intent_id: self.get(3)?,

@@ -59,7 +59,6 @@ const CAPACITY_BYTES: usize = 1024 * 1024;
 const MAX_PLAN_FIELDS: usize = 2_000;
 
 /// Documents parsed once and kept with their plan, keyed by query text.
-#[derive(Default)]
 pub struct OperationCache {
     entries: Mutex<Entries>,
     compile: bool,

@@ -82,19 +82,6 @@ pub struct Checked {
     prepared: Arc<Prepared>,
 }
 
-impl Checked {
-    /// The request with its parsed document, for async-graphql (which then skips parsing).
-    fn into_parts(self) -> (Request, Analysis, Arc<Prepared>) {
-        let Checked {
-            mut request,
-            analysis,
-            prepared,
-        } = self;
-        request.set_parsed_query(prepared.doc.clone());
-        (request, analysis, prepared)
-    }
-}
-
 /// How an operation was answered.
 pub enum Answer {
     /// By async-graphql's executor.
@@ -149,7 +136,11 @@ impl GuardedSchema {
 
     /// Runs a checked request through async-graphql, with whatever data it carries.
     pub async fn run(&self, checked: Checked) -> Response {
-        let (request, analysis, prepared) = checked.into_parts();
+        let Checked {
+            request,
+            analysis,
+            prepared,
+        } = checked;
         self.traced(&analysis, self.execute_on_task(request, &prepared))
             .await
     }
@@ -189,11 +180,10 @@ impl GuardedSchema {
                     Err(e) => tracing::error!(error = %e, "compiled operation task failed"),
                 }
             }
-            let mut request = request
+            let request = request
                 .data(RequestViewer(viewer))
                 .data(super::loaders::request_loader(services.db.clone()))
                 .data(services);
-            request.set_parsed_query(prepared.doc.clone());
             Answer::Executed(self.execute_on_task(request, &prepared).await)
         };
         self.traced(&analysis, work).await
@@ -203,7 +193,9 @@ impl GuardedSchema {
     /// timeout must not cancel one between Stripe's answer and the local write. Queries: a
     /// future dropped mid-statement makes the pool close that connection, so a disconnecting
     /// client would cost a reconnect; finishing the statement is cheaper.
-    async fn execute_on_task(&self, request: Request, prepared: &Arc<Prepared>) -> Response {
+    /// The request gets its parsed document here, so async-graphql does not parse it again.
+    async fn execute_on_task(&self, mut request: Request, prepared: &Arc<Prepared>) -> Response {
+        request.set_parsed_query(prepared.doc.clone());
         let schema = self.schema.clone();
         let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
         let response = match task.await {
@@ -290,7 +282,12 @@ impl GuardedSchema {
     /// Runs a checked request as a stream (subscriptions; a query yields one response) with
     /// the connection's data.
     pub fn stream(&self, checked: Checked, session: Arc<Data>) -> BoxStream<'static, Response> {
-        let (request, _, _) = checked.into_parts();
+        let Checked {
+            mut request,
+            prepared,
+            ..
+        } = checked;
+        request.set_parsed_query(prepared.doc.clone());
         self.schema
             .execute_stream_with_session_data(request, session)
             .map(with_codes)
