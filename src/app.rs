@@ -2,7 +2,6 @@
 
 use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, FromRef, State},
     http::{header, HeaderName, HeaderValue, Method, Request, StatusCode},
@@ -161,7 +160,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let mut router = Router::new()
         .merge(bounded)
-        .route("/graphql/ws", any(graphql_ws));
+        .route("/graphql/ws", any(graphql::ws::upgrade));
     if http.metrics && http.metrics_bind.is_none() {
         router = router.route("/metrics", get(local_metrics));
     }
@@ -300,88 +299,6 @@ async fn not_found() -> Response {
         "no such route",
     )
     .into_response()
-}
-
-/// GraphQL over WebSocket. `graphql-transport-ws` (the `graphql-ws` library's protocol, and
-/// the default when a client names none) is ours, in `graphql::ws`; the older
-/// subscriptions-transport-ws (subprotocol `graphql-ws`) is async-graphql's. Either way the
-/// token comes in `connection_init`, since browsers cannot set headers on WebSockets.
-async fn graphql_ws(
-    State(state): State<graphql::http::Edge>,
-    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    headers: axum::http::HeaderMap,
-    protocol: Result<GraphQLProtocol, StatusCode>,
-    upgrade: axum::extract::ws::WebSocketUpgrade,
-) -> Response {
-    let ip = graphql::http::client_ip(
-        &headers,
-        connect.map(|c| c.0 .0),
-        state.http.trusted_proxy_hops,
-    );
-    if let Err(limited) = state.rate_limits.ip(ip) {
-        return EdgeError::rate_limited(limited).into_response();
-    }
-    let offered: Vec<&str> = headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    let legacy = !offered.contains(&graphql::ws::PROTOCOL)
-        && offered.iter().any(|p| p.eq_ignore_ascii_case("graphql-ws"));
-    let upgrade = upgrade
-        .max_message_size(graphql::ws::MAX_MESSAGE_BYTES)
-        .max_frame_size(graphql::ws::MAX_MESSAGE_BYTES);
-    let Some(protocol) = protocol.ok().filter(|_| legacy) else {
-        return upgrade
-            .protocols([graphql::ws::PROTOCOL])
-            .on_upgrade(move |socket| graphql::ws::serve(socket, state));
-    };
-    upgrade
-        .protocols(["graphql-ws"])
-        .on_upgrade(move |socket| legacy_graphql_ws(socket, state, protocol))
-}
-
-/// subscriptions-transport-ws, for clients that still speak it (Apollo's old
-/// `SubscriptionClient`); async-graphql implements the protocol.
-async fn legacy_graphql_ws(
-    socket: axum::extract::ws::WebSocket,
-    state: graphql::http::Edge,
-    protocol: GraphQLProtocol,
-) {
-    use futures_util::{SinkExt, StreamExt};
-    let executor = state.executor.clone();
-    let mut closing = state.closing.clone();
-    let (mut sink, stream) = socket.split();
-    let mut watch = closing.clone();
-    let shutting_down = async move {
-        let _ = watch.wait_for(|c| *c).await;
-    };
-    let session = GraphQLWebSocket::new_with_pair(
-        &mut sink,
-        stream.take_until(shutting_down),
-        executor,
-        protocol,
-    )
-    .on_connection_init(move |payload| async move {
-        let token = crate::auth::token_from_connection_params(&payload);
-        let viewer = state
-            .auth
-            .from_header(token.as_deref())
-            .ok()
-            .flatten()
-            .ok_or_else(|| crate::error::ApiError::Unauthenticated.to_graphql())?;
-        Ok(graphql::ws::session_data(&state, viewer))
-    });
-    session.serve().await;
-    if *closing.borrow_and_update() {
-        let _ = sink
-            .send(axum::extract::ws::Message::Close(Some(
-                graphql::ws::Close::GoingAway.frame(),
-            )))
-            .await;
-    }
 }
 
 async fn healthz() -> &'static str {

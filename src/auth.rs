@@ -12,8 +12,12 @@ use crate::config::{JwtAlgorithm, JwtConfig, JwtKey};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
     pub user_id: String,
+    /// The token's `email` when it is a plausible address (see `plausible_email`).
     pub email: Option<String>,
     pub roles: Vec<String>,
+    /// The last moment the token is accepted (`exp` plus the leeway): a WebSocket session
+    /// opened with it ends then.
+    pub valid_until: SystemTime,
 }
 
 impl Viewer {
@@ -66,6 +70,7 @@ const MAX_SUB_LEN: usize = 255;
 pub struct Authenticator {
     key: DecodingKey,
     validation: Validation,
+    max_lifetime: Duration,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -123,7 +128,11 @@ impl Authenticator {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        Ok(Authenticator { key, validation })
+        Ok(Authenticator {
+            key,
+            validation,
+            max_lifetime: config.max_lifetime,
+        })
     }
 
     /// Verifies a raw token.
@@ -136,11 +145,40 @@ impl Authenticator {
                 "sub must be 1 to 255 printable characters".into(),
             ));
         }
+        self.check_lifetime(&claims, unix_now())?;
+        let email = claims.email.filter(|e| {
+            let plausible = plausible_email(e);
+            if !plausible {
+                // Never sent to Stripe or shown: an address with a CRLF in it is a header.
+                tracing::info!(sub = %claims.sub, "ignoring an implausible email claim");
+            }
+            plausible
+        });
         Ok(Viewer {
             user_id: claims.sub,
-            email: claims.email,
+            email,
             roles: claims.roles,
+            valid_until: UNIX_EPOCH + Duration::from_secs(claims.exp.saturating_add(LEEWAY_SECS)),
         })
+    }
+
+    /// A token may live at most `max_lifetime`: from `iat` when it has one (which must not be
+    /// in the future), else from now. `exp` itself is checked by `jsonwebtoken`.
+    fn check_lifetime(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+        let max = self.max_lifetime.as_secs();
+        let lifetime = match claims.iat {
+            Some(iat) if iat > now.saturating_add(LEEWAY_SECS) => {
+                return Err(AuthError::InvalidToken("iat is in the future".into()))
+            }
+            Some(iat) => claims.exp.saturating_sub(iat),
+            None => claims.exp.saturating_sub(now),
+        };
+        if lifetime > max {
+            return Err(AuthError::InvalidToken(format!(
+                "the token lives longer than the {max} s allowed"
+            )));
+        }
+        Ok(())
     }
 
     /// Verifies an `Authorization` header value. `Ok(None)` when there is no header.
@@ -188,13 +226,65 @@ pub fn token_from_connection_params(params: &serde_json::Value) -> Option<String
     })
 }
 
-/// A user id goes into indexes, logs and Stripe metadata: bounded and printable, no control
-/// characters (a newline in a log line forges the next one).
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Characters that change how text looks or reads without being seen: controls (Cc: a newline
+/// in a log line forges the next one), format characters (Cf: U+200B makes `ali\u{200b}ce` look
+/// like `alice`, U+202E reverses what follows) and the line and paragraph separators.
+fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+/// A user id goes into indexes, logs, admin views and Stripe metadata: bounded, no invisible
+/// characters, no surrounding space.
 fn valid_subject(sub: &str) -> bool {
-    !sub.is_empty()
-        && sub.len() <= MAX_SUB_LEN
-        && !sub.chars().any(|c| c.is_control())
-        && sub.trim() == sub
+    !sub.is_empty() && sub.len() <= MAX_SUB_LEN && !sub.chars().any(invisible) && sub.trim() == sub
+}
+
+/// Longest address SMTP carries (RFC 5321 §4.5.3.1.3 path limit, less the brackets).
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Whether an `email` claim looks like one mailbox: `local@domain`, no spaces, controls,
+/// invisible characters or the specials that make headers or lists of it (`<>()[],;:\"`), a
+/// domain of at least two dot-separated labels of letters, digits and inner hyphens. Not RFC
+/// 5322's whole grammar (quoted local parts are refused): enough that what reaches Stripe is
+/// an address and nothing else.
+pub fn plausible_email(email: &str) -> bool {
+    if email.len() > MAX_EMAIL_LEN {
+        return false;
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !invisible(c) && !"<>()[],;:\\\"@".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
 }
 
 /// Mints a development token with the configured HS256 secret.
@@ -243,6 +333,7 @@ mod tests {
             key: JwtKey::Secret(Secret::new("0123456789abcdef0123456789abcdef")),
             issuer: issuer.map(Into::into),
             audience: audience.map(Into::into),
+            max_lifetime: crate::config::DEFAULT_JWT_MAX_LIFETIME,
         }
     }
 
@@ -347,6 +438,98 @@ mod tests {
         }
         let long = hs_token(serde_json::json!({"sub": "x".repeat(256), "exp": exp()}));
         assert!(auth.verify(&long).is_err());
+    }
+
+    #[test]
+    fn subject_refuses_invisible_characters() {
+        let auth = Authenticator::new(&hs(None, None)).expect("auth");
+        // Format characters (zero-width space, joiners, bidi overrides and isolates, the BOM,
+        // soft hyphen, a tag character), line and paragraph separators, C1 controls.
+        for sub in [
+            "ali\u{200b}ce",
+            "ali\u{200d}ce",
+            "\u{202e}ecila",
+            "a\u{2066}b",
+            "\u{feff}alice",
+            "al\u{ad}ice",
+            "alice\u{e0041}",
+            "ali\u{2028}ce",
+            "ali\u{2029}ce",
+            "ali\u{85}ce",
+        ] {
+            let token = hs_token(serde_json::json!({"sub": sub, "exp": exp()}));
+            assert!(auth.verify(&token).is_err(), "{sub:?} accepted");
+        }
+        // Letters of any script, and inner spaces, are fine.
+        for sub in ["앨리스", "alice smith", "u-42|google"] {
+            let token = hs_token(serde_json::json!({"sub": sub, "exp": exp()}));
+            assert!(auth.verify(&token).is_ok(), "{sub:?} refused");
+        }
+    }
+
+    #[test]
+    fn lifetime_is_bounded_from_iat_or_from_now() {
+        let cfg = JwtConfig {
+            max_lifetime: Duration::from_secs(3_600),
+            ..hs(None, None)
+        };
+        let auth = Authenticator::new(&cfg).expect("auth");
+        let now = unix_now();
+        let verify = |claims: serde_json::Value| auth.verify(&hs_token(claims));
+        // The year 9999.
+        assert!(verify(serde_json::json!({"sub": "u", "exp": 253_402_300_799_u64})).is_err());
+        assert!(
+            verify(serde_json::json!({"sub": "u", "exp": 253_402_300_799_u64, "iat": now}))
+                .is_err()
+        );
+        assert!(verify(serde_json::json!({"sub": "u", "exp": now + 3_000})).is_ok());
+        assert!(verify(serde_json::json!({"sub": "u", "exp": now + 3_000, "iat": now})).is_ok());
+        // Issued two hours ago for three: too long, even with only an hour left.
+        let iat = now - 7_200;
+        assert!(verify(serde_json::json!({"sub": "u", "exp": iat + 10_800, "iat": iat})).is_err());
+        // Issued in the future.
+        assert!(
+            verify(serde_json::json!({"sub": "u", "exp": now + 3_000, "iat": now + 600})).is_err()
+        );
+        // The session ends where the token does, leeway included.
+        let viewer = verify(serde_json::json!({"sub": "u", "exp": now + 100})).expect("valid");
+        assert_eq!(
+            viewer.valid_until,
+            UNIX_EPOCH + Duration::from_secs(now + 100 + LEEWAY_SECS)
+        );
+    }
+
+    #[test]
+    fn implausible_emails_are_ignored() {
+        let auth = Authenticator::new(&hs(None, None)).expect("auth");
+        for email in [
+            "x@y\r\nBcc: z@w",
+            "x@y.com\nBcc: z@w.com",
+            "a b@example.com",
+            "<a@example.com>",
+            "a@example.com, b@example.com",
+            "alice",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a@exa_mple.com",
+            "a@-example.com",
+            "ali\u{200b}ce@example.com",
+            "\"quoted\"@example.com",
+        ] {
+            let token = hs_token(serde_json::json!({"sub": "u1", "exp": exp(), "email": email}));
+            let viewer = auth.verify(&token).expect("the token itself is fine");
+            assert_eq!(viewer.email, None, "{email:?} kept");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(!plausible_email(&long));
+        for email in [
+            "a@example.com",
+            "first.last+tag@mail.example.co.kr",
+            "김@예시.한국",
+        ] {
+            assert!(plausible_email(email), "{email:?} refused");
+        }
     }
 
     #[test]

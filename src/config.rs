@@ -163,6 +163,12 @@ pub struct StripeConfig {
 }
 
 impl StripeConfig {
+    /// Whether the key moves real money (a live secret or restricted key).
+    pub fn is_live(&self) -> bool {
+        let key = self.secret_key.expose();
+        key.starts_with("sk_live_") || key.starts_with("rk_live_")
+    }
+
     pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
         let secret_key = required(src, "STRIPE_SECRET_KEY")?;
         if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) {
@@ -261,7 +267,13 @@ pub struct JwtConfig {
     pub key: JwtKey,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// Longest a token may live (`JWT_MAX_LIFETIME_SECS`): `exp − iat`, or `exp − now` for a
+    /// token without `iat`. A token good until the year 9999 is a stolen token forever.
+    pub max_lifetime: Duration,
 }
+
+/// `JWT_MAX_LIFETIME_SECS` unless set: a day.
+pub const DEFAULT_JWT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl JwtConfig {
     pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
@@ -286,11 +298,22 @@ impl JwtConfig {
                 JwtKey::PublicKeyPem { path, pem }
             }
         };
+        let max_lifetime = match optional::<u64>(src, "JWT_MAX_LIFETIME_SECS")? {
+            None => DEFAULT_JWT_MAX_LIFETIME,
+            Some(0) => {
+                return Err(ConfigError::invalid(
+                    "JWT_MAX_LIFETIME_SECS",
+                    "must be at least 1 second",
+                ))
+            }
+            Some(secs) => Duration::from_secs(secs),
+        };
         Ok(JwtConfig {
             algorithm,
             key,
             issuer: var(src, "JWT_ISSUER"),
             audience: var(src, "JWT_AUDIENCE"),
+            max_lifetime,
         })
     }
 }
@@ -464,7 +487,7 @@ pub struct Config {
 impl Config {
     /// Everything `tollgate serve` needs.
     pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
-        Ok(Config {
+        let config = Config {
             database_url: database_url(src)?,
             bind_addr: parsed(src, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             stripe: StripeConfig::load(src)?,
@@ -475,7 +498,18 @@ impl Config {
             webhook_workers: optional(src, "WEBHOOK_WORKERS")?,
             http: HttpConfig::load(src)?,
             web: WebConfig::load(src)?,
-        })
+        };
+        if config.web.graphiql_token.is_some() && config.stripe.is_live() {
+            // `/settings.json` hands the token to every visitor: a demo convenience that, on
+            // a live account, gives anyone the powers of whoever the token names.
+            return Err(ConfigError {
+                var: "GRAPHIQL_DEFAULT_TOKEN",
+                problem: "must not be set with a live STRIPE_SECRET_KEY (sk_live_/rk_live_): \
+                          /settings.json gives it to every visitor"
+                    .into(),
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -636,5 +670,44 @@ mod tests {
             !debug.contains("sk_test_x") && !debug.contains(SECRET),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn a_graphiql_token_with_a_live_key_stops_start_up() {
+        for live in ["sk_live_abc", "rk_live_abc"] {
+            let pairs = vec![
+                ("STRIPE_SECRET_KEY", live),
+                ("JWT_SECRET", SECRET),
+                ("GRAPHIQL_DEFAULT_TOKEN", "eyJ.a.b"),
+            ];
+            let err = Config::load(&src(&pairs)).expect_err("refused");
+            let line = err.to_string();
+            assert!(
+                line.contains("GRAPHIQL_DEFAULT_TOKEN") && line.contains("STRIPE_SECRET_KEY"),
+                "{line}"
+            );
+            assert!(!line.contains('\n'), "one line: {line}");
+            // Without the token a live key starts.
+            assert!(Config::load(&src(&pairs[..2])).is_ok());
+        }
+        let mut test_key = minimal();
+        test_key.push(("GRAPHIQL_DEFAULT_TOKEN", "eyJ.a.b"));
+        assert!(Config::load(&src(&test_key)).is_ok());
+    }
+
+    #[test]
+    fn jwt_max_lifetime_defaults_to_a_day() {
+        let c = Config::load(&src(&minimal())).expect("loads");
+        assert_eq!(c.jwt.max_lifetime, Duration::from_secs(86_400));
+        let mut pairs = minimal();
+        pairs.push(("JWT_MAX_LIFETIME_SECS", "600"));
+        let c = Config::load(&src(&pairs)).expect("loads");
+        assert_eq!(c.jwt.max_lifetime, Duration::from_secs(600));
+        for bad in ["0", "-1", "soon"] {
+            let mut pairs = minimal();
+            pairs.push(("JWT_MAX_LIFETIME_SECS", bad));
+            let err = Config::load(&src(&pairs)).expect_err(bad);
+            assert_eq!(err.var, "JWT_MAX_LIFETIME_SECS");
+        }
     }
 }

@@ -10,9 +10,9 @@
 use std::{future::Future, sync::Arc};
 
 use async_graphql::{
-    futures_util::stream::{self, BoxStream, StreamExt},
+    futures_util::stream::{BoxStream, StreamExt},
     parser::types::OperationType,
-    Data, Executor, Request, Response, ServerError,
+    Data, Request, Response, ServerError,
 };
 use tracing::Instrument;
 
@@ -20,7 +20,7 @@ use super::{
     compiled::{Fallback, OperationCache, Prepared},
     context::{RequestViewer, Services},
     cost::{Analysis, CostError, CostModel, Limits, LIMITS},
-    TollgateSchema,
+    nesting, TollgateSchema,
 };
 use crate::error::ErrorCode;
 
@@ -116,6 +116,18 @@ impl GuardedSchema {
         }
         if request.query.trim().is_empty() {
             return Err(Refused::new(ErrorCode::BadRequest, "the query is empty"));
+        }
+        // Before the parser sees it: pest recurses into every bracket (see `nesting`).
+        nesting::check_document(&request.query, nesting::MAX_NESTING)
+            .map_err(|e| Refused::new(ErrorCode::QueryTooComplex, e.to_string()))?;
+        if nesting::variables_too_deep(&request.variables, nesting::MAX_NESTING) {
+            return Err(Refused::new(
+                ErrorCode::QueryTooComplex,
+                format!(
+                    "a variable nests deeper than {} levels",
+                    nesting::MAX_NESTING
+                ),
+            ));
         }
         let prepared = self
             .operations
@@ -303,6 +315,13 @@ fn kind_name(ty: OperationType) -> &'static str {
     }
 }
 
+/// A response is a request error when nothing executed: no data and no error from a field.
+pub fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
 /// Gives every error a `code`: async-graphql's own (validation, variable coercion) have none.
 /// Errors with no data are request errors, which only validation produces once parsing and
 /// cost checks have passed.
@@ -314,24 +333,4 @@ pub fn with_codes(mut response: Response) -> Response {
         }
     }
     response
-}
-
-impl Executor for GuardedSchema {
-    async fn execute(&self, request: Request) -> Response {
-        match self.check(request) {
-            Ok(checked) => self.run(checked).await,
-            Err(refused) => refused.into_response(),
-        }
-    }
-
-    fn execute_stream(
-        &self,
-        request: Request,
-        session_data: Option<Arc<Data>>,
-    ) -> BoxStream<'static, Response> {
-        match self.check(request) {
-            Ok(checked) => self.stream(checked, session_data.unwrap_or_default()),
-            Err(refused) => stream::once(async move { refused.into_response() }).boxed(),
-        }
-    }
 }

@@ -6,9 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use async_graphql::{
-    parser::types::OperationType, Request as GqlRequest, Response as GqlResponse, Variables,
-};
+use async_graphql::{Request as GqlRequest, Response as GqlResponse, Variables};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
@@ -21,7 +19,8 @@ use serde_json::{json, Value};
 
 use super::{
     context::Services,
-    executor::{Answer, Checked, GuardedSchema},
+    executor::{is_request_error, Answer, Checked, GuardedSchema},
+    guard::{Door, Refusal},
 };
 use crate::{
     auth::Authenticator,
@@ -313,9 +312,9 @@ pub async fn get(State(state): State<Edge>, req: Request) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The viewer of a bearer token (None without one), within their rate limit. A bad token is
-/// refused outright rather than treated as anonymous, so a client learns its session expired
-/// instead of seeing an empty history.
+/// The viewer of a bearer token (None without one). A bad token is refused outright rather
+/// than treated as anonymous, so a client learns its session expired instead of seeing an
+/// empty history.
 fn authenticate(
     state: &GraphqlEdge,
     headers: &HeaderMap,
@@ -323,17 +322,10 @@ fn authenticate(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let viewer = state.auth.from_header(authorization).map_err(|e| {
+    state.viewer_of(authorization).map_err(|e| {
         tracing::info!(reason = %e, "rejected bearer token");
         EdgeError::unauthenticated()
-    })?;
-    if let Some(v) = &viewer {
-        state
-            .rate_limits
-            .user(&v.user_id)
-            .map_err(EdgeError::rate_limited)?;
-    }
-    Ok(viewer)
+    })
 }
 
 /// GET must not change anything: mutations are POSTed.
@@ -370,21 +362,17 @@ async fn execute(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    let checked: Checked = match state.executor.check(request) {
-        Ok(c) => c,
-        Err(refused) => return Ok(render(refused.into_response(), mode, true)),
+    let door = if via_get {
+        Door::HttpGet
+    } else {
+        Door::HttpPost
     };
-    if checked.analysis.operation_type == OperationType::Mutation {
-        if via_get {
-            return Ok(mutation_over_get());
-        }
-        if let Some(v) = &viewer {
-            state
-                .rate_limits
-                .mutations(&v.user_id, checked.analysis.root_fields)
-                .map_err(EdgeError::rate_limited)?;
-        }
-    }
+    let checked: Checked = match state.admit(door, viewer.as_ref(), request) {
+        Ok(c) => c,
+        Err(Refusal::RateLimited(limited)) => return Err(EdgeError::rate_limited(limited)),
+        Err(Refusal::MutationOverGet) => return Ok(mutation_over_get()),
+        Err(Refusal::Refused(refused)) => return Ok(render(refused.into_response(), mode, true)),
+    };
     Ok(
         match state
             .executor
@@ -395,13 +383,6 @@ async fn execute(
             Answer::Compiled(body) => json_response(StatusCode::OK, mode, body),
         },
     )
-}
-
-/// A response is a request error when nothing executed: no data and no error from a field.
-fn is_request_error(response: &GqlResponse) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 fn render(response: GqlResponse, mode: Mode, refused: bool) -> Response {
