@@ -6,6 +6,7 @@
 mod bodies;
 mod injection;
 mod limits;
+mod nesting;
 mod other_users;
 mod query_cost;
 mod tokens;

@@ -8,46 +8,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, Ws};
-
-async fn send(ws: &mut Ws, message: Value) {
-    ws.send(Message::text(message.to_string()))
-        .await
-        .expect("send");
-}
-
-/// The next text message, as JSON.
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .expect("open")
-            .expect("readable");
-        match frame {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
-}
-
-/// Reads until the server closes; its close code and reason.
-async fn closed_with(ws: &mut Ws) -> (u16, String) {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("closed in time");
-        match frame {
-            Some(Ok(Message::Close(Some(close)))) => {
-                return (u16::from(close.code), close.reason.to_string())
-            }
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("error instead of a close frame: {e}"),
-        }
-    }
-}
+use crate::helpers::{
+    spawn_app, spawn_app_with, ws_closed_with as closed_with, ws_next_json as next_json,
+    ws_send as send, TestApp, Ws,
+};
 
 async fn acked(app: &TestApp, sub: &str, admin: bool) -> Ws {
     let mut ws = app.ws_connect().await;
