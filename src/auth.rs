@@ -15,8 +15,8 @@ pub struct Viewer {
     /// The token's `email` when it is a plausible address (see `plausible_email`).
     pub email: Option<String>,
     pub roles: Vec<String>,
-    /// The last moment the token is accepted (`exp` plus the leeway): a WebSocket session
-    /// opened with it ends then.
+    /// When the token stops being accepted (the second after `exp` plus the leeway, as
+    /// `jsonwebtoken` counts): a WebSocket session opened with it ends then.
     pub valid_until: SystemTime,
 }
 
@@ -61,8 +61,6 @@ pub enum AuthError {
     Key(String),
 }
 
-/// Clock skew tolerated on `exp`/`nbf`.
-const LEEWAY_SECS: u64 = 30;
 /// User ids longer than this are refused: they end up in indexes and logs.
 const MAX_SUB_LEN: usize = 255;
 
@@ -71,6 +69,8 @@ pub struct Authenticator {
     key: DecodingKey,
     validation: Validation,
     max_lifetime: Duration,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    leeway: u64,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -107,7 +107,7 @@ impl Authenticator {
         // Only the configured algorithm: a token signed with HS256 using the public key as the
         // secret, or with `alg: none`, never verifies.
         let mut validation = Validation::new(alg);
-        validation.leeway = LEEWAY_SECS;
+        validation.leeway = config.leeway.as_secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
         // A configured issuer or audience is required, not merely checked when present: a
@@ -132,6 +132,7 @@ impl Authenticator {
             key,
             validation,
             max_lifetime: config.max_lifetime,
+            leeway: config.leeway.as_secs(),
         })
     }
 
@@ -158,7 +159,8 @@ impl Authenticator {
             user_id: claims.sub,
             email,
             roles: claims.roles,
-            valid_until: UNIX_EPOCH + Duration::from_secs(claims.exp.saturating_add(LEEWAY_SECS)),
+            valid_until: UNIX_EPOCH
+                + Duration::from_secs(claims.exp.saturating_add(self.leeway).saturating_add(1)),
         })
     }
 
@@ -167,7 +169,7 @@ impl Authenticator {
     fn check_lifetime(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
         let max = self.max_lifetime.as_secs();
         let lifetime = match claims.iat {
-            Some(iat) if iat > now.saturating_add(LEEWAY_SECS) => {
+            Some(iat) if iat > now.saturating_add(self.leeway) => {
                 return Err(AuthError::InvalidToken("iat is in the future".into()))
             }
             Some(iat) => claims.exp.saturating_sub(iat),
@@ -334,6 +336,7 @@ mod tests {
             issuer: issuer.map(Into::into),
             audience: audience.map(Into::into),
             max_lifetime: crate::config::DEFAULT_JWT_MAX_LIFETIME,
+            leeway: Duration::from_secs(30),
         }
     }
 
@@ -495,7 +498,7 @@ mod tests {
         let viewer = verify(serde_json::json!({"sub": "u", "exp": now + 100})).expect("valid");
         assert_eq!(
             viewer.valid_until,
-            UNIX_EPOCH + Duration::from_secs(now + 100 + LEEWAY_SECS)
+            UNIX_EPOCH + Duration::from_secs(now + 100 + 30 + 1)
         );
     }
 

@@ -270,6 +270,8 @@ pub struct JwtConfig {
     /// Longest a token may live (`JWT_MAX_LIFETIME_SECS`): `exp − iat`, or `exp − now` for a
     /// token without `iat`. A token good until the year 9999 is a stolen token forever.
     pub max_lifetime: Duration,
+    /// Clock skew tolerated on `exp` and `nbf` (`JWT_LEEWAY_SECS`).
+    pub leeway: Duration,
 }
 
 /// `JWT_MAX_LIFETIME_SECS` unless set: a day.
@@ -314,6 +316,7 @@ impl JwtConfig {
             issuer: var(src, "JWT_ISSUER"),
             audience: var(src, "JWT_AUDIENCE"),
             max_lifetime,
+            leeway: Duration::from_secs(parsed(src, "JWT_LEEWAY_SECS", 30)?),
         })
     }
 }

@@ -11,6 +11,7 @@ mod other_users;
 mod query_cost;
 mod tokens;
 mod webhooks;
+mod websockets;
 
 use serde_json::Value;
 
