@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod compiled;
+pub mod completion;
 pub mod context;
 pub mod cost;
 pub mod executor;
@@ -15,6 +16,7 @@ pub mod money;
 pub mod nesting;
 pub mod payment_methods;
 pub mod payments;
+pub mod schema_types;
 pub mod subscriptions;
 pub mod viewer;
 pub mod webhooks;

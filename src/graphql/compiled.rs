@@ -76,6 +76,9 @@ pub struct Prepared {
     query: Arc<str>,
     operation_name: Option<String>,
     pub doc: ExecutableDocument,
+    /// The document as the executor runs it: with the hidden `__typename`s completion needs
+    /// on abstract types (`completion::with_typenames`); `None` when it runs as parsed.
+    executable: OnceLock<Option<ExecutableDocument>>,
     compile: bool,
     /// Compiled on first use once the document is known to be valid.
     plan: OnceLock<Option<Plan>>,
@@ -110,6 +113,7 @@ impl OperationCache {
             query: Arc::from(query),
             operation_name: operation_name.map(str::to_owned),
             doc,
+            executable: OnceLock::new(),
             compile: self.compile,
             plan: OnceLock::new(),
             validated: AtomicBool::new(false),
@@ -184,6 +188,19 @@ impl Entries {
 }
 
 impl Prepared {
+    /// The document the executor runs and completion reads (see `executable`).
+    pub fn executable(&self, types: &super::schema_types::SchemaTypes) -> &ExecutableDocument {
+        self.executable
+            .get_or_init(|| super::completion::with_typenames(types, &self.doc))
+            .as_ref()
+            .unwrap_or(&self.doc)
+    }
+
+    /// The operation name the document was prepared for.
+    pub fn operation_name(&self) -> Option<&str> {
+        self.operation_name.as_deref()
+    }
+
     /// The plan, when it may run: the document known to be valid, and compiled.
     pub fn runnable(&self) -> Option<&Plan> {
         if !self.compile || !self.validated.load(Ordering::Relaxed) {

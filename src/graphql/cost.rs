@@ -81,6 +81,9 @@ pub struct Analysis {
     pub operation_name: Option<String>,
     /// Root fields selected directly by the operation (fragments included).
     pub root_fields: usize,
+    /// The distinct response keys at the root, each with the field it names (fragments
+    /// expanded, directives not evaluated): a subscription must have exactly one.
+    pub root_keys: Vec<(String, String)>,
     pub cost: u64,
     pub depth: usize,
 }
@@ -245,6 +248,7 @@ impl CostModel {
             operation_type: operation.ty,
             operation_name: name,
             root_fields: walker.root_fields(&operation.selection_set.node, 0),
+            root_keys: walker.root_keys(&operation.selection_set.node),
             cost: figures.cost,
             depth: figures.depth,
         })
@@ -495,6 +499,36 @@ impl Walker<'_> {
                 .or_else(|| number.as_i64().map(|_| 1))
                 .unwrap_or(u64::MAX),
         )
+    }
+
+    /// The root's response keys and field names, through fragments.
+    fn root_keys(&self, set: &SelectionSet) -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut pending: Vec<(&SelectionSet, usize)> = vec![(set, 0)];
+        while let Some((set, nesting)) = pending.pop() {
+            if nesting > 8 {
+                continue;
+            }
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(f) => {
+                        let key = f.node.response_key().node.to_string();
+                        if !keys.iter().any(|(k, _)| *k == key) {
+                            keys.push((key, f.node.name.node.to_string()));
+                        }
+                    }
+                    Selection::InlineFragment(i) => {
+                        pending.push((&i.node.selection_set.node, nesting + 1));
+                    }
+                    Selection::FragmentSpread(s) => {
+                        if let Some(f) = self.doc.fragments.get(&s.node.fragment_name.node) {
+                            pending.push((&f.node.selection_set.node, nesting + 1));
+                        }
+                    }
+                }
+            }
+        }
+        keys
     }
 
     /// Root fields the operation selects, through fragments (for per-mutation rate limits).

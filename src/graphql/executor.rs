@@ -18,9 +18,12 @@ use tracing::Instrument;
 
 use super::{
     compiled::{Fallback, OperationCache, Prepared},
+    completion,
     context::{RequestViewer, Services},
     cost::{Analysis, CostError, CostModel, Limits, LIMITS},
-    nesting, TollgateSchema,
+    nesting,
+    schema_types::SchemaTypes,
+    TollgateSchema,
 };
 use crate::error::ErrorCode;
 
@@ -31,6 +34,8 @@ pub const MAX_QUERY_BYTES: usize = 32 * 1024;
 pub struct GuardedSchema {
     schema: TollgateSchema,
     model: Arc<CostModel>,
+    /// Output types, for completing responses by the spec (`completion`).
+    types: Arc<SchemaTypes>,
     limits: Limits,
     operations: Arc<OperationCache>,
 }
@@ -75,6 +80,29 @@ impl From<CostError> for Refused {
     }
 }
 
+/// A subscription selects exactly one root field, and not an introspection one (the spec's
+/// "Single root field", §5.2.3.1): each event answers one field, and a second non-null root
+/// would arrive missing. async-graphql does not check this.
+fn single_root_field(analysis: &Analysis) -> Result<(), Refused> {
+    if analysis.operation_type != OperationType::Subscription {
+        return Ok(());
+    }
+    match analysis.root_keys.as_slice() {
+        [(_, field)] if !field.starts_with("__") => Ok(()),
+        [(_, field)] => Err(Refused::new(
+            ErrorCode::GraphqlValidationFailed,
+            format!("a subscription's root field cannot be the introspection field `{field}`"),
+        )),
+        keys => Err(Refused::new(
+            ErrorCode::GraphqlValidationFailed,
+            format!(
+                "a subscription must select exactly one root field, not {}",
+                keys.len()
+            ),
+        )),
+    }
+}
+
 /// A request that passed the checks, with what they found and its parsed document.
 pub struct Checked {
     pub request: Request,
@@ -93,10 +121,12 @@ pub enum Answer {
 impl GuardedSchema {
     /// `compile`: run known query shapes as compiled plans (`compiled`).
     pub fn new(schema: TollgateSchema, compile: bool) -> anyhow::Result<Self> {
-        let model = CostModel::from_sdl(&schema.sdl())?;
+        let sdl = schema.sdl();
+        let model = CostModel::from_sdl(&sdl)?;
         Ok(GuardedSchema {
             schema,
             model: Arc::new(model),
+            types: Arc::new(SchemaTypes::from_sdl(&sdl)?),
             limits: LIMITS,
             operations: Arc::new(OperationCache::new(compile)),
         })
@@ -124,7 +154,7 @@ impl GuardedSchema {
             return Err(Refused::new(
                 ErrorCode::QueryTooComplex,
                 format!(
-                    "a variable nests deeper than {} levels",
+                    "a variable is nested too deep: more than {} levels",
                     nesting::MAX_NESTING
                 ),
             ));
@@ -139,6 +169,7 @@ impl GuardedSchema {
             &request.variables,
             &self.limits,
         )?;
+        single_root_field(&analysis)?;
         Ok(Checked {
             request,
             analysis,
@@ -207,7 +238,9 @@ impl GuardedSchema {
     /// client would cost a reconnect; finishing the statement is cheaper.
     /// The request gets its parsed document here, so async-graphql does not parse it again.
     async fn execute_on_task(&self, mut request: Request, prepared: &Arc<Prepared>) -> Response {
-        request.set_parsed_query(prepared.doc.clone());
+        let executable = prepared.executable(&self.types);
+        request.set_parsed_query(executable.clone());
+        let variables = request.variables.clone();
         let schema = self.schema.clone();
         let task = tokio::spawn(async move { schema.execute(request).await }.in_current_span());
         let response = match task.await {
@@ -224,6 +257,13 @@ impl GuardedSchema {
             // Valid: kept parsed, and its compiled plan (if any) may run from now on.
             self.operations.keep(prepared);
         }
+        let response = completion::complete(
+            &self.types,
+            executable,
+            prepared.operation_name(),
+            &variables,
+            response,
+        );
         with_codes(response)
     }
 
@@ -299,10 +339,18 @@ impl GuardedSchema {
             prepared,
             ..
         } = checked;
-        request.set_parsed_query(prepared.doc.clone());
+        request.set_parsed_query(prepared.executable(&self.types).clone());
+        let variables = request.variables.clone();
+        let types = self.types.clone();
         self.schema
             .execute_stream_with_session_data(request, session)
-            .map(with_codes)
+            .map(move |response| {
+                let executable = prepared.executable(&types);
+                let operation = prepared.operation_name();
+                with_codes(completion::complete(
+                    &types, executable, operation, &variables, response,
+                ))
+            })
             .boxed()
     }
 }

@@ -20,7 +20,7 @@ pub const MAX_NESTING: usize = 48;
 
 /// Why a document's nesting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the document nests deeper than {max} levels of brackets")]
+#[error("the document is nested too deep: more than {max} levels of brackets")]
 pub struct TooDeep {
     pub max: usize,
 }

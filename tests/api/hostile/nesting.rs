@@ -76,7 +76,10 @@ fn assert_too_deep(door: &str, what: &str, errors: &Value) {
         Some("QUERY_TOO_COMPLEX"),
         "{door} / {what}: {body:.300}"
     );
-    assert!(message.contains("nests"), "{door} / {what}: {message}");
+    assert!(
+        message.contains("nested too deep"),
+        "{door} / {what}: {message}"
+    );
 }
 
 async fn over_post(app: &TestApp, what: &str, document: &str) {
