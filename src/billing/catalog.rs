@@ -1,4 +1,8 @@
 //! The product catalog: products and prices live in Stripe and are mirrored here.
+//!
+//! - `admin`: creating products and prices from the admin API (validated, idempotent).
+
+pub mod admin;
 
 use std::collections::HashSet;
 
@@ -613,8 +617,9 @@ pub async fn sync_catalog_report(
     Ok(report)
 }
 
-/// A product to create in Stripe (admin).
-#[derive(Debug, Clone, Default)]
+/// A product to create in Stripe (admin). Serialised, it is the request's idempotency
+/// fingerprint.
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct NewProduct {
     pub name: String,
     pub description: Option<String>,
@@ -697,141 +702,6 @@ pub async fn create_price(
     let price: objects::Price = stripe.send(&req, idempotency_key).await?;
     let (row, _) = apply_price(db, &price, product.id, Utc::now()).await?;
     Ok(row)
-}
-
-/// Longest product name Stripe accepts… and that a storefront should show.
-const MAX_NAME_LEN: usize = 250;
-
-/// `create_product` for the admin API: validated input, errors users can act on.
-pub async fn create_product_checked(
-    db: &impl ConnectionTrait,
-    stripe: &StripeClient,
-    admin_id: &str,
-    new: &NewProduct,
-    idempotency_key: Option<&str>,
-) -> Result<products::Model, crate::error::ApiError> {
-    use crate::error::ApiError;
-    if new.name.trim().is_empty() || new.name.len() > MAX_NAME_LEN {
-        return Err(ApiError::invalid_input(
-            "name",
-            format!("1 to {MAX_NAME_LEN} characters"),
-        ));
-    }
-    if new.features.len() > 15
-        || new
-            .features
-            .iter()
-            .any(|f| f.trim().is_empty() || f.len() > 80)
-    {
-        return Err(ApiError::invalid_input(
-            "features",
-            "at most 15 features of 1 to 80 characters",
-        ));
-    }
-    let key = match idempotency_key {
-        Some(k) => crate::billing::idempotency::stripe_key_for(admin_id, k, "product")?,
-        None => crate::billing::idempotency::one_off_stripe_key("product")?,
-    };
-    create_product(db, stripe, new, Some(&key))
-        .await
-        .map_err(sync_error)
-}
-
-/// A recurrence as the admin API receives it.
-#[derive(Debug, Clone, Copy)]
-pub struct RecurrenceInput {
-    pub interval: PriceInterval,
-    pub interval_count: i32,
-}
-
-/// `create_price` for the admin API. `trial_period_days` is for recurring prices only, 1 to
-/// `MAX_TRIAL_DAYS`; anything else is `INVALID_INPUT` on the field `trialPeriodDays`, before
-/// Stripe is called.
-#[allow(clippy::too_many_arguments)]
-pub async fn create_price_checked(
-    db: &impl ConnectionTrait,
-    stripe: &StripeClient,
-    admin_id: &str,
-    product_id: &str,
-    amount: &str,
-    currency: &str,
-    recurring: Option<RecurrenceInput>,
-    trial_period_days: Option<i32>,
-    idempotency_key: Option<&str>,
-) -> Result<prices::Model, crate::error::ApiError> {
-    use crate::billing::subscriptions::MAX_TRIAL_DAYS;
-    use crate::error::ApiError;
-    use crate::money::{Currency, Money};
-    const TRIAL_FIELD: &str = "trialPeriodDays";
-    let product_uuid = Uuid::parse_str(product_id).map_err(|_| ApiError::NotFound("product"))?;
-    let product = products::Entity::find_by_id(product_uuid)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("product"))?;
-    let currency = Currency::parse(currency).map_err(|e| ApiError::money("currency", e))?;
-    let money =
-        Money::parse_chargeable(amount, &currency).map_err(|e| ApiError::money("amount", e))?;
-    let trial_period_days = match (trial_period_days, &recurring) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(ApiError::invalid_input(
-                TRIAL_FIELD,
-                "only a recurring price can offer a trial",
-            ))
-        }
-        (Some(days), Some(_)) => Some(
-            u32::try_from(days)
-                .ok()
-                .filter(|d| (1..=MAX_TRIAL_DAYS).contains(d))
-                .ok_or_else(|| {
-                    ApiError::invalid_input(TRIAL_FIELD, format!("1 to {MAX_TRIAL_DAYS} days"))
-                })?,
-        ),
-    };
-    let recurrence = match recurring {
-        None => None,
-        Some(r) => {
-            // Stripe's limit: at most one year between charges.
-            let max = match r.interval {
-                PriceInterval::Day => 365,
-                PriceInterval::Week => 52,
-                PriceInterval::Month => 12,
-                PriceInterval::Year => 1,
-            };
-            if r.interval_count < 1 || r.interval_count > max {
-                return Err(ApiError::invalid_input(
-                    "recurring.intervalCount",
-                    format!("1 to {max} for {} prices (at most a year)", r.interval),
-                ));
-            }
-            Some(Recurrence {
-                interval: r.interval,
-                interval_count: r.interval_count.unsigned_abs(),
-                trial_period_days,
-            })
-        }
-    };
-    let key = match idempotency_key {
-        Some(k) => crate::billing::idempotency::stripe_key_for(admin_id, k, "price")?,
-        None => crate::billing::idempotency::one_off_stripe_key("price")?,
-    };
-    create_price(
-        db,
-        stripe,
-        &product,
-        &money,
-        recurrence.as_ref(),
-        Some(&key),
-    )
-    .await
-    .map_err(sync_error)
-}
-
-fn sync_error(e: SyncError) -> crate::error::ApiError {
-    match e {
-        SyncError::Stripe(s) => s.into(),
-        SyncError::Db(d) => d.into(),
-    }
 }
 
 /// Tollgate's id of a mirrored product, by Stripe id.

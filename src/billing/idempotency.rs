@@ -83,6 +83,28 @@ impl Scope {
     }
 }
 
+/// The scope of a request when the client sent a key (validated: 1 to 255 printable
+/// characters, so an empty key is `INVALID_INPUT` on every mutation), `None` without one.
+pub fn scope(
+    user_id: &str,
+    key: Option<&str>,
+    operation: &'static str,
+    request: &impl Serialize,
+) -> Result<Option<Scope>, ApiError> {
+    key.map(|k| Scope::new(user_id, k, operation, request))
+        .transpose()
+}
+
+/// The Stripe idempotency key for one step of a request: derived from the client's key when
+/// it sent one (the same on every retry), fresh otherwise (still retry-safe within this
+/// request).
+pub fn stripe_key(scope: Option<&Scope>, step: &str) -> Result<IdempotencyKey, ApiError> {
+    match scope {
+        Some(scope) => scope.stripe_key(step),
+        None => one_off_stripe_key(step),
+    }
+}
+
 pub fn stripe_key_for(user_id: &str, key: &str, step: &str) -> Result<IdempotencyKey, ApiError> {
     let mut hash = Sha256::new();
     hash.update(user_id.as_bytes());

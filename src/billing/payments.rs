@@ -291,9 +291,12 @@ pub async fn create_payment_intent(
     input: NewPayment,
     idempotency_key: Option<&str>,
 ) -> Result<Changed<(payments::Model, Option<String>)>, ApiError> {
-    let scope = idempotency_key
-        .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createPaymentIntent", &input))
-        .transpose()?;
+    let scope = idempotency::scope(
+        &viewer.user_id,
+        idempotency_key,
+        "createPaymentIntent",
+        &input,
+    )?;
     let outcome = idempotency::run(db, scope.as_ref(), || async {
         let (money, price_id) = validate(db, &input).await?;
         let metadata = validate_metadata(input.metadata.as_ref())?;
@@ -301,10 +304,7 @@ pub async fn create_payment_intent(
         if let Some(pm) = &input.payment_method_id {
             check_payment_method(db, customer.id, pm).await?;
         }
-        let stripe_key = match &scope {
-            Some(s) => s.stripe_key("pi")?,
-            None => idempotency::one_off_stripe_key("pi")?,
-        };
+        let stripe_key = idempotency::stripe_key(scope.as_ref(), "pi")?;
         // Derived from the Stripe key: a retry sends identical parameters, as Stripe requires.
         let payment_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, stripe_key.as_str().as_bytes());
         let origin = Origin {
@@ -845,19 +845,11 @@ pub async fn confirm_payment(
         payment_id: &'a str,
         payment_method_id: &'a PaymentMethodId,
     }
-    let scope = idempotency_key
-        .map(|k| {
-            idempotency::Scope::new(
-                &viewer.user_id,
-                k,
-                "confirmPayment",
-                &Request {
-                    payment_id,
-                    payment_method_id,
-                },
-            )
-        })
-        .transpose()?;
+    let request = Request {
+        payment_id,
+        payment_method_id,
+    };
+    let scope = idempotency::scope(&viewer.user_id, idempotency_key, "confirmPayment", &request)?;
     let outcome = idempotency::run(db, scope.as_ref(), || async {
         let payment = find_for_viewer(db, viewer, payment_id).await?;
         if payment.user_id != viewer.user_id {
@@ -873,10 +865,7 @@ pub async fn confirm_payment(
         if let Some(customer_id) = payment.customer_id {
             check_payment_method(db, customer_id, payment_method_id).await?;
         }
-        let key = match &scope {
-            Some(s) => s.stripe_key("confirm")?,
-            None => idempotency::one_off_stripe_key("confirm")?,
-        };
+        let key = idempotency::stripe_key(scope.as_ref(), "confirm")?;
         let request = req::ConfirmPaymentIntent::new(stripe_id(&payment)?)
             .payment_method(payment_method_id.as_str())
             .expand(expansions());

@@ -97,9 +97,7 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
     request: RefundRequest,
     idempotency_key: Option<&str>,
 ) -> Result<Changed<refunds::Model>, ApiError> {
-    let scope = idempotency_key
-        .map(|k| idempotency::Scope::new(&viewer.user_id, k, "refundPayment", &request))
-        .transpose()?;
+    let scope = idempotency::scope(&viewer.user_id, idempotency_key, "refundPayment", &request)?;
     let refund_id = idempotency::run(db, scope.as_ref(), || async {
         let payment = payments::find_for_viewer(db, viewer, &request.payment_id).await?;
         authorise(viewer, &payment, owner_window)?;
@@ -108,10 +106,7 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
                 "the payment has not been made".into(),
             ));
         };
-        let key = match &scope {
-            Some(s) => s.stripe_key("refund")?,
-            None => idempotency::one_off_stripe_key("refund")?,
-        };
+        let key = idempotency::stripe_key(scope.as_ref(), "refund")?;
         let refund_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_str().as_bytes());
         let refund = match refunds::Entity::find_by_id(refund_id).one(db).await? {
             // A retry of a refund whose outcome was unknown: ask Stripe again, same key.

@@ -132,14 +132,14 @@ pub async fn create_subscription(
     input: NewSubscription,
     idempotency_key: Option<&str>,
 ) -> Result<Changed<(subscriptions::Model, Option<String>)>, ApiError> {
-    let scope = idempotency_key
-        .map(|k| idempotency::Scope::new(&viewer.user_id, k, "createSubscription", &input))
-        .transpose()?;
+    let scope = idempotency::scope(
+        &viewer.user_id,
+        idempotency_key,
+        "createSubscription",
+        &input,
+    )?;
     let outcome = idempotency::run(db, scope.as_ref(), || async {
-        let stripe_key = match &scope {
-            Some(s) => s.stripe_key("sub")?,
-            None => idempotency::one_off_stripe_key("sub")?,
-        };
+        let stripe_key = idempotency::stripe_key(scope.as_ref(), "sub")?;
         subscribe(db, stripe, viewer, &input, &stripe_key).await
     })
     .await?;
@@ -625,7 +625,9 @@ pub async fn resume(
     ))
 }
 
-/// Moves a subscription to another recurring price of the same currency.
+/// Moves a subscription to another recurring price of the same currency. With a key, a
+/// repeat answers the same subscription and one with another request is
+/// `IDEMPOTENCY_KEY_REUSED`, as for every mutation that takes one.
 pub async fn change_price(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
@@ -635,25 +637,65 @@ pub async fn change_price(
     prorate: bool,
     idempotency_key: Option<&str>,
 ) -> Result<Changed<subscriptions::Model>, ApiError> {
-    let row = owned(db, viewer, id).await?;
+    let request = PriceChange {
+        subscription_id: id,
+        price_id,
+        prorate,
+    };
+    let scope = idempotency::scope(
+        &viewer.user_id,
+        idempotency_key,
+        "changeSubscriptionPrice",
+        &request,
+    )?;
+    let changed = idempotency::run(db, scope.as_ref(), || {
+        reprice(db, stripe, viewer, &request, scope.as_ref())
+    })
+    .await?;
+    let row = subscriptions::Entity::find_by_id(changed)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    Ok(Changed::new(
+        row.clone(),
+        vec![LiveEvent::subscription(&row)],
+    ))
+}
+
+/// A price change as the client asked for it: its idempotency fingerprint.
+#[derive(Serialize)]
+struct PriceChange<'a> {
+    subscription_id: &'a str,
+    price_id: &'a str,
+    prorate: bool,
+}
+
+/// `change_price`'s work: checks, the item swapped at Stripe, the answer applied; the
+/// subscription's id.
+async fn reprice(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    change: &PriceChange<'_>,
+    scope: Option<&idempotency::Scope>,
+) -> Result<Uuid, ApiError> {
+    let row = owned(db, viewer, change.subscription_id).await?;
     if !row.status.grants_access() && row.status != SubscriptionStatus::PastDue {
         return Err(ApiError::invalid_input(
             "subscriptionId",
             format!("a {} subscription cannot change price", row.status),
         ));
     }
-    let price = recurring_price(db, price_id).await?;
+    let price = recurring_price(db, change.price_id).await?;
     let current = match row.price_id {
         Some(p) => prices::Entity::find_by_id(p).one(db).await?,
         None => None,
     };
-    if let Some(current) = &current {
-        if current.currency != price.currency {
-            return Err(ApiError::invalid_input(
-                "priceId",
-                "the new price must be in the subscription's currency",
-            ));
-        }
+    if current.is_some_and(|current| current.currency != price.currency) {
+        return Err(ApiError::invalid_input(
+            "priceId",
+            "the new price must be in the subscription's currency",
+        ));
     }
     let live: objects::Subscription = stripe
         .send(
@@ -669,23 +711,16 @@ pub async fn change_price(
     let mut update = req::UpdateSubscriptionItems::new();
     update.id = Some(item.id.clone());
     update.price = Some(price.stripe_price_id.clone());
-    let request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
+    let stripe_request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
         .items(vec![update])
-        .proration_behavior(if prorate {
+        .proration_behavior(if change.prorate {
             req::UpdateSubscriptionProrationBehavior::CreateProrations
         } else {
             req::UpdateSubscriptionProrationBehavior::None
         });
-    let key = match idempotency_key {
-        Some(k) => idempotency::stripe_key_for(&viewer.user_id, k, "reprice")?,
-        None => idempotency::one_off_stripe_key("reprice")?,
-    };
-    let sub: objects::Subscription = stripe.send(&request, Some(&key)).await?;
-    let row = apply(db, &sub, Utc::now(), None).await?;
-    Ok(Changed::new(
-        row.clone(),
-        vec![LiveEvent::subscription(&row)],
-    ))
+    let key = idempotency::stripe_key(scope, "reprice")?;
+    let sub: objects::Subscription = stripe.send(&stripe_request, Some(&key)).await?;
+    Ok(apply(db, &sub, Utc::now(), None).await?.id)
 }
 
 /// Subscriptions, newest first, by owner and status.

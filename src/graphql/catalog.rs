@@ -246,7 +246,7 @@ impl CatalogMutation {
             features: input.features,
             metadata: Default::default(),
         };
-        let product = catalog::create_product_checked(
+        let product = catalog::admin::create_product_as_admin(
             &svc.db,
             &svc.stripe,
             &viewer.user_id,
@@ -264,19 +264,21 @@ impl CatalogMutation {
     async fn create_price(&self, ctx: &Context<'_>, input: CreatePriceInput) -> GqlResult<Price> {
         let viewer = context::admin(ctx)?;
         let svc = context::services(ctx)?;
-        let recurring = input.recurring.map(|r| catalog::RecurrenceInput {
-            interval: r.interval.into(),
-            interval_count: r.interval_count,
-        });
-        let price = catalog::create_price_checked(
+        let new = catalog::admin::NewPrice {
+            product_id: input.product_id.to_string(),
+            amount: input.amount,
+            currency: input.currency,
+            recurring: input.recurring.map(|r| catalog::admin::RecurrenceInput {
+                interval: r.interval.into(),
+                interval_count: r.interval_count,
+            }),
+            trial_period_days: input.trial_period_days,
+        };
+        let price = catalog::admin::create_price_as_admin(
             &svc.db,
             &svc.stripe,
             &viewer.user_id,
-            &input.product_id,
-            &input.amount,
-            &input.currency,
-            recurring,
-            input.trial_period_days,
+            &new,
             input.idempotency_key.as_deref(),
         )
         .await?;

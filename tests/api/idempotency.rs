@@ -185,3 +185,180 @@ async fn a_long_request_renews_its_lease_while_it_runs() {
         "{done:?}"
     );
 }
+
+const CREATE_PRODUCT: &str =
+    "mutation($input: CreateProductInput!) { createProduct(input: $input) { id name } }";
+const CREATE_PRICE: &str =
+    "mutation($input: CreatePriceInput!) { createPrice(input: $input) { id unitAmount { minorUnits } } }";
+const CHANGE_PRICE: &str = "mutation($input: ChangeSubscriptionPriceInput!) {
+    changeSubscriptionPrice(input: $input) { id price { id } } }";
+
+/// The same key twice: the same answer; with another request: `IDEMPOTENCY_KEY_REUSED` (it
+/// was `INTERNAL` with a backtrace for products and prices, Stripe's own refusal passed on).
+async fn replays_and_refuses(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    mutation: &str,
+    field: &str,
+    input: Value,
+    other: Value,
+) {
+    let first = app
+        .graphql(mutation, json!({"input": input}), Some(token))
+        .await;
+    assert!(first["errors"].is_null(), "{field}: {first}");
+    let again = app
+        .graphql(mutation, json!({"input": input}), Some(token))
+        .await;
+    assert_eq!(
+        first["data"][field]["id"], again["data"][field]["id"],
+        "{field}: {again}"
+    );
+    let reused = app
+        .graphql(mutation, json!({"input": other}), Some(token))
+        .await;
+    assert_eq!(
+        error_code(&reused),
+        Some("IDEMPOTENCY_KEY_REUSED"),
+        "{field}: {reused}"
+    );
+    assert!(reused["data"].is_null(), "{field}: {reused}");
+}
+
+#[tokio::test]
+async fn catalog_and_plan_change_mutations_replay_and_refuse_a_reused_key() {
+    let app = spawn_app().await;
+    let admin = app.token("catalog-admin", true);
+    let product = json!({"name": "Seats", "idempotencyKey": "p-1"});
+    let other_product = json!({"name": "Other", "idempotencyKey": "p-1"});
+    replays_and_refuses(
+        &app,
+        &admin,
+        CREATE_PRODUCT,
+        "createProduct",
+        product.clone(),
+        other_product,
+    )
+    .await;
+    let products = app.emulator.get("/v1/products?limit=100").await.1;
+    let named: Vec<&Value> = products["data"]
+        .as_array()
+        .map(|all| all.iter().filter(|p| p["name"] == "Seats").collect())
+        .unwrap_or_default();
+    assert_eq!(named.len(), 1, "one product at Stripe");
+    let product_id = app
+        .graphql(CREATE_PRODUCT, json!({"input": product}), Some(&admin))
+        .await["data"]["createProduct"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let price = |amount: &str| {
+        json!({"productId": product_id, "amount": amount, "currency": "usd",
+               "recurring": {"interval": "MONTH"}, "idempotencyKey": "pr-1"})
+    };
+    replays_and_refuses(
+        &app,
+        &admin,
+        CREATE_PRICE,
+        "createPrice",
+        price("9.00"),
+        price("19.00"),
+    )
+    .await;
+
+    // A plan change: subscribe to the first price, change to a second one with a key.
+    let basic = app
+        .graphql(CREATE_PRICE, json!({"input": price("9.00")}), Some(&admin))
+        .await["data"]["createPrice"]["id"]
+        .as_str()
+        .expect("price")
+        .to_string();
+    let second = |amount: &str, key: &str| {
+        json!({"input": {"productId": product_id, "amount": amount, "currency": "usd",
+               "recurring": {"interval": "MONTH"}, "idempotencyKey": key}})
+    };
+    let pro = app
+        .graphql(CREATE_PRICE, second("29.00", "pr-2"), Some(&admin))
+        .await["data"]["createPrice"]["id"]
+        .as_str()
+        .expect("price")
+        .to_string();
+    let max = app
+        .graphql(CREATE_PRICE, second("49.00", "pr-3"), Some(&admin))
+        .await["data"]["createPrice"]["id"]
+        .as_str()
+        .expect("price")
+        .to_string();
+    let user = app.token("changer", false);
+    let subscribed = app
+        .graphql(
+            "mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { subscription { id } } }",
+            json!({"input": {"priceId": basic, "paymentMethodId": "pm_card_visa"}}),
+            Some(&user),
+        )
+        .await;
+    let sub = subscribed["data"]["createSubscription"]["subscription"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{subscribed}"))
+        .to_string();
+    let change =
+        |price: &str| json!({"subscriptionId": sub, "priceId": price, "idempotencyKey": "c-1"});
+    replays_and_refuses(
+        &app,
+        &user,
+        CHANGE_PRICE,
+        "changeSubscriptionPrice",
+        change(&pro),
+        change(&max),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_empty_key_is_invalid_input_on_every_mutation_that_takes_one() {
+    let app = spawn_app().await;
+    let admin = app.token("empty-keys", true);
+    let id = uuid::Uuid::new_v4().to_string();
+    let cases = [
+        (PAY, json!({"input": {"amount": "1.00", "currency": "usd", "idempotencyKey": ""}})),
+        (
+            "mutation($input: ConfirmPaymentInput!) { confirmPayment(input: $input) { clientSecret } }",
+            json!({"input": {"paymentId": id, "paymentMethodId": "pm_card_visa", "idempotencyKey": ""}}),
+        ),
+        (
+            "mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { id } }",
+            json!({"input": {"paymentId": id, "idempotencyKey": ""}}),
+        ),
+        (
+            "mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { clientSecret } }",
+            json!({"input": {"priceId": id, "idempotencyKey": ""}}),
+        ),
+        (CHANGE_PRICE, json!({"input": {"subscriptionId": id, "priceId": id, "idempotencyKey": ""}})),
+        (CREATE_PRODUCT, json!({"input": {"name": "x", "idempotencyKey": ""}})),
+        (
+            CREATE_PRICE,
+            json!({"input": {"productId": id, "amount": "1.00", "currency": "usd", "idempotencyKey": ""}}),
+        ),
+    ];
+    let before = app.emulator.requests().await.len();
+    for (mutation, variables) in cases {
+        let body = app.graphql(mutation, variables, Some(&admin)).await;
+        assert_eq!(
+            error_code(&body),
+            Some("INVALID_INPUT"),
+            "{mutation}: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("idempotencyKey"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.emulator.requests().await.len(),
+        before,
+        "nothing reached Stripe"
+    );
+}
