@@ -125,6 +125,14 @@ pub enum ApiError {
     /// The stored outcome of an earlier request with the same idempotency key.
     #[error("{message}")]
     Replayed { code: ErrorCode, message: String },
+    /// Stripe refused the request as invalid (a 4xx other than a card error): for clients
+    /// `INVALID_INPUT` with a fixed sentence naming the parameter; Stripe's own code, param
+    /// and message stay in `cause`, for operators.
+    #[error("{field}: {}", if .cause.is_not_found() { "no such object at the payment provider" } else { "the payment provider refused this request as invalid" })]
+    StripeRefused {
+        field: String,
+        cause: Box<crate::stripe::StripeError>,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -135,7 +143,9 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken => ErrorCode::Unauthenticated,
             ApiError::Forbidden => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
-            ApiError::InvalidInput { .. } => ErrorCode::InvalidInput,
+            ApiError::InvalidInput { .. } | ApiError::StripeRefused { .. } => {
+                ErrorCode::InvalidInput
+            }
             ApiError::InvalidAmount { .. } => ErrorCode::InvalidAmount,
             ApiError::Card { code, .. } => *code,
             ApiError::RefundExceedsPayment { .. } => ErrorCode::RefundExceedsPayment,
@@ -159,6 +169,7 @@ impl ApiError {
                 | ApiError::NotRefundable(_)
                 | ApiError::InvalidAmount { .. }
                 | ApiError::InvalidInput { .. }
+                | ApiError::StripeRefused { .. }
                 | ApiError::NotFound(_)
                 | ApiError::Forbidden
                 | ApiError::Replayed { .. }
@@ -196,18 +207,30 @@ impl ApiError {
         ApiError::Internal(err.into())
     }
 
+    /// What went wrong, for operators (logs, a parked webhook's `lastError`): an internal
+    /// cause's whole chain, Stripe's own code, param and message; otherwise what clients see.
+    pub fn operator_detail(&self) -> String {
+        match self {
+            ApiError::Internal(cause) => format!("{cause:#}"),
+            ApiError::StripeRefused { cause, .. } => cause.operator_detail(),
+            other => other.to_string(),
+        }
+    }
+
     /// The GraphQL error clients receive. Internal causes are logged here, once, with the
     /// current span (which carries the request id), and replaced by a bare `INTERNAL`.
     pub fn to_graphql(&self) -> async_graphql::Error {
         let code = self.code().as_str();
         if let ApiError::Internal(cause) = self {
-            tracing::error!(error = ?cause, "internal error");
+            tracing::error!(error = %format_args!("{cause:#}"), "internal error");
         }
         let message = self.to_string();
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code);
             match self {
-                ApiError::InvalidInput { field, .. } | ApiError::InvalidAmount { field, .. } => {
+                ApiError::InvalidInput { field, .. }
+                | ApiError::InvalidAmount { field, .. }
+                | ApiError::StripeRefused { field, .. } => {
                     ext.set("field", field.as_str());
                 }
                 ApiError::Card {

@@ -130,7 +130,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 .into_response()
         }
         Err(e) => {
-            tracing::error!(error = ?e, event_id = %event.id, "storing webhook failed");
+            tracing::error!(error = %e, event_id = %event.id, "storing webhook failed");
             // Stripe retries non-2xx answers, so nothing is lost.
             reject(
                 StatusCode::INTERNAL_SERVER_ERROR,

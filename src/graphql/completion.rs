@@ -210,9 +210,11 @@ impl<'d> Walk<'d> {
             }
             // async-graphql answers `null` for an object none of whose fields it could put in:
             // all failed (errors below say so) or all were skipped (then, where the type says
-            // the object exists, it is `{}`).
+            // the object exists, it is `{}`). A field that failed itself (an error at its path)
+            // is `null`.
             (BaseType::Named(name), Value::Null)
-                if self.types.is_composite(name) && (!ty.nullable || self.errors_below(path)) =>
+                if self.types.is_composite(name)
+                    && (self.errors_below(path) || (!ty.nullable && !self.failed_at(path))) =>
             {
                 match self.object(IndexMap::new(), name, sets, path) {
                     Ok(map) => Value::Object(map),
@@ -221,6 +223,11 @@ impl<'d> Walk<'d> {
             }
             (_, value) => value,
         }
+    }
+
+    /// Whether an error was reported for the field at `path` itself.
+    fn failed_at(&self, path: &[PathSegment]) -> bool {
+        self.error_paths.iter().any(|p| p.as_slice() == path)
     }
 
     /// Whether an error was reported for a field under `path` (not at it).

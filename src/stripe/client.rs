@@ -146,7 +146,12 @@ impl StripeClient {
             }
             crate::metrics::stripe_retry(method_name(built), &built.path);
             let backoff = Duration::from_millis(100 * 4_u64.pow(attempt - 1));
-            tracing::warn!(attempt, ?backoff, error = ?result.as_ref().err(), "retrying Stripe request");
+            let detail = result
+                .as_ref()
+                .err()
+                .map(StripeError::operator_detail)
+                .unwrap_or_default();
+            tracing::warn!(attempt, backoff_ms = backoff.as_millis() as u64, error = %detail, "retrying Stripe request");
             tokio::time::sleep(backoff).await;
         }
     }
@@ -229,7 +234,7 @@ impl StripeClient {
         let body = serde_json::from_slice::<ApiErrorBody>(&bytes)
             .ok()
             .map(|b| b.error);
-        Err(StripeError::from_status(status.as_u16(), body))
+        Err(StripeError::from_status(status.as_u16(), &built.path, body))
     }
 }
 

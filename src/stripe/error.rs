@@ -34,10 +34,14 @@ pub enum StripeError {
     #[error("card error {}: {}", .0.code.as_deref().unwrap_or("-"), .0.message.as_deref().unwrap_or("-"))]
     Card(Box<StripeApiError>),
     /// Stripe refused the request as invalid (HTTP 400/404 `invalid_request_error`).
-    #[error("invalid request ({status}) {}: {}", .error.code.as_deref().unwrap_or("-"), .error.message.as_deref().unwrap_or("-"))]
+    #[error("invalid request ({status}) {}: {}", .error.code.as_deref().unwrap_or("-"), .error.message.as_deref().map(plain).unwrap_or_default())]
     InvalidRequest {
         status: u16,
         error: Box<StripeApiError>,
+        /// For a 404 or `resource_missing`: the object Stripe does not have, as
+        /// `payment_intent pi_…` (from the path Tollgate asked for) or `customer (param
+        /// customer)` (from Stripe's `param`). Asking again will not make it exist.
+        missing: Option<String>,
     },
     /// The idempotency key was reused with other parameters (`idempotency_error`).
     #[error("idempotency error: {}", .0.message.as_deref().unwrap_or("-"))]
@@ -72,8 +76,33 @@ pub enum StripeError {
     Local(String),
 }
 
+/// Stripe's text made safe for a log line or an admin view: control characters dropped, at
+/// most 300 characters.
+fn plain(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
+/// The object an API path names: `/payment_intents/pi_1/confirm` → `payment_intent pi_1`. The
+/// path was built by Tollgate from typed ids; the id is still checked before it is shown.
+fn object_of_path(path: &str) -> Option<String> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let collection = segments.next()?;
+    let object = collection.strip_suffix('s').unwrap_or(collection);
+    let plain_word = |s: &str| {
+        !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if !plain_word(object) {
+        return None;
+    }
+    Some(match segments.next().filter(|id| plain_word(id)) {
+        Some(id) => format!("{object} {id}"),
+        None => object.to_owned(),
+    })
+}
+
 impl StripeError {
-    pub(super) fn from_status(status: u16, error: Option<StripeApiError>) -> Self {
+    /// Stripe's error answer to a request for `path`.
+    pub(super) fn from_status(status: u16, path: &str, error: Option<StripeApiError>) -> Self {
         let kind = error.as_ref().and_then(|e| e.kind.clone());
         match (status, kind.as_deref(), error) {
             (_, Some("card_error"), Some(e)) | (402, _, Some(e)) => StripeError::Card(Box::new(e)),
@@ -84,10 +113,68 @@ impl StripeError {
                 status,
                 error: error.map(Box::new),
             },
-            (_, _, error) => StripeError::InvalidRequest {
-                status,
-                error: Box::new(error.unwrap_or_default()),
-            },
+            (_, _, error) => {
+                let error = error.unwrap_or_default();
+                let missing = if status == 404 {
+                    object_of_path(path)
+                } else if error.code.as_deref() == Some("resource_missing") {
+                    error
+                        .param
+                        .as_deref()
+                        .map(|p| format!("object named by the parameter {}", plain(p)))
+                } else {
+                    None
+                };
+                StripeError::InvalidRequest {
+                    status,
+                    error: Box::new(error),
+                    missing,
+                }
+            }
+        }
+    }
+
+    /// What Stripe said, for operators (logs, a parked webhook's `lastError`): its status,
+    /// `code`, `param` and message; never shown to clients.
+    pub fn operator_detail(&self) -> String {
+        let error = match self {
+            StripeError::Card(e)
+            | StripeError::Idempotency(e)
+            | StripeError::InvalidRequest { error: e, .. } => Some(e.as_ref()),
+            StripeError::Server { error, .. } => error.as_deref(),
+            _ => None,
+        };
+        let Some(e) = error else {
+            return self.to_string();
+        };
+        let field = |name: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|v| format!(" {name} {}", plain(v)))
+                .unwrap_or_default()
+        };
+        let status = match self {
+            StripeError::InvalidRequest { status, .. } | StripeError::Server { status, .. } => {
+                format!(" {status}")
+            }
+            _ => String::new(),
+        };
+        format!(
+            "Stripe answered{status}{}{}{}: {}",
+            field("type", &e.kind),
+            field("code", &e.code),
+            field("param", &e.param),
+            e.message
+                .as_deref()
+                .map(plain)
+                .unwrap_or_else(|| "-".into())
+        )
+    }
+
+    /// For a 404 or `resource_missing`: the object Stripe does not have.
+    pub fn missing_object(&self) -> Option<&str> {
+        match self {
+            StripeError::InvalidRequest { missing, .. } => missing.as_deref(),
+            _ => None,
         }
     }
 
@@ -124,8 +211,7 @@ impl StripeError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, StripeError::InvalidRequest { status: 404, .. })
-            || self.stripe_code() == Some("resource_missing")
+        self.missing_object().is_some()
     }
 }
 
@@ -156,10 +242,12 @@ impl From<StripeError> for ApiError {
                         .unwrap_or_else(|| "Your card was declined.".into()),
                 }
             }
-            StripeError::InvalidRequest { status, error } if status < 500 && status != 409 => {
-                // Stripe's message can quote ids and parameters back; it is logged, and the
-                // client gets a fixed sentence naming only the parameter Stripe pointed at.
-                tracing::warn!(status, code = ?error.code, param = ?error.param, message = ?error.message, "Stripe refused a request as invalid");
+            StripeError::InvalidRequest {
+                status, ref error, ..
+            } if status < 500 && status != 409 => {
+                // Stripe's message can quote ids and parameters back; it is for operators, and
+                // the client gets a fixed sentence naming only the parameter Stripe pointed at.
+                tracing::warn!(detail = %e.operator_detail(), "Stripe refused a request as invalid");
                 let field = error
                     .param
                     .as_deref()
@@ -168,13 +256,12 @@ impl From<StripeError> for ApiError {
                             && p.bytes()
                                 .all(|b| b.is_ascii_alphanumeric() || b"_[].".contains(&b))
                     })
-                    .unwrap_or("input");
-                let message = if error.code.as_deref() == Some("resource_missing") {
-                    "no such object at the payment provider"
-                } else {
-                    "the payment provider refused this request as invalid"
-                };
-                ApiError::invalid_input(field, message)
+                    .unwrap_or("input")
+                    .to_owned();
+                ApiError::StripeRefused {
+                    field,
+                    cause: Box::new(e),
+                }
             }
             StripeError::RateLimited => ApiError::RateLimited {
                 retry_after_secs: None,
@@ -182,7 +269,7 @@ impl From<StripeError> for ApiError {
             StripeError::NotSent(_)
             | StripeError::Server { .. }
             | StripeError::OutcomeUnknown(_) => {
-                tracing::warn!(error = ?anyhow::Error::from(e), "Stripe unavailable");
+                tracing::warn!(error = %format_args!("{:#}", anyhow::Error::from(e)), "Stripe unavailable");
                 ApiError::StripeUnavailable
             }
             other => ApiError::internal(other),
@@ -206,32 +293,84 @@ mod tests {
 
     #[test]
     fn classifies_by_type_and_status() {
-        let card =
-            StripeError::from_status(402, Some(err("card_error", Some("card_declined"), None)));
+        let card = StripeError::from_status(
+            402,
+            "/payment_intents",
+            Some(err("card_error", Some("card_declined"), None)),
+        );
         assert!(matches!(card, StripeError::Card(_)));
         // Older emulators say invalid_request_error with HTTP 402: still a card error.
         let legacy = StripeError::from_status(
             402,
+            "/payment_intents",
             Some(err("invalid_request_error", Some("card_declined"), None)),
         );
         assert!(matches!(legacy, StripeError::Card(_)));
-        let idem = StripeError::from_status(400, Some(err("idempotency_error", None, None)));
+        let idem =
+            StripeError::from_status(400, "/refunds", Some(err("idempotency_error", None, None)));
         assert!(matches!(idem, StripeError::Idempotency(_)));
         assert!(matches!(
-            StripeError::from_status(429, None),
+            StripeError::from_status(429, "/refunds", None),
             StripeError::RateLimited
         ));
         assert!(matches!(
-            StripeError::from_status(401, None),
+            StripeError::from_status(401, "/refunds", None),
             StripeError::Authentication(401)
         ));
-        let server = StripeError::from_status(503, None);
+        let server = StripeError::from_status(503, "/refunds", None);
         assert!(server.outcome_unknown() && server.is_retryable());
         let missing = StripeError::from_status(
             404,
+            "/payment_intents/pi_123/confirm",
             Some(err("invalid_request_error", Some("resource_missing"), None)),
         );
         assert!(missing.is_not_found() && !missing.is_retryable());
+        assert_eq!(missing.missing_object(), Some("payment_intent pi_123"));
+        let by_param = StripeError::from_status(
+            400,
+            "/subscriptions",
+            Some(StripeApiError {
+                code: Some("resource_missing".into()),
+                param: Some("customer".into()),
+                ..Default::default()
+            }),
+        );
+        assert_eq!(
+            by_param.missing_object(),
+            Some("object named by the parameter customer")
+        );
+        let invalid = StripeError::from_status(
+            400,
+            "/refunds",
+            Some(err("invalid_request_error", Some("amount_too_large"), None)),
+        );
+        assert!(!invalid.is_not_found());
+    }
+
+    #[test]
+    fn operators_see_stripes_code_param_and_message_in_plain_text() {
+        let e = StripeError::from_status(
+            404,
+            "/payment_intents/pi_9",
+            Some(StripeApiError {
+                kind: Some("invalid_request_error".into()),
+                code: Some("resource_missing".into()),
+                param: Some("intent".into()),
+                message: Some("No such payment_intent: 'pi_9'\r\nforged: line".into()),
+                ..Default::default()
+            }),
+        );
+        let detail = e.operator_detail();
+        assert_eq!(
+            detail,
+            "Stripe answered 404 type invalid_request_error code resource_missing param intent: \
+             No such payment_intent: 'pi_9'forged: line"
+        );
+        assert!(!detail.contains("Some("), "{detail}");
+        // Clients get the fixed sentence.
+        let client = ApiError::from(e);
+        assert_eq!(client.code(), ErrorCode::InvalidInput);
+        assert!(!client.to_string().contains("pi_9"), "{client}");
     }
 
     #[test]
@@ -258,10 +397,11 @@ mod tests {
             ),
             ErrorCode::AuthenticationRequired
         );
-        let unavailable = ApiError::from(StripeError::from_status(503, None));
+        let unavailable = ApiError::from(StripeError::from_status(503, "/refunds", None));
         assert_eq!(unavailable.code(), ErrorCode::StripeUnavailable);
         let invalid = ApiError::from(StripeError::from_status(
             400,
+            "/payment_intents",
             Some(StripeApiError {
                 kind: Some("invalid_request_error".into()),
                 code: Some("resource_missing".into()),

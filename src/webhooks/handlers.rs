@@ -35,8 +35,25 @@ pub enum HandleError {
     #[error("{0}")]
     Unapplicable(String),
     /// Anything else (the database, Stripe unreachable): retried with backoff.
-    #[error(transparent)]
-    Transient(#[from] ApiError),
+    #[error("{}", .0.operator_detail())]
+    Transient(ApiError),
+}
+
+impl From<ApiError> for HandleError {
+    /// Stripe refusing a request as invalid will refuse it again: the event is parked at once,
+    /// with what Stripe said and, for a 404, which object it does not have.
+    fn from(e: ApiError) -> Self {
+        match &e {
+            ApiError::StripeRefused { cause, .. } => match cause.missing_object() {
+                Some(object) => HandleError::Unapplicable(format!(
+                    "Stripe has no {object} ({})",
+                    cause.operator_detail()
+                )),
+                None => HandleError::Unapplicable(cause.operator_detail()),
+            },
+            _ => HandleError::Transient(e),
+        }
+    }
 }
 
 impl From<sea_orm::DbErr> for HandleError {
@@ -47,7 +64,7 @@ impl From<sea_orm::DbErr> for HandleError {
 
 impl From<crate::stripe::StripeError> for HandleError {
     fn from(e: crate::stripe::StripeError) -> Self {
-        HandleError::Transient(e.into())
+        ApiError::from(e).into()
     }
 }
 

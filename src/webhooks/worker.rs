@@ -148,10 +148,7 @@ async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, se
                 let (detail, fatal) = match &e {
                     // Retrying cannot help: parked now, with the reason, for an admin.
                     handlers::HandleError::Unapplicable(why) => (why.clone(), true),
-                    handlers::HandleError::Transient(crate::error::ApiError::Internal(cause)) => {
-                        (format!("{cause:#}"), false)
-                    }
-                    handlers::HandleError::Transient(other) => (other.to_string(), false),
+                    handlers::HandleError::Transient(cause) => (cause.operator_detail(), false),
                 };
                 // The cause, not the client-facing text ("internal error"): this is for operators.
                 tracing::warn!(event_id = %row.stripe_event_id, event_type = %row.event_type, error = %detail, "webhook event failed");

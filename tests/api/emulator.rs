@@ -1024,3 +1024,40 @@ async fn invoice_payment_paid_is_sent_to_webhooks_signed() {
     assert_eq!(listed["id"], payment["id"]);
     assert_eq!(listed["status"], "paid");
 }
+
+/// https://docs.stripe.com/error-codes#resource-missing: "The ID provided is not valid. Either
+/// the resource does not exist, or an ID for a different resource has been provided." A 404
+/// `invalid_request_error` with `code` `resource_missing`, the object and id in the message
+/// and the path argument in `param` (`intent` for PaymentIntents).
+#[tokio::test]
+async fn an_unknown_object_is_resource_missing_naming_it() {
+    let emu = Emulator::start().await;
+    for (path, object, id, param) in [
+        (
+            "/v1/payment_intents/pi_nowhere",
+            "payment_intent",
+            "pi_nowhere",
+            "intent",
+        ),
+        ("/v1/customers/cus_nowhere", "customer", "cus_nowhere", "id"),
+        ("/v1/charges/ch_nowhere", "charge", "ch_nowhere", "id"),
+        (
+            "/v1/subscriptions/sub_nowhere",
+            "subscription",
+            "sub_nowhere",
+            "id",
+        ),
+    ] {
+        let (s, body) = emu.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {body}");
+        let error = &body["error"];
+        assert_eq!(error["type"], "invalid_request_error", "{body}");
+        assert_eq!(error["code"], "resource_missing", "{body}");
+        assert_eq!(error["param"], param, "{body}");
+        assert_eq!(
+            error["message"].as_str(),
+            Some(format!("No such {object}: '{id}'").as_str()),
+            "{body}"
+        );
+    }
+}

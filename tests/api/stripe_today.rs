@@ -370,6 +370,51 @@ async fn a_handled_event_whose_shape_cannot_be_read_fails_visibly() {
 }
 
 #[tokio::test]
+async fn an_object_stripe_does_not_have_parks_the_event_at_once_naming_it() {
+    let app = spawn_app().await;
+    // A charge of ours whose PaymentIntent Stripe answers 404 for: retrying cannot make it.
+    let charge = with(
+        fixture("charge"),
+        json!({"id": "ch_orphan", "payment_intent": "pi_nowhere1234"}),
+    );
+    deliver(&app, &envelope("evt_orphan", "charge.succeeded", charge)).await;
+    let row = eventually(Duration::from_secs(10), "parked as failed", || async {
+        match event_row(&app, "evt_orphan").await {
+            Some(r) if r.status == entity::WebhookEventStatus::Failed => Ok(r),
+            other => Err(other),
+        }
+    })
+    .await;
+    assert_eq!(row.attempts, 1, "parked at once, not retried");
+    let reason = row.last_error.unwrap_or_default();
+    assert!(
+        reason.starts_with("Stripe has no payment_intent pi_nowhere1234"),
+        "{reason}"
+    );
+    // Stripe's own code and words are there for the operator, without Debug forms.
+    assert!(reason.contains("code resource_missing"), "{reason}");
+    assert!(
+        !reason.contains("Some(") && !reason.contains("None"),
+        "{reason}"
+    );
+    // A client asking for something Stripe lacks still gets the fixed sentence.
+    let token = app.token("orphan-client", false);
+    let body = app
+        .graphql(
+            "mutation { attachPaymentMethod(paymentMethodId: \"pm_nowhere1234\") { id } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("pm_nowhere1234") && !message.contains("No such"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn dispute_outcomes_are_recorded_and_lost_ones_come_off_revenue() {
     let app = spawn_app().await;
     let buyer = app.token("buyer", false);

@@ -1,10 +1,13 @@
 """Errors: card failures are `card_error` (HTTP 402) with `code` and `decline_code`, not
 `invalid_request_error`; Stripe's test cards decline with their documented codes; a reused
-idempotency key gives an `idempotency_error`.
-https://docs.stripe.com/error-codes, https://docs.stripe.com/declines/codes,
+idempotency key gives an `idempotency_error`; an object that does not exist is a 404
+`resource_missing` naming it ("No such payment_intent: 'pi_…'", `param` `intent` for
+PaymentIntents and `id` otherwise), where localstripe said only "Not Found".
+https://docs.stripe.com/error-codes (resource_missing), https://docs.stripe.com/declines/codes,
 https://docs.stripe.com/testing
 """
 
+from localstripe import resources
 from localstripe.errors import UserError
 
 from . import once
@@ -61,8 +64,22 @@ def raise_attach_decline(pm):
                                    'param': 'payment_method'})
 
 
+# The parameter Stripe names in a resource_missing error for each object (its path argument).
+MISSING_PARAM = {'payment_intent': 'intent', 'setup_intent': 'intent'}
+
+
+def _api_retrieve(cls, id):
+    obj = resources.store.get(cls.object + ':' + id)
+    if obj is None:
+        raise UserError(404, "No such %s: '%s'" % (cls.object, id),
+                        {'code': 'resource_missing',
+                         'param': MISSING_PARAM.get(cls.object, 'id')})
+    return obj
+
+
 @once
 def install():
     global _orig_user_error_init
     _orig_user_error_init = UserError.__init__
     UserError.__init__ = _user_error_init
+    resources.StripeObject._api_retrieve = classmethod(_api_retrieve)
