@@ -15,14 +15,7 @@
 //!   usual error. These are reads, so running one again is harmless.
 //! - `tests/api/compiled.rs` compares both paths byte for byte on the same data.
 
-use std::{
-    cell::Cell,
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc, Mutex, OnceLock,
-    },
-};
+use std::cell::Cell;
 
 use async_graphql::{
     parser::types::{
@@ -49,168 +42,8 @@ use crate::{
     graphql::context::Services,
 };
 
-/// Documents kept parsed, and the query text they may hold in all. Only documents that
-/// executed without error are kept (so each is within the cost and alias limits); when full,
-/// the least used go first, so a client sending ever new documents cannot push out the ones
-/// in steady use.
-const CAPACITY: usize = 256;
-const CAPACITY_BYTES: usize = 1024 * 1024;
 /// Fields a plan may collect in all (fragments expanded); a document past it is the executor's.
 const MAX_PLAN_FIELDS: usize = 2_000;
-
-/// Documents parsed once and kept with their plan, keyed by query text.
-pub struct OperationCache {
-    entries: Mutex<Entries>,
-    compile: bool,
-}
-
-#[derive(Default)]
-struct Entries {
-    by_query: HashMap<Arc<str>, Vec<Arc<Prepared>>>,
-    count: usize,
-    bytes: usize,
-}
-
-/// A parsed document, for one operation name, and what this module made of it.
-pub struct Prepared {
-    query: Arc<str>,
-    operation_name: Option<String>,
-    pub doc: ExecutableDocument,
-    /// The document as the executor runs it: with the hidden `__typename`s completion needs
-    /// on abstract types (`completion::with_typenames`); `None` when it runs as parsed.
-    executable: OnceLock<Option<ExecutableDocument>>,
-    compile: bool,
-    /// Compiled on first use once the document is known to be valid.
-    plan: OnceLock<Option<Plan>>,
-    /// Set once the document executed through async-graphql with no error.
-    validated: AtomicBool,
-    /// Requests that found it in the cache.
-    hits: AtomicU64,
-}
-
-impl OperationCache {
-    /// `compile: false` keeps parsed documents but never runs a plan.
-    pub fn new(compile: bool) -> Self {
-        OperationCache {
-            entries: Mutex::default(),
-            compile,
-        }
-    }
-
-    /// The kept document for this text and operation, or the text parsed now. Parse errors
-    /// are the caller's.
-    pub fn prepare(
-        &self,
-        query: &str,
-        operation_name: Option<&str>,
-    ) -> Result<Arc<Prepared>, async_graphql::parser::Error> {
-        if let Some(hit) = self.lookup(query, operation_name) {
-            hit.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(hit);
-        }
-        let doc = async_graphql::parser::parse_query(query)?;
-        Ok(Arc::new(Prepared {
-            query: Arc::from(query),
-            operation_name: operation_name.map(str::to_owned),
-            doc,
-            executable: OnceLock::new(),
-            compile: self.compile,
-            plan: OnceLock::new(),
-            validated: AtomicBool::new(false),
-            hits: AtomicU64::new(0),
-        }))
-    }
-
-    fn lookup(&self, query: &str, operation_name: Option<&str>) -> Option<Arc<Prepared>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .by_query
-            .get(query)?
-            .iter()
-            .find(|p| p.operation_name.as_deref() == operation_name)
-            .cloned()
-    }
-
-    /// Keeps a document that executed without error (and marks it valid, so its plan may
-    /// run), making room by dropping the least used.
-    pub fn keep(&self, prepared: &Arc<Prepared>) {
-        prepared.validated.store(true, Ordering::Relaxed);
-        let size = prepared.query.len();
-        if size > CAPACITY_BYTES / 4 {
-            return;
-        }
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        let kept = entries.by_query.get(&prepared.query).is_some_and(|all| {
-            all.iter()
-                .any(|p| p.operation_name == prepared.operation_name)
-        });
-        if kept {
-            return;
-        }
-        while entries.count >= CAPACITY || entries.bytes + size > CAPACITY_BYTES {
-            if !entries.drop_least_used() {
-                break;
-            }
-        }
-        entries.count += 1;
-        entries.bytes += size;
-        entries
-            .by_query
-            .entry(prepared.query.clone())
-            .or_default()
-            .push(prepared.clone());
-    }
-}
-
-impl Entries {
-    fn drop_least_used(&mut self) -> bool {
-        let least = self
-            .by_query
-            .iter()
-            .flat_map(|(query, all)| all.iter().map(move |p| (query, p)))
-            .min_by_key(|(_, p)| p.hits.load(Ordering::Relaxed))
-            .map(|(query, p)| (query.clone(), p.operation_name.clone()));
-        let Some((query, operation_name)) = least else {
-            return false;
-        };
-        if let Some(all) = self.by_query.get_mut(&query) {
-            all.retain(|p| p.operation_name != operation_name);
-            if all.is_empty() {
-                self.by_query.remove(&query);
-            }
-        }
-        self.count -= 1;
-        self.bytes -= query.len();
-        true
-    }
-}
-
-impl Prepared {
-    /// The document the executor runs and completion reads (see `executable`).
-    pub fn executable(&self, types: &super::schema_types::SchemaTypes) -> &ExecutableDocument {
-        self.executable
-            .get_or_init(|| super::completion::with_typenames(types, &self.doc))
-            .as_ref()
-            .unwrap_or(&self.doc)
-    }
-
-    /// The operation name the document was prepared for.
-    pub fn operation_name(&self) -> Option<&str> {
-        self.operation_name.as_deref()
-    }
-
-    /// The plan, when it may run: the document known to be valid, and compiled.
-    pub fn runnable(&self) -> Option<&Plan> {
-        if !self.compile || !self.validated.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.plan
-            .get_or_init(|| compile(&self.doc, self.operation_name.as_deref()))
-            .as_ref()
-    }
-}
 
 /// Why a plan handed the request back to the executor.
 #[derive(Debug)]
@@ -363,7 +196,7 @@ struct Compiler<'a> {
     fields_left: Cell<usize>,
 }
 
-fn compile(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Plan> {
+pub(super) fn compile(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Plan> {
     let doc = &Compiler {
         doc: document,
         fields_left: Cell::new(MAX_PLAN_FIELDS),
@@ -911,46 +744,6 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(!compiles(&fan_out(16)), "65,536 fields are past the budget");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    }
-
-    #[test]
-    fn the_cache_keeps_valid_documents_within_bounds_and_the_used_ones_longest() {
-        let cache = OperationCache::new(true);
-        let hot = "{ payments { edges { cursor } } }";
-        let prepared = cache.prepare(hot, None).expect("parses");
-        assert!(prepared.runnable().is_none(), "not known valid yet");
-        assert!(
-            cache.lookup(hot, None).is_none(),
-            "kept only once it has run"
-        );
-        cache.keep(&prepared);
-        assert!(prepared.runnable().is_some());
-        for _ in 0..3 {
-            cache.prepare(hot, None).expect("parses");
-        }
-        let big = format!(
-            "{{ payments {{ edges {{ cursor }} }} }} #{}",
-            "x".repeat(30_000)
-        );
-        for i in 0..1_000 {
-            let text = if i % 2 == 0 {
-                format!("{big}{i}")
-            } else {
-                format!("{{ payments {{ edges {{ cursor }} }} }} #{i}")
-            };
-            let other = cache.prepare(&text, None).expect("parses");
-            cache.keep(&other);
-            let entries = cache.entries.lock().expect("lock");
-            assert!(entries.bytes <= CAPACITY_BYTES && entries.count <= CAPACITY);
-            assert_eq!(
-                entries.count,
-                entries.by_query.values().map(Vec::len).sum::<usize>()
-            );
-        }
-        assert!(
-            cache.lookup(hot, None).is_some(),
-            "the document in use stays"
-        );
     }
 
     #[test]

@@ -17,10 +17,11 @@ use async_graphql::{
 use tracing::Instrument;
 
 use super::{
-    compiled::{Fallback, OperationCache, Prepared},
+    compiled::Fallback,
     completion,
     context::{RequestViewer, Services},
     cost::{Analysis, CostError, CostModel, Limits, LIMITS},
+    documents::{DocumentCache, Prepared},
     nesting,
     schema_types::SchemaTypes,
     TollgateSchema,
@@ -37,7 +38,7 @@ pub struct GuardedSchema {
     /// Output types, for completing responses by the spec (`completion`).
     types: Arc<SchemaTypes>,
     limits: Limits,
-    operations: Arc<OperationCache>,
+    operations: Arc<DocumentCache>,
 }
 
 /// A request refused before execution, as a GraphQL error with its `code`.
@@ -128,7 +129,7 @@ impl GuardedSchema {
             model: Arc::new(model),
             types: Arc::new(SchemaTypes::from_sdl(&sdl)?),
             limits: LIMITS,
-            operations: Arc::new(OperationCache::new(compile)),
+            operations: Arc::new(DocumentCache::new(compile)),
         })
     }
 
