@@ -17,6 +17,7 @@ mod metrics;
 mod payments;
 mod query_cost;
 mod refunds;
+mod spa_documents;
 mod spec_errors;
 mod stripe_client;
 mod stripe_today;

@@ -68,10 +68,18 @@ async fn cycles_depth_aliases_and_pages_are_bounded() {
 
         ("{ a: __typename b: __typename c: __typename d: __typename e: __typename f: __typename g: __typename h: __typename i: __typename j: __typename k: __typename l: __typename m: __typename n: __typename o: __typename p: __typename q: __typename r: __typename s: __typename t: __typename u: __typename v: __typename w: __typename x: __typename y: __typename z: __typename aa: __typename ab: __typename ac: __typename ad: __typename ae: __typename }", "QUERY_TOO_COMPLEX"),
         (
+            // Ten pages of refunds (three estimated per payment since the SPA's own page had
+            // to fit): about 12,000 fields.
             "{ a: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
                b: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
                c: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
-               d: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } } }",
+               d: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
+               e: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
+               f: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
+               g: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
+               h: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
+               i: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } }
+               j: payments(first: 100) { edges { node { refunds { amount { amount formatted } } } } } }",
             "QUERY_TOO_COMPLEX",
         ),
         ("{ __typename", "GRAPHQL_PARSE_FAILED"),
