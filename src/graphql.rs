@@ -15,6 +15,7 @@ pub mod live;
 pub mod loaders;
 pub mod money;
 pub mod nesting;
+pub mod node;
 pub mod payment_methods;
 pub mod payments;
 pub mod schema_types;
@@ -30,6 +31,7 @@ use async_graphql::{MergedObject, Schema, SchemaBuilder};
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     viewer::ViewerQuery,
+    node::NodeQuery,
     catalog::CatalogQuery,
     payments::PaymentsQuery,
     subscriptions::SubscriptionsQuery,

@@ -54,7 +54,7 @@ impl From<catalog::ProductWithPrices> for Product {
 #[Object]
 impl Product {
     /// Tollgate's id for the product.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
 
@@ -137,7 +137,7 @@ pub struct Price(pub prices::Model);
 #[Object]
 impl Price {
     /// Tollgate's id for the price (use it in `createPaymentIntent` / `createSubscription`).
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 

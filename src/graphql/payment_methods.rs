@@ -15,7 +15,7 @@ pub struct PaymentMethod {
 #[Object]
 impl PaymentMethod {
     /// Tollgate's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
 

@@ -102,7 +102,7 @@ impl Payment {
 #[Object]
 impl Payment {
     /// Tollgate's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
 
@@ -249,7 +249,7 @@ pub struct Refund(pub refunds::Model);
 #[Object]
 impl Refund {
     /// Tollgate's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 

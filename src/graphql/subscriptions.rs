@@ -31,7 +31,7 @@ pub struct Subscription(pub subscriptions::Model);
 #[Object]
 impl Subscription {
     /// Tollgate's id.
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 

@@ -26,9 +26,15 @@ pub enum WebhookEventStatus {
 /// One delivery from Stripe, as stored.
 pub struct WebhookEvent(webhook_events::Model);
 
+impl From<webhook_events::Model> for WebhookEvent {
+    fn from(row: webhook_events::Model) -> Self {
+        WebhookEvent(row)
+    }
+}
+
 #[Object]
 impl WebhookEvent {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 

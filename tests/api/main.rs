@@ -14,6 +14,7 @@ mod helpers;
 mod hostile;
 mod idempotency;
 mod metrics;
+mod node;
 mod payments;
 mod query_cost;
 mod refunds;
