@@ -18,7 +18,8 @@ impl CatalogQuery {
     async fn products(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = true)] active_only: bool,
+        #[graphql(default = true, desc = "Only products still for sale (default).")]
+        active_only: bool,
     ) -> GqlResult<Vec<Product>> {
         let svc = context::services(ctx)?;
         let rows = catalog::list_products(&svc.db, active_only).await?;
@@ -26,7 +27,11 @@ impl CatalogQuery {
     }
 
     /// One product by its Tollgate id, with all its prices; null when there is none.
-    async fn product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Product>> {
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The product's Tollgate id.")] id: ID,
+    ) -> GqlResult<Option<Product>> {
         let svc = context::services(ctx)?;
         let Ok(id) = Uuid::parse_str(&id) else {
             return Ok(None);
@@ -51,6 +56,7 @@ impl From<catalog::ProductWithPrices> for Product {
     }
 }
 
+/// Something for sale, mirrored from Stripe, with its prices.
 #[Object]
 impl Product {
     /// Tollgate's id for the product.
@@ -63,10 +69,12 @@ impl Product {
         &self.row.stripe_product_id
     }
 
+    /// The product's name, as shoppers see it.
     async fn name(&self) -> &str {
         &self.row.name
     }
 
+    /// What the product is, in a sentence or two.
     async fn description(&self) -> Option<&str> {
         self.row.description.as_deref()
     }
@@ -94,10 +102,12 @@ impl Product {
         self.prices.iter().cloned().map(Price).collect()
     }
 
+    /// When the product was created at Stripe.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
 
+    /// When the local copy last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.row.updated_at
     }
@@ -106,7 +116,9 @@ impl Product {
 /// Whether a price is paid once or on a schedule.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum PriceType {
+    /// Paid once (`createPaymentIntent` with `priceId`).
     OneTime,
+    /// Paid on a schedule (`createSubscription`).
     Recurring,
 }
 
@@ -114,16 +126,22 @@ pub enum PriceType {
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::PriceInterval")]
 pub enum RecurringInterval {
+    /// Every `intervalCount` days.
     Day,
+    /// Every `intervalCount` weeks.
     Week,
+    /// Every `intervalCount` months.
     Month,
+    /// Every `intervalCount` years.
     Year,
 }
 
 /// The schedule of a recurring price: every `intervalCount` `interval`s.
 #[derive(SimpleObject)]
 pub struct Recurring {
+    /// The unit of the schedule.
     pub interval: RecurringInterval,
+    /// How many `interval`s between two charges.
     pub interval_count: i32,
     /// Days of free trial the price offers (Stripe's `recurring.trial_period_days`, 1–730);
     /// null when it offers none. Subscribing does not apply it by itself: pass it as
@@ -134,6 +152,7 @@ pub struct Recurring {
 /// A price of a product, in one currency.
 pub struct Price(pub prices::Model);
 
+/// What a product costs: once, or on a schedule, in one currency.
 #[Object]
 impl Price {
     /// Tollgate's id for the price (use it in `createPaymentIntent` / `createSubscription`).
@@ -163,6 +182,7 @@ impl Price {
         &self.0.currency
     }
 
+    /// Paid once, or on a schedule.
     #[graphql(name = "type")]
     async fn price_type(&self) -> PriceType {
         if self.0.recurring_interval.is_some() {
@@ -186,6 +206,7 @@ impl Price {
         self.0.active
     }
 
+    /// A short internal label for the price, if the merchant gave one.
     async fn nickname(&self) -> Option<&str> {
         self.0.nickname.as_deref()
     }
@@ -194,17 +215,21 @@ impl Price {
 /// A product to sell (admin).
 #[derive(async_graphql::InputObject)]
 pub struct CreateProductInput {
+    /// The product's name, as shoppers see it (1–250 characters).
     pub name: String,
+    /// What the product is, in a sentence or two.
     pub description: Option<String>,
     /// Marketing features, in display order.
     #[graphql(default)]
     pub features: Vec<String>,
+    /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
 
 /// How often a new recurring price bills.
 #[derive(async_graphql::InputObject)]
 pub struct RecurringInput {
+    /// The unit of the schedule.
     pub interval: RecurringInterval,
     /// Bill every this many intervals (at most one year in total).
     #[graphql(default = 1)]
@@ -214,9 +239,11 @@ pub struct RecurringInput {
 /// A price for a product (admin).
 #[derive(async_graphql::InputObject)]
 pub struct CreatePriceInput {
+    /// The product (Tollgate's id) the price is for.
     pub product_id: ID,
     /// Decimal amount in major units ("12.00"; "15000" for KRW).
     pub amount: String,
+    /// Lower-case ISO-4217 code of a currency Stripe supports.
     pub currency: String,
     /// Omit for a one-time price.
     pub recurring: Option<RecurringInput>,
@@ -224,6 +251,7 @@ pub struct CreatePriceInput {
     /// `recurring[trial_period_days]` and shown as `recurring.trialPeriodDays`. Anything else is
     /// `INVALID_INPUT` with `field: "trialPeriodDays"`.
     pub trial_period_days: Option<i32>,
+    /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
 
@@ -236,7 +264,7 @@ impl CatalogMutation {
     async fn create_product(
         &self,
         ctx: &Context<'_>,
-        input: CreateProductInput,
+        #[graphql(desc = "The product to create.")] input: CreateProductInput,
     ) -> GqlResult<Product> {
         let viewer = context::admin(ctx)?;
         let svc = context::services(ctx)?;
@@ -261,7 +289,11 @@ impl CatalogMutation {
     }
 
     /// Admin: creates a price for a product in Stripe and in the catalog.
-    async fn create_price(&self, ctx: &Context<'_>, input: CreatePriceInput) -> GqlResult<Price> {
+    async fn create_price(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The price to create.")] input: CreatePriceInput,
+    ) -> GqlResult<Price> {
         let viewer = context::admin(ctx)?;
         let svc = context::services(ctx)?;
         let new = catalog::admin::NewPrice {

@@ -42,6 +42,7 @@ where
     }))
 }
 
+/// Live updates over `/graphql/ws`: each field streams the changes it names, as they commit.
 #[Subscription]
 impl SubscriptionRoot {
     /// A payment of the viewer (any payment for admins) changed; sends its new state.

@@ -19,6 +19,7 @@ impl MoneyType {
     }
 }
 
+/// An amount of money: 64-bit minor units and a currency, never a float.
 #[Object(name = "Money")]
 impl MoneyType {
     /// Decimal amount in major units, with exactly the currency's decimals ("10.50").

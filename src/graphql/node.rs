@@ -59,7 +59,11 @@ impl NodeQuery {
     /// Any object by its id, as its own field would show it. An id that does not exist, and
     /// one the viewer may not see (another user's payment, a webhook event for a non-admin),
     /// are alike: `null` with a `NOT_FOUND` error.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Any object's Tollgate id.")] id: ID,
+    ) -> GqlResult<Option<Node>> {
         let svc = context::services(ctx)?;
         let viewer = ctx.data::<RequestViewer>().ok().and_then(|v| v.0.as_ref());
         match by_id::find(&svc.db, viewer, &id).await? {

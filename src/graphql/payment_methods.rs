@@ -12,6 +12,7 @@ pub struct PaymentMethod {
     pub is_default: bool,
 }
 
+/// A saved card (never its number).
 #[Object]
 impl PaymentMethod {
     /// Tollgate's id.
@@ -35,14 +36,17 @@ impl PaymentMethod {
         self.row.brand.as_deref()
     }
 
+    /// The card number's last four digits.
     async fn last4(&self) -> Option<&str> {
         self.row.last4.as_deref()
     }
 
+    /// The card's expiry month (1–12).
     async fn exp_month(&self) -> Option<i32> {
         self.row.exp_month
     }
 
+    /// The card's expiry year (four digits).
     async fn exp_year(&self) -> Option<i32> {
         self.row.exp_year
     }
@@ -56,6 +60,7 @@ impl PaymentMethod {
 /// What Stripe.js needs to save a card (`confirmCardSetup`).
 #[derive(SimpleObject)]
 pub struct SetupIntentPayload {
+    /// Pass to Stripe.js `confirmCardSetup` to save the card.
     pub client_secret: String,
 }
 
@@ -77,7 +82,7 @@ impl PaymentMethodsMutation {
     async fn attach_payment_method(
         &self,
         ctx: &Context<'_>,
-        payment_method_id: String,
+        #[graphql(desc = "The card Stripe.js created (`pm_…`).")] payment_method_id: String,
     ) -> GqlResult<PaymentMethod> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
@@ -96,7 +101,7 @@ impl PaymentMethodsMutation {
     async fn detach_payment_method(
         &self,
         ctx: &Context<'_>,
-        payment_method_id: String,
+        #[graphql(desc = "The saved card (`pm_…`) to remove.")] payment_method_id: String,
     ) -> GqlResult<bool> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
@@ -109,6 +114,7 @@ impl PaymentMethodsMutation {
     async fn set_default_payment_method(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The saved card (`pm_…`) to charge by default.")]
         payment_method_id: String,
     ) -> GqlResult<PaymentMethod> {
         let viewer = context::viewer(ctx)?;

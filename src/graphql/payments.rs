@@ -32,11 +32,15 @@ pub enum PaymentStatus {
     Processing,
     /// The customer must complete an action (3-D Secure) in the SPA.
     RequiresAction,
+    /// Paid: the money was captured.
     Succeeded,
     /// The last attempt failed; it may be confirmed again with another payment method.
     Failed,
+    /// Canceled before it was paid; nothing was charged.
     Canceled,
+    /// Paid, and part of it refunded.
     PartiallyRefunded,
+    /// Paid, and all of it refunded.
     Refunded,
 }
 
@@ -99,6 +103,7 @@ impl Payment {
     }
 }
 
+/// A one-time payment (one Stripe PaymentIntent), or one charge of a subscription.
 #[Object]
 impl Payment {
     /// Tollgate's id.
@@ -121,10 +126,12 @@ impl Payment {
         MoneyType::from_parts(self.row.amount_refunded, &self.row.currency)
     }
 
+    /// Where the payment stands.
     async fn status(&self) -> PaymentStatus {
         self.row.status.into()
     }
 
+    /// What was bought, as the buyer was shown it.
     async fn description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
         Ok(self.full(ctx).await?.description.clone())
     }
@@ -195,10 +202,12 @@ impl Payment {
         Ok(rows.into_iter().map(Refund).collect())
     }
 
+    /// When the payment was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
 
+    /// When the local copy last changed.
     async fn updated_at(&self, ctx: &Context<'_>) -> GqlResult<DateTime<Utc>> {
         Ok(self.full(ctx).await?.updated_at)
     }
@@ -208,18 +217,26 @@ impl Payment {
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::RefundStatus")]
 pub enum RefundStatus {
+    /// Sent to the card network; not yet settled.
     Pending,
+    /// Stripe needs more from the customer to return the money (rare for cards).
     RequiresAction,
+    /// The money is on its way back to the customer.
     Succeeded,
+    /// The refund could not be made; the amount counts as paid again.
     Failed,
+    /// Canceled before it was made.
     Canceled,
 }
 
 /// Why a refund was made.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum RefundReason {
+    /// The customer was charged twice for the same thing.
     Duplicate,
+    /// The charge was not made by the card's owner.
     Fraudulent,
+    /// The customer asked for their money back.
     RequestedByCustomer,
 }
 
@@ -246,6 +263,7 @@ pub(super) fn refund_reason(stored: &str) -> Option<RefundReason> {
 /// Money returned to the customer, in part or in full.
 pub struct Refund(pub refunds::Model);
 
+/// Money returned from a payment, whole or in part.
 #[Object]
 impl Refund {
     /// Tollgate's id.
@@ -263,14 +281,17 @@ impl Refund {
         self.0.stripe_refund_id.as_deref()
     }
 
+    /// The amount returned.
     async fn amount(&self) -> MoneyType {
         MoneyType::from_parts(self.0.amount, &self.0.currency)
     }
 
+    /// Why it was refunded, when a reason was given.
     async fn reason(&self) -> Option<RefundReason> {
         refund_reason(self.0.reason.as_deref()?)
     }
 
+    /// Where the refund stands.
     async fn status(&self) -> RefundStatus {
         self.0.status.into()
     }
@@ -280,6 +301,7 @@ impl Refund {
         self.0.failure_reason.as_deref()
     }
 
+    /// When the refund was made.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -288,10 +310,13 @@ impl Refund {
 /// Pagination state of a connection (Relay).
 #[derive(SimpleObject)]
 pub struct PageInfo {
+    /// Whether another page follows (ask for it with `after: endCursor`).
     pub has_next_page: bool,
     /// Always false: pages only go forward.
     pub has_previous_page: bool,
+    /// The cursor of this page's first item; null for an empty page.
     pub start_cursor: Option<String>,
+    /// The cursor of this page's last item: pass it as `after` for the next page.
     pub end_cursor: Option<String>,
 }
 
@@ -299,6 +324,7 @@ pub struct PageInfo {
 /// read `pageInfo.endCursor` alone.
 pub struct PaymentEdge(Payment);
 
+/// One payment in a page, with the cursor that continues after it (Relay).
 #[Object]
 impl PaymentEdge {
     /// Pass as `after` to continue after this payment.
@@ -306,6 +332,7 @@ impl PaymentEdge {
         Cursor::of(&self.0.row).encode()
     }
 
+    /// The payment.
     async fn node(&self) -> &Payment {
         &self.0
     }
@@ -318,12 +345,15 @@ pub struct PaymentConnection {
     filter: PaymentFilter,
 }
 
+/// A page of payments, newest first (Relay Cursor Connections).
 #[Object]
 impl PaymentConnection {
+    /// The payments of this page, each with its cursor.
     async fn edges(&self) -> &[PaymentEdge] {
         &self.edges
     }
 
+    /// Where this page is: whether more follow, and the cursors at its ends.
     async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }
@@ -437,19 +467,28 @@ fn connection(
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::DisputeStatus")]
 pub enum DisputeStatus {
+    /// An early fraud warning (inquiry) that needs evidence; no money moved yet.
     WarningNeedsResponse,
+    /// Evidence for an inquiry was submitted and is being reviewed.
     WarningUnderReview,
+    /// The inquiry closed without becoming a dispute.
     WarningClosed,
+    /// A dispute that needs evidence before its deadline; the amount is withheld.
     NeedsResponse,
+    /// Evidence was submitted; the bank is deciding.
     UnderReview,
+    /// Decided for the merchant: the amount is returned.
     Won,
+    /// Decided for the customer: the amount is gone (and comes off revenue).
     Lost,
+    /// Stopped before it became a dispute (for example by a refund).
     Prevented,
 }
 
 /// A customer's dispute of a payment with their bank.
 #[derive(SimpleObject)]
 pub struct PaymentDispute {
+    /// Where the dispute stands (`WON` and `LOST` are outcomes).
     pub status: DisputeStatus,
     /// The disputed amount (taken back if the dispute is lost).
     pub amount: MoneyType,
@@ -458,6 +497,7 @@ pub struct PaymentDispute {
 /// Revenue of one currency over a period.
 #[derive(SimpleObject)]
 pub struct RevenueLine {
+    /// Lower-case ISO-4217 currency code.
     pub currency: String,
     /// Everything captured.
     pub gross: MoneyType,
@@ -480,9 +520,14 @@ impl PaymentsQuery {
     async fn payments(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: Option<i32>,
+        #[graphql(
+            default = 20,
+            desc = "How many to return (1–100; larger values are clamped)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (`pageInfo.endCursor` of the page before).")]
         after: Option<String>,
-        status: Option<PaymentStatus>,
+        #[graphql(desc = "Only payments in this status.")] status: Option<PaymentStatus>,
     ) -> GqlResult<PaymentConnection> {
         let viewer = context::viewer(ctx)?;
         let (first, after) = page_args(first, after)?;
@@ -491,7 +536,11 @@ impl PaymentsQuery {
 
     /// One of the viewer's payments (any payment for admins). Another user's payment is
     /// `NOT_FOUND`, exactly like one that does not exist.
-    async fn payment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Payment>> {
+    async fn payment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The payment's Tollgate id.")] id: ID,
+    ) -> GqlResult<Option<Payment>> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
         Ok(Some(Payment::from(
@@ -503,11 +552,20 @@ impl PaymentsQuery {
     async fn admin_payments(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: Option<i32>,
+        #[graphql(
+            default = 20,
+            desc = "How many to return (1–100; larger values are clamped)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (`pageInfo.endCursor` of the page before).")]
         after: Option<String>,
-        status: Option<PaymentStatus>,
-        user_id: Option<String>,
-        currency: Option<String>,
+        #[graphql(desc = "Only payments in this status.")] status: Option<PaymentStatus>,
+        #[graphql(desc = "Only this user's payments (their token's `sub`).")] user_id: Option<
+            String,
+        >,
+        #[graphql(desc = "Only payments in this currency (lower-case ISO-4217).")] currency: Option<
+            String,
+        >,
     ) -> GqlResult<PaymentConnection> {
         context::admin(ctx)?;
         let (first, after) = page_args(first, after)?;
@@ -519,8 +577,12 @@ impl PaymentsQuery {
     async fn revenue(
         &self,
         ctx: &Context<'_>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        #[graphql(desc = "Payments created at or after this moment (default: all).")] from: Option<
+            DateTime<Utc>,
+        >,
+        #[graphql(desc = "Payments created before this moment (default: now).")] to: Option<
+            DateTime<Utc>,
+        >,
     ) -> GqlResult<Vec<RevenueLine>> {
         context::admin(ctx)?;
         let svc = context::services(ctx)?;
@@ -564,6 +626,7 @@ pub struct CreatePaymentIntentInput {
     pub currency: Option<String>,
     /// A one-time price instead of amount + currency.
     pub price_id: Option<ID>,
+    /// What is being bought, shown on the payment.
     pub description: Option<String>,
     /// Confirm at once with this payment method (a saved card); otherwise the SPA confirms
     /// with Stripe.js using the returned `clientSecret`.
@@ -577,24 +640,31 @@ pub struct CreatePaymentIntentInput {
 /// Confirm a pending payment server-side.
 #[derive(InputObject)]
 pub struct ConfirmPaymentInput {
+    /// The pending payment (Tollgate's id).
     pub payment_id: ID,
+    /// The card to pay with (`pm_…`).
     pub payment_method_id: String,
+    /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
 
 /// Refund a payment, in full or in part.
 #[derive(InputObject)]
 pub struct RefundPaymentInput {
+    /// The payment to refund (Tollgate's id).
     pub payment_id: ID,
     /// Decimal amount; the whole remaining amount when absent.
     pub amount: Option<String>,
+    /// Why, as Stripe records it.
     pub reason: Option<RefundReason>,
+    /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
 
 /// A payment and what the SPA needs to continue it.
 #[derive(SimpleObject)]
 pub struct PaymentIntentPayload {
+    /// The payment, as Stripe answered.
     pub payment: Payment,
     /// For Stripe.js (`confirmCardPayment`, `handleNextAction`) while the payment is pending
     /// or requires action.
@@ -612,7 +682,7 @@ impl PaymentsMutation {
     async fn create_payment_intent(
         &self,
         ctx: &Context<'_>,
-        input: CreatePaymentIntentInput,
+        #[graphql(desc = "What to pay.")] input: CreatePaymentIntentInput,
     ) -> GqlResult<PaymentIntentPayload> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
@@ -646,6 +716,7 @@ impl PaymentsMutation {
     async fn confirm_payment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The payment and the card to confirm it with.")]
         input: ConfirmPaymentInput,
     ) -> GqlResult<PaymentIntentPayload> {
         let viewer = context::viewer(ctx)?;
@@ -669,7 +740,11 @@ impl PaymentsMutation {
     }
 
     /// Cancels a payment that has not succeeded.
-    async fn cancel_payment_intent(&self, ctx: &Context<'_>, payment_id: ID) -> GqlResult<Payment> {
+    async fn cancel_payment_intent(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The pending payment's Tollgate id.")] payment_id: ID,
+    ) -> GqlResult<Payment> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
         let row = billing::payments::cancel_payment(&svc.db, &svc.stripe, viewer, &payment_id)
@@ -683,7 +758,7 @@ impl PaymentsMutation {
     async fn refund_payment(
         &self,
         ctx: &Context<'_>,
-        input: RefundPaymentInput,
+        #[graphql(desc = "The payment, and how much of it to refund.")] input: RefundPaymentInput,
     ) -> GqlResult<Refund> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;

@@ -15,19 +15,29 @@ use crate::{
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::SubscriptionStatus")]
 pub enum SubscriptionStatus {
+    /// Created, its first payment not yet made (it may need 3-D Secure); Stripe expires it
+    /// after 23 hours.
     Incomplete,
+    /// The first payment was never made: it ended without starting.
     IncompleteExpired,
+    /// In its free trial: access without a charge yet.
     Trialing,
+    /// Paid up.
     Active,
+    /// The latest renewal failed; Stripe retries it.
     PastDue,
+    /// Ended (at the period's end, or at once).
     Canceled,
+    /// Renewals failed and retries stopped; it stays open but grants nothing.
     Unpaid,
+    /// Paused (a trial that ended without a payment method, or paused by the merchant).
     Paused,
 }
 
 /// A recurring charge for one price.
 pub struct Subscription(pub subscriptions::Model);
 
+/// A recurring charge for one price.
 #[Object]
 impl Subscription {
     /// Tollgate's id.
@@ -40,6 +50,7 @@ impl Subscription {
         &self.0.stripe_subscription_id
     }
 
+    /// Where the subscription stands, as Stripe says.
     async fn status(&self) -> SubscriptionStatus {
         self.0.status.into()
     }
@@ -61,6 +72,7 @@ impl Subscription {
             .map(Price))
     }
 
+    /// When the period now paid for began.
     async fn current_period_start(&self) -> Option<DateTime<Utc>> {
         self.0.current_period_start
     }
@@ -76,10 +88,12 @@ impl Subscription {
         Some((end - Utc::now()).num_days().max(0))
     }
 
+    /// When the free trial began, if there is one.
     async fn trial_start(&self) -> Option<DateTime<Utc>> {
         self.0.trial_start
     }
 
+    /// When the free trial ends (the first charge follows), if there is one.
     async fn trial_end(&self) -> Option<DateTime<Utc>> {
         self.0.trial_end
     }
@@ -89,10 +103,12 @@ impl Subscription {
         self.0.cancel_at_period_end
     }
 
+    /// When it is set to end, if it is.
     async fn cancel_at(&self) -> Option<DateTime<Utc>> {
         self.0.cancel_at
     }
 
+    /// When it was canceled (it may run to its period's end), if it was.
     async fn canceled_at(&self) -> Option<DateTime<Utc>> {
         self.0.canceled_at
     }
@@ -107,6 +123,7 @@ impl Subscription {
         &self.0.user_id
     }
 
+    /// When the subscription was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -124,7 +141,7 @@ impl SubscriptionsQuery {
     async fn subscriptions(
         &self,
         ctx: &Context<'_>,
-        status: Option<SubscriptionStatus>,
+        #[graphql(desc = "Only subscriptions in this status.")] status: Option<SubscriptionStatus>,
     ) -> GqlResult<Vec<Subscription>> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
@@ -139,7 +156,11 @@ impl SubscriptionsQuery {
     }
 
     /// One of the viewer's subscriptions (any for admins); another user's is `NOT_FOUND`.
-    async fn subscription(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Subscription>> {
+    async fn subscription(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The subscription's Tollgate id.")] id: ID,
+    ) -> GqlResult<Option<Subscription>> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
         Ok(Some(Subscription(
@@ -151,8 +172,10 @@ impl SubscriptionsQuery {
     async fn admin_subscriptions(
         &self,
         ctx: &Context<'_>,
-        status: Option<SubscriptionStatus>,
-        user_id: Option<String>,
+        #[graphql(desc = "Only subscriptions in this status.")] status: Option<SubscriptionStatus>,
+        #[graphql(desc = "Only this user's subscriptions (their token's `sub`).")] user_id: Option<
+            String,
+        >,
     ) -> GqlResult<Vec<Subscription>> {
         context::admin(ctx)?;
         let svc = context::services(ctx)?;
@@ -170,6 +193,7 @@ impl SubscriptionsQuery {
 /// Subscribe the viewer to a recurring price.
 #[derive(InputObject)]
 pub struct CreateSubscriptionInput {
+    /// The recurring price (Tollgate's id) to subscribe to.
     pub price_id: ID,
     /// Charge this card (saved first if needed, and made the default) at once; without it the
     /// SPA confirms the first payment with Stripe.js using the returned `clientSecret`.
@@ -179,31 +203,38 @@ pub struct CreateSubscriptionInput {
     /// trial ticked). At most what the price offers (`INVALID_INPUT` otherwise, and on a price
     /// that offers none); admins may grant up to Stripe's 730 days.
     pub trial_days: Option<i32>,
+    /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
 
+/// End a subscription, now or at its period's end.
 #[derive(InputObject)]
 pub struct CancelSubscriptionInput {
+    /// The subscription (Tollgate's id).
     pub subscription_id: ID,
     /// Keep access until the period ends (default) instead of ending now.
     #[graphql(default = true)]
     pub at_period_end: bool,
 }
 
+/// Move a subscription to another price without a quote.
 #[derive(InputObject)]
 pub struct ChangeSubscriptionPriceInput {
+    /// The subscription (Tollgate's id).
     pub subscription_id: ID,
     /// Another recurring price in the same currency.
     pub price_id: ID,
     /// Credit unused time and charge the difference (default).
     #[graphql(default = true)]
     pub prorate: bool,
+    /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
 
 /// A new subscription and what the SPA needs to finish its first payment.
 #[derive(SimpleObject)]
 pub struct SubscriptionPayload {
+    /// The subscription, as Stripe answered.
     pub subscription: Subscription,
     /// While the subscription is `INCOMPLETE`: confirm the first payment with Stripe.js
     /// (`confirmCardPayment`, which also handles 3-D Secure).
@@ -221,6 +252,7 @@ impl SubscriptionsMutation {
     async fn create_subscription(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The price to subscribe to, and how to pay.")]
         input: CreateSubscriptionInput,
     ) -> GqlResult<SubscriptionPayload> {
         let viewer = context::viewer(ctx)?;
@@ -259,7 +291,7 @@ impl SubscriptionsMutation {
     async fn cancel_subscription(
         &self,
         ctx: &Context<'_>,
-        input: CancelSubscriptionInput,
+        #[graphql(desc = "The subscription, and when it ends.")] input: CancelSubscriptionInput,
     ) -> GqlResult<Subscription> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
@@ -280,6 +312,7 @@ impl SubscriptionsMutation {
     async fn resume_subscription(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The subscription set to cancel at its period's end.")]
         subscription_id: ID,
     ) -> GqlResult<Subscription> {
         let viewer = context::viewer(ctx)?;
@@ -295,6 +328,7 @@ impl SubscriptionsMutation {
     async fn change_subscription_price(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The subscription and its new price.")]
         input: ChangeSubscriptionPriceInput,
     ) -> GqlResult<Subscription> {
         let viewer = context::viewer(ctx)?;

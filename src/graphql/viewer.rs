@@ -21,6 +21,7 @@ impl ViewerQuery {
 /// The authenticated user, as the token describes them.
 pub struct Viewer(pub auth::Viewer);
 
+/// Who is asking: the signed-in user and their Stripe customer.
 #[Object]
 impl Viewer {
     /// The user id (the token's `sub`).
@@ -28,6 +29,7 @@ impl Viewer {
         ID(self.0.user_id.clone())
     }
 
+    /// The email in the token, when it is a plausible address.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
@@ -67,6 +69,7 @@ impl Viewer {
 /// A user's Stripe customer.
 pub struct Customer(pub customers::Model);
 
+/// The viewer's customer at Stripe (one per user).
 #[Object]
 impl Customer {
     /// Tollgate's id.
@@ -79,10 +82,12 @@ impl Customer {
         &self.0.stripe_customer_id
     }
 
+    /// The email Stripe holds for the customer.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
 
+    /// When the customer was created at Stripe.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

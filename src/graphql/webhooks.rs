@@ -16,6 +16,7 @@ use crate::{
 pub enum WebhookEventStatus {
     /// Waiting to be applied (or to be retried after a failure).
     Pending,
+    /// Applied to the local copy.
     Processed,
     /// A type Tollgate does not handle; stored, nothing done.
     Ignored,
@@ -32,8 +33,10 @@ impl From<webhook_events::Model> for WebhookEvent {
     }
 }
 
+/// One event Stripe delivered, as stored and applied by the worker.
 #[Object]
 impl WebhookEvent {
+    /// Tollgate's id.
     pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -49,6 +52,7 @@ impl WebhookEvent {
         &self.0.event_type
     }
 
+    /// Where the event stands in the worker's queue.
     async fn status(&self) -> WebhookEventStatus {
         self.0.status.into()
     }
@@ -68,10 +72,12 @@ impl WebhookEvent {
         self.0.stripe_created_at
     }
 
+    /// When Tollgate received (and stored) the delivery.
     async fn received_at(&self) -> DateTime<Utc> {
         self.0.received_at
     }
 
+    /// When the worker applied (or ignored) it, once it has.
     async fn processed_at(&self) -> Option<DateTime<Utc>> {
         self.0.processed_at
     }
@@ -82,17 +88,23 @@ impl WebhookEvent {
     }
 }
 
+/// One event in a page, with its cursor (Relay).
 #[derive(SimpleObject)]
 pub struct WebhookEventEdge {
+    /// Pass as `after` to continue after this event.
     pub cursor: String,
+    /// The event.
     pub node: WebhookEvent,
 }
 
 /// Stored events, newest first.
 #[derive(SimpleObject)]
 pub struct WebhookEventConnection {
+    /// The events of this page, each with its cursor.
     pub edges: Vec<WebhookEventEdge>,
+    /// Where this page is.
     pub page_info: PageInfo,
+    /// How many events match the filters, across all pages.
     pub total_count: u64,
 }
 
@@ -105,9 +117,18 @@ impl WebhooksQuery {
     async fn webhook_events(
         &self,
         ctx: &Context<'_>,
-        status: Option<WebhookEventStatus>,
-        #[graphql(name = "type")] event_type: Option<String>,
-        #[graphql(default = 20)] first: Option<i32>,
+        #[graphql(desc = "Only events in this status.")] status: Option<WebhookEventStatus>,
+        #[graphql(
+            name = "type",
+            desc = "Only events of this type (`payment_intent.succeeded`, …)."
+        )]
+        event_type: Option<String>,
+        #[graphql(
+            default = 20,
+            desc = "How many to return (1–100; larger values are clamped)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor (`pageInfo.endCursor` of the page before).")]
         after: Option<String>,
     ) -> GqlResult<WebhookEventConnection> {
         context::admin(ctx)?;
@@ -161,7 +182,11 @@ impl WebhooksMutation {
     /// Admin: puts a stored event back in the queue (attempts reset, due now) and wakes the
     /// worker, like `tollgate webhooks replay --id`. Handlers are idempotent, so replaying a
     /// processed event changes nothing that is already right. Returns the event as queued.
-    async fn replay_webhook_event(&self, ctx: &Context<'_>, id: ID) -> GqlResult<WebhookEvent> {
+    async fn replay_webhook_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event's Tollgate id.")] id: ID,
+    ) -> GqlResult<WebhookEvent> {
         context::admin(ctx)?;
         let svc = context::services(ctx)?;
         let id = uuid::Uuid::parse_str(&id)

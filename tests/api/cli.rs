@@ -107,3 +107,66 @@ fn migrate_creates_the_default_sqlite_file() {
         "DATABASE_URL defaults to ./tollgate.db"
     );
 }
+
+/// Every element of the schema a client reads about in GraphiQL's docs pane: types, fields,
+/// arguments, enum values and input fields, described. (graphql-schema-linter's description
+/// rules run over `schema.graphql` in `web/tests/protocol` too.)
+#[test]
+fn every_schema_element_has_a_description() {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let doc = async_graphql::parser::parse_schema(tollgate::graphql::sdl()).expect("SDL parses");
+    let mut missing = Vec::new();
+    for definition in doc.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = ty.node;
+        let name = ty.name.node.to_string();
+        if ty.description.is_none() {
+            missing.push(format!("type {name}"));
+        }
+        let mut fields = |fields: &[async_graphql::Positioned<
+            async_graphql::parser::types::FieldDefinition,
+        >]| {
+            for f in fields {
+                let field = &f.node;
+                if field.description.is_none() {
+                    missing.push(format!("field {name}.{}", field.name.node));
+                }
+                for arg in &field.arguments {
+                    if arg.node.description.is_none() {
+                        missing.push(format!(
+                            "argument {name}.{}({})",
+                            field.name.node, arg.node.name.node
+                        ));
+                    }
+                }
+            }
+        };
+        match &ty.kind {
+            TypeKind::Object(o) => fields(&o.fields),
+            TypeKind::Interface(i) => fields(&i.fields),
+            TypeKind::Enum(e) => {
+                for v in &e.values {
+                    if v.node.description.is_none() {
+                        missing.push(format!("enum value {name}.{}", v.node.value.node));
+                    }
+                }
+            }
+            TypeKind::InputObject(input) => {
+                for f in &input.fields {
+                    if f.node.description.is_none() {
+                        missing.push(format!("input value {name}.{}", f.node.name.node));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} schema elements without a description:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
