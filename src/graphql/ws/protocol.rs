@@ -205,12 +205,12 @@ impl Protocol {
             Protocol::TransportWs => "next",
             Protocol::Legacy => "data",
         };
-        json!({"type": kind, "id": id, "payload": response}).to_string()
+        message(kind, id, response)
     }
 
     /// An operation refused before it ran; it is over (no `complete` follows).
     pub fn error(self, id: &str, errors: &[ServerError]) -> String {
-        json!({"type": "error", "id": id, "payload": errors}).to_string()
+        message("error", id, &errors)
     }
 
     pub fn complete(self, id: &str) -> String {
@@ -227,6 +227,20 @@ impl Protocol {
     pub fn duplicate_id_closes(self) -> bool {
         self == Protocol::TransportWs
     }
+}
+
+/// `{"type", "id", "payload"}`, the payload serialised as it is: going through a
+/// `serde_json::Value` would sort its keys, and results keep the document's order (§7.1.1).
+fn message(kind: &str, id: &str, payload: &impl serde::Serialize) -> String {
+    let payload = serde_json::to_string(payload).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "serialising a GraphQL result failed");
+        r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into()
+    });
+    format!(
+        r#"{{"type":{},"id":{},"payload":{payload}}}"#,
+        Value::from(kind),
+        Value::from(id)
+    )
 }
 
 #[cfg(test)]
@@ -263,6 +277,25 @@ mod tests {
             Protocol::TransportWs.decode(r#"{"type":"ping","payload":{"x":1}}"#),
             Some(Inbound::Ping)
         ));
+    }
+
+    #[test]
+    fn results_keep_the_order_of_their_keys() {
+        let mut data = async_graphql::indexmap::IndexMap::new();
+        data.insert(
+            async_graphql::Name::new("zeta"),
+            async_graphql::Value::from(1),
+        );
+        data.insert(
+            async_graphql::Name::new("alpha"),
+            async_graphql::Value::from(2),
+        );
+        let response = Response::new(async_graphql::Value::Object(data));
+        let text = Protocol::TransportWs.next("a\"b", &response);
+        assert_eq!(
+            text,
+            r#"{"type":"next","id":"a\"b","payload":{"data":{"zeta":1,"alpha":2}}}"#
+        );
     }
 
     #[test]
