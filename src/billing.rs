@@ -8,6 +8,5 @@ pub mod idempotency;
 pub mod payment_methods;
 pub mod payments;
 pub mod refunds;
-pub mod rows;
 pub mod subscriptions;
 pub mod sync;

@@ -126,12 +126,15 @@ pub enum ApiError {
     #[error("{message}")]
     Replayed { code: ErrorCode, message: String },
     /// Stripe refused the request as invalid (a 4xx other than a card error): for clients
-    /// `INVALID_INPUT` with a fixed sentence naming the parameter; Stripe's own code, param
-    /// and message stay in `cause`, for operators.
-    #[error("{field}: {}", if .cause.is_not_found() { "no such object at the payment provider" } else { "the payment provider refused this request as invalid" })]
+    /// `INVALID_INPUT` with a fixed sentence naming the parameter; what Stripe said (its code,
+    /// param and message) stays in `detail`, for operators.
+    #[error("{field}: {}", if .missing.is_some() { "no such object at the payment provider" } else { "the payment provider refused this request as invalid" })]
     StripeRefused {
         field: String,
-        cause: Box<crate::stripe::StripeError>,
+        /// For a 404 or `resource_missing`: the object Stripe does not have
+        /// (`payment_intent pi_…`).
+        missing: Option<String>,
+        detail: String,
     },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -212,7 +215,7 @@ impl ApiError {
     pub fn operator_detail(&self) -> String {
         match self {
             ApiError::Internal(cause) => format!("{cause:#}"),
-            ApiError::StripeRefused { cause, .. } => cause.operator_detail(),
+            ApiError::StripeRefused { detail, .. } => detail.clone(),
             other => other.to_string(),
         }
     }

@@ -2,7 +2,6 @@
 //! the same function serves requests (`app.rs` adds the state) and exports the SDL.
 
 pub mod catalog;
-pub mod compiled;
 pub mod completion;
 pub mod context;
 pub mod cost;
@@ -18,6 +17,7 @@ pub mod nesting;
 pub mod node;
 pub mod payment_methods;
 pub mod payments;
+pub mod plan;
 pub mod schema_types;
 pub mod subscriptions;
 pub mod viewer;

@@ -222,7 +222,9 @@ async fn subscribe(
     }
     let row = apply(db, &sub, now, Some(&customer)).await?;
     if let Some((_, pi)) = &first {
-        record_first_charge(db, &customer, &row, pi, now).await?;
+        // The first charge is part of the payment history, linked to the subscription.
+        let invoice = row.latest_invoice_id.as_deref();
+        payments::record_subscription_charge(db, pi, &customer, &row, invoice, now).await?;
     }
     let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
     Ok(SubscriptionOutcome {
@@ -233,27 +235,6 @@ async fn subscribe(
             None
         },
     })
-}
-
-/// The first charge is part of the payment history, linked to the subscription.
-async fn record_first_charge(
-    db: &impl ConnectionTrait,
-    customer: &customers::Model,
-    row: &subscriptions::Model,
-    pi: &objects::PaymentIntent,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let origin = payments::Origin {
-        payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
-        user_id: customer.user_id.clone(),
-        customer_id: Some(customer.id),
-        price_id: row.price_id,
-        subscription_id: Some(row.id),
-        stripe_invoice_id: row.latest_invoice_id.clone(),
-        stripe_idempotency_key: None,
-    };
-    payments::apply_intent(db, pi, now, Some(&origin)).await?;
-    Ok(())
 }
 
 fn subscription_request(

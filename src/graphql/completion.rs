@@ -243,7 +243,15 @@ impl<'d> Walk<'d> {
         if self.error_paths.iter().any(|p| p.starts_with(path)) {
             return;
         }
-        tracing::error!(path = ?path, "a non-null field resolved to null without an error");
+        let at = path
+            .iter()
+            .map(|segment| match segment {
+                PathSegment::Field(name) => name.clone(),
+                PathSegment::Index(i) => i.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        tracing::error!(path = %at, "a non-null field resolved to null without an error");
         let mut error = ServerError::new("internal error", None);
         error.path = path.to_vec();
         let mut extensions = async_graphql::ErrorExtensionValues::default();

@@ -26,7 +26,10 @@ use std::{
 
 use async_graphql::parser::types::ExecutableDocument;
 
-use super::{compiled::Plan, schema_types::SchemaTypes};
+use super::{
+    payments::history_plan::{self, Plan},
+    schema_types::SchemaTypes,
+};
 
 /// Documents kept.
 pub const CAPACITY: usize = 256;
@@ -199,7 +202,7 @@ impl Prepared {
             return None;
         }
         self.plan
-            .get_or_init(|| super::compiled::compile(&self.doc, self.operation_name.as_deref()))
+            .get_or_init(|| history_plan::compile(&self.doc, self.operation_name.as_deref()))
             .as_ref()
     }
 }

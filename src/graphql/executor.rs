@@ -17,12 +17,12 @@ use async_graphql::{
 use tracing::Instrument;
 
 use super::{
-    compiled::Fallback,
     completion,
     context::{RequestViewer, Services},
     cost::{Analysis, CostError, CostModel, Limits, LIMITS},
     documents::{DocumentCache, Prepared},
     nesting,
+    plan::Fallback,
     schema_types::SchemaTypes,
     TollgateSchema,
 };

@@ -42,3 +42,22 @@ impl MoneyType {
         self.0.formatted()
     }
 }
+
+/// A `Money` field the history plan (`payments::history_plan`) writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoneyLeaf {
+    Typename,
+    Amount,
+    MinorUnits,
+    Currency,
+    Formatted,
+}
+
+/// Every `Money` field and how the history plan writes it.
+pub const MONEY_FIELDS: &[(&str, MoneyLeaf)] = &[
+    ("__typename", MoneyLeaf::Typename),
+    ("amount", MoneyLeaf::Amount),
+    ("minorUnits", MoneyLeaf::MinorUnits),
+    ("currency", MoneyLeaf::Currency),
+    ("formatted", MoneyLeaf::Formatted),
+];

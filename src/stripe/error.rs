@@ -260,7 +260,8 @@ impl From<StripeError> for ApiError {
                     .to_owned();
                 ApiError::StripeRefused {
                     field,
-                    cause: Box::new(e),
+                    missing: e.missing_object().map(str::to_owned),
+                    detail: e.operator_detail(),
                 }
             }
             StripeError::RateLimited => ApiError::RateLimited {

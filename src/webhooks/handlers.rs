@@ -10,7 +10,6 @@
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use super::store;
 use crate::{
@@ -43,15 +42,14 @@ impl From<ApiError> for HandleError {
     /// Stripe refusing a request as invalid will refuse it again: the event is parked at once,
     /// with what Stripe said and, for a 404, which object it does not have.
     fn from(e: ApiError) -> Self {
-        match &e {
-            ApiError::StripeRefused { cause, .. } => match cause.missing_object() {
-                Some(object) => HandleError::Unapplicable(format!(
-                    "Stripe has no {object} ({})",
-                    cause.operator_detail()
-                )),
-                None => HandleError::Unapplicable(cause.operator_detail()),
-            },
-            _ => HandleError::Transient(e),
+        match e {
+            ApiError::StripeRefused {
+                missing: Some(object),
+                detail,
+                ..
+            } => HandleError::Unapplicable(format!("Stripe has no {object} ({detail})")),
+            ApiError::StripeRefused { detail, .. } => HandleError::Unapplicable(detail),
+            other => HandleError::Transient(other),
         }
     }
 }
@@ -190,7 +188,7 @@ async fn payment_intent(
     event: &objects::Event,
 ) -> Outcome {
     let pi: objects::PaymentIntent = read(event)?;
-    let current = payment_rules::find_for_intent(txn, &pi).await?;
+    let current = payment_rules::find_for_intent(txn, &pi, None).await?;
     let (pi, snapshot) = match freshness(event.created, current.as_ref().map(|c| c.snapshot_at)) {
         Freshness::Older => return Ok(Handled::done(vec![])),
         // Today's webhooks name the card only by id: re-read to record brand and last4.
@@ -374,17 +372,15 @@ async fn renewal(
     let mut live = vec![LiveEvent::subscription(&row)];
     for pi_id in paid_intents {
         let pi = payment_rules::retrieve_intent(stripe, pi_id).await?;
-        let origin = payment_rules::Origin {
-            payment_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, pi.id.as_bytes()),
-            user_id: customer.user_id.clone(),
-            customer_id: Some(customer.id),
-            price_id: row.price_id,
-            subscription_id: Some(row.id),
-            stripe_invoice_id: Some(invoice.id.clone()),
-            stripe_idempotency_key: None,
-        };
-        let payment = payment_rules::apply_intent(txn, &pi, Utc::now(), Some(&origin)).await?;
-        payment_rules::link_invoice(txn, payment.id, &row, &invoice.id).await?;
+        let payment = payment_rules::record_subscription_charge(
+            txn,
+            &pi,
+            &customer,
+            &row,
+            Some(&invoice.id),
+            Utc::now(),
+        )
+        .await?;
         live.push(LiveEvent::payment(&payment));
     }
     Ok(live)

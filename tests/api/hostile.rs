@@ -8,7 +8,7 @@ mod injection;
 mod limits;
 mod nesting;
 mod other_users;
-mod query_cost;
+mod cost_limit;
 mod tokens;
 mod webhooks;
 mod websockets;

@@ -6,7 +6,7 @@
 //! is mostly NULL refund columns, and that reading was a third of the request's CPU. On
 //! PostgreSQL the row is read straight from sqlx by position; other backends go through
 //! sea-orm by position. The positions are the entities' column order, which is how the page's
-//! statement selects them (`payments::list`); `tests/api/query_cost.rs` compares what is read
+//! statement selects them (`history::list`); `tests/api/page_statements.rs` compares what is read
 //! here with rows read the ordinary way, on both backends.
 
 use sea_orm::{
@@ -16,12 +16,12 @@ use sea_orm::{
 
 use entity::{payments, refunds};
 
-use super::payments::Columns;
+use super::{Columns, PaymentRow, PaymentSummary};
 
 /// Columns a `Columns::All` payment occupies (`payments::Model`'s fields).
 pub const PAYMENT_COLUMNS: usize = 25;
-/// Columns a `Columns::Summary` payment occupies (`payments::SUMMARY_COLUMNS`).
-pub const SUMMARY_COLUMNS: usize = 11;
+/// Columns a `Columns::Summary` payment occupies (`history::SUMMARY_COLUMNS`).
+pub const SUMMARY_COLUMN_COUNT: usize = 11;
 
 /// One result row, read by position.
 pub struct Positional<'a> {
@@ -82,11 +82,11 @@ impl<'a> Positional<'a> {
     }
 
     /// The payment at the start of the row, read as `columns` selects it.
-    pub fn payment(&self, columns: Columns) -> Result<payments::Model, DbErr> {
-        match columns {
-            Columns::All => self.whole_payment(),
-            Columns::Summary => self.summary_payment(),
-        }
+    pub fn payment(&self, columns: Columns) -> Result<PaymentRow, DbErr> {
+        Ok(match columns {
+            Columns::All => PaymentRow::Whole(self.whole_payment()?),
+            Columns::Summary => PaymentRow::Summary(self.summary_payment()?),
+        })
     }
 
     fn whole_payment(&self) -> Result<payments::Model, DbErr> {
@@ -119,35 +119,20 @@ impl<'a> Positional<'a> {
         })
     }
 
-    /// The summary's columns; the other fields hold placeholders (see `Columns::Summary`).
-    fn summary_payment(&self) -> Result<payments::Model, DbErr> {
-        let created_at = self.get(10)?;
-        Ok(payments::Model {
+    /// The summary's columns, in `history::SUMMARY_COLUMNS`' order.
+    fn summary_payment(&self) -> Result<PaymentSummary, DbErr> {
+        Ok(PaymentSummary {
             id: self.get(0)?,
             user_id: self.get(1)?,
             customer_id: self.get(2)?,
-            stripe_payment_intent_id: None,
-            stripe_idempotency_key: None,
             amount: self.get(3)?,
             currency: self.get(4)?,
             status: self.status(5)?,
-            description: None,
             card_brand: self.get(6)?,
             card_last4: self.get(7)?,
-            failure_code: None,
-            failure_message: None,
             amount_refunded: self.get(8)?,
-            refund_reserved: 0,
-            metadata: serde_json::Value::Null,
-            price_id: None,
-            subscription_id: None,
-            stripe_invoice_id: None,
             disputed: self.get(9)?,
-            dispute_status: None,
-            dispute_amount: 0,
-            snapshot_at: created_at,
-            created_at,
-            updated_at: created_at,
+            created_at: self.get(10)?,
         })
     }
 
@@ -199,7 +184,7 @@ mod tests {
         );
         assert_eq!(
             names(
-                crate::billing::payments::SUMMARY_COLUMNS
+                super::super::SUMMARY_COLUMNS
                     .iter()
                     .map(|c| c.as_str())
                     .collect()
@@ -207,9 +192,6 @@ mod tests {
             "id,user_id,customer_id,amount,currency,status,card_brand,card_last4,\
              amount_refunded,disputed,created_at"
         );
-        assert_eq!(
-            crate::billing::payments::SUMMARY_COLUMNS.len(),
-            SUMMARY_COLUMNS
-        );
+        assert_eq!(super::super::SUMMARY_COLUMNS.len(), SUMMARY_COLUMN_COUNT);
     }
 }

@@ -205,13 +205,13 @@ async fn a_page_reads_the_same_refunds_as_each_payment_alone() {
     }
 }
 
-/// `billing::payments::list` reads its rows by position (`billing::rows`): every field must
+/// `billing::payments::list` reads its rows by position (`billing::payments::history::rows`): every field must
 /// come back as the ordinary entity read gives it, with refunds joined or not, for whole rows
-/// and for summaries (whose unread fields are placeholders).
+/// and for summaries.
 #[tokio::test]
 async fn a_page_reads_every_field_as_the_entity_does() {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-    use tollgate::billing::payments::{list, Columns, PaymentFilter};
+    use tollgate::billing::payments::{list, Columns, PaymentFilter, PaymentRow, PaymentSummary};
 
     let app = crate::helpers::spawn_app().await;
     let now = Utc::now();
@@ -278,29 +278,13 @@ async fn a_page_reads_every_field_as_the_entity_does() {
             assert_eq!(page.rows.len(), 5);
             for (i, (got, want)) in page.rows.iter().zip(&expected).enumerate() {
                 let want = match columns {
-                    Columns::All => want.clone(),
-                    // Placeholders where the summary reads nothing.
-                    Columns::Summary => payments::Model {
-                        stripe_payment_intent_id: None,
-                        stripe_idempotency_key: None,
-                        description: None,
-                        failure_code: None,
-                        failure_message: None,
-                        refund_reserved: 0,
-                        metadata: serde_json::Value::Null,
-                        price_id: None,
-                        subscription_id: None,
-                        stripe_invoice_id: None,
-                        dispute_status: None,
-                        dispute_amount: 0,
-                        snapshot_at: want.created_at,
-                        updated_at: want.created_at,
-                        ..want.clone()
-                    },
+                    Columns::All => PaymentRow::Whole(want.clone()),
+                    // A summary holds only what it reads.
+                    Columns::Summary => PaymentRow::Summary(PaymentSummary::from(want)),
                 };
                 assert_eq!(got, &want, "{columns:?}, refunds {with_refunds}");
                 let refunds_alone = refunds::Entity::find()
-                    .filter(refunds::Column::PaymentId.eq(want.id))
+                    .filter(refunds::Column::PaymentId.eq(want.id()))
                     .order_by_asc(refunds::Column::CreatedAt)
                     .order_by_asc(refunds::Column::Id)
                     .all(app.db())
