@@ -4,11 +4,11 @@
 //! answers `/healthz` afterwards.
 
 mod bodies;
+mod cost_limit;
 mod injection;
 mod limits;
 mod nesting;
 mod other_users;
-mod cost_limit;
 mod tokens;
 mod webhooks;
 mod websockets;

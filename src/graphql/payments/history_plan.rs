@@ -475,6 +475,83 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
+    /// Every field of every type the plan touches is in that type's table (compiled, or left
+    /// to the executor on purpose), and the tables name no field the schema lacks: a field
+    /// added to `Payment` (or a guard, a deprecation) without a decision here fails this.
+    #[test]
+    fn every_field_the_plan_touches_is_decided() {
+        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+        let names = |table: Vec<&'static str>| -> std::collections::BTreeSet<String> {
+            table
+                .into_iter()
+                .filter(|n| *n != "__typename")
+                .map(str::to_owned)
+                .collect()
+        };
+        let tables = [
+            (
+                "Payment",
+                names(PAYMENT_FIELDS.iter().map(|(n, ..)| *n).collect()),
+            ),
+            (
+                "Refund",
+                names(REFUND_FIELDS.iter().map(|(n, _)| *n).collect()),
+            ),
+            (
+                "Money",
+                names(MONEY_FIELDS.iter().map(|(n, _)| *n).collect()),
+            ),
+            (
+                "PageInfo",
+                names(PAGE_INFO_FIELDS.iter().map(|(n, _)| *n).collect()),
+            ),
+            (
+                "PaymentEdge",
+                names(EDGE_FIELDS.iter().map(|(n, _)| *n).collect()),
+            ),
+            (
+                "PaymentConnection",
+                names(CONNECTION_FIELDS.iter().map(|(n, _)| *n).collect()),
+            ),
+        ];
+        let sdl = async_graphql::parser::parse_schema(crate::graphql::sdl()).expect("SDL");
+        for (type_name, decided) in tables {
+            let fields: std::collections::BTreeSet<String> = sdl
+                .definitions
+                .iter()
+                .find_map(|d| match d {
+                    TypeSystemDefinition::Type(t) if t.node.name.node == type_name => {
+                        match &t.node.kind {
+                            TypeKind::Object(o) => Some(
+                                o.fields
+                                    .iter()
+                                    .map(|f| f.node.name.node.to_string())
+                                    .collect(),
+                            ),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{type_name} is in the schema"));
+            assert_eq!(
+                fields, decided,
+                "{type_name}: the schema's fields and the history plan's table differ"
+            );
+        }
+        // Every table entry the plan compiles, it compiles: each `Payment` leaf alone.
+        for (name, plan, _) in PAYMENT_FIELDS {
+            if matches!(plan, PaymentPlan::Leaf(_)) && *name != "__typename" {
+                assert!(
+                    compiles(&format!(
+                        "{{ payments {{ edges {{ node {{ {name} }} }} }} }}"
+                    )),
+                    "{name}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_history_page_compiles() {
         assert!(compiles(
