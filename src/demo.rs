@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use sea_orm::ConnectionTrait;
 
 use crate::{
-    billing::catalog::{self, NewProduct, Recurrence, SyncError, SyncSummary},
+    billing::{
+        catalog::{self, NewProduct, Recurrence},
+        sync::{self, Report, SyncError},
+    },
     money::{Currency, Money},
     stripe::{IdempotencyKey, StripeClient, StripeError},
 };
@@ -87,12 +90,12 @@ const CATALOG: &[DemoProduct] = &[
 ];
 
 /// What seeding did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedReport {
     pub products_created: usize,
     pub prices_created: usize,
     /// The final mirror of the whole catalog.
-    pub catalog: SyncSummary,
+    pub catalog: Report,
 }
 
 impl std::fmt::Display for SeedReport {
@@ -111,7 +114,7 @@ pub async fn seed(
     stripe: &StripeClient,
 ) -> Result<SeedReport, SyncError> {
     let (mut products_created, mut prices_created) = (0, 0);
-    let existing = catalog::sync_catalog(db, stripe, &|_, _| {}).await?;
+    let existing = sync::sync_catalog(db, stripe, &|_, _| {}).await?;
     tracing::debug!(%existing, "catalog before seeding");
     let mirrored = catalog::list_products(db, false).await?;
     for demo in CATALOG {
@@ -122,50 +125,57 @@ pub async fn seed(
                 .and_then(|v| v.as_str())
                 == Some(demo.key)
         });
-        if already {
-            continue;
-        }
-        let key =
-            |suffix: &str| IdempotencyKey::new(format!("tollgate-demo-{}-{suffix}", demo.key));
-        let product = catalog::create_product(
-            db,
-            stripe,
-            &NewProduct {
-                name: demo.name.into(),
-                description: Some(demo.description.into()),
-                features: demo.features.iter().map(|f| f.to_string()).collect(),
-                metadata: HashMap::from([("tollgate_demo".to_string(), demo.key.to_string())]),
-            },
-            Some(&key("product")?),
-        )
-        .await?;
-        products_created += 1;
-        for p in demo.prices {
-            let currency = Currency::parse(p.currency)
-                .map_err(|e| SyncError::Stripe(StripeError::Local(e.to_string())))?;
-            let money = Money::parse_chargeable(p.amount, &currency)
-                .map_err(|e| SyncError::Stripe(StripeError::Local(e.to_string())))?;
-            let recurring = p.monthly.then_some(Recurrence {
-                interval: entity::PriceInterval::Month,
-                interval_count: 1,
-                trial_period_days: p.trial_days,
-            });
-            catalog::create_price(
-                db,
-                stripe,
-                &product,
-                &money,
-                recurring.as_ref(),
-                Some(&key(&format!("price-{}", p.currency))?),
-            )
-            .await?;
-            prices_created += 1;
+        if !already {
+            prices_created += seed_product(db, stripe, demo).await?;
+            products_created += 1;
         }
     }
-    let catalog = catalog::sync_catalog(db, stripe, &|_, _| {}).await?;
+    let catalog = sync::sync_catalog(db, stripe, &|_, _| {}).await?;
     Ok(SeedReport {
         products_created,
         prices_created,
         catalog,
     })
+}
+
+/// One demo product and its prices, created in Stripe under keys of their own (so running the
+/// demo twice creates them once); how many prices were created.
+async fn seed_product(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    demo: &DemoProduct,
+) -> Result<usize, SyncError> {
+    let key = |suffix: &str| IdempotencyKey::new(format!("tollgate-demo-{}-{suffix}", demo.key));
+    let local = |e: &dyn std::fmt::Display| SyncError::Stripe(StripeError::Local(e.to_string()));
+    let product = catalog::create_product(
+        db,
+        stripe,
+        &NewProduct {
+            name: demo.name.into(),
+            description: Some(demo.description.into()),
+            features: demo.features.iter().map(|f| f.to_string()).collect(),
+            metadata: HashMap::from([("tollgate_demo".to_string(), demo.key.to_string())]),
+        },
+        Some(&key("product")?),
+    )
+    .await?;
+    for p in demo.prices {
+        let currency = Currency::parse(p.currency).map_err(|e| local(&e))?;
+        let money = Money::parse_chargeable(p.amount, &currency).map_err(|e| local(&e))?;
+        let recurring = p.monthly.then_some(Recurrence {
+            interval: entity::PriceInterval::Month,
+            interval_count: 1,
+            trial_period_days: p.trial_days,
+        });
+        catalog::create_price(
+            db,
+            stripe,
+            &product,
+            &money,
+            recurring.as_ref(),
+            Some(&key(&format!("price-{}", p.currency))?),
+        )
+        .await?;
+    }
+    Ok(demo.prices.len())
 }

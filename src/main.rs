@@ -6,7 +6,6 @@ use clap::{Parser, Subcommand};
 use tollgate::{
     app::{self, Application},
     auth,
-    billing::catalog,
     config::{self, Config, ConfigError, Environment, JwtConfig, StripeConfig},
     db, demo, graphql,
     stripe::StripeClient,
@@ -196,57 +195,27 @@ fn token(
 
 async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> anyhow::Result<()> {
     use tollgate::billing::sync;
+    let what = match what {
+        SyncWhat::Catalog => sync::What::Catalog,
+        SyncWhat::Payments { since } => sync::What::Payments {
+            since: parse_since(&since)?,
+        },
+        SyncWhat::Subscriptions => sync::What::Subscriptions,
+    };
     let (conn, stripe) = connect_with_stripe(env).await?;
     let bar = Progress::new(show_progress() && !json);
-    let report = bar.report();
-    let (name, drifts, summary, as_json) = match what {
-        SyncWhat::Catalog => {
-            let r = if check {
-                catalog::check_catalog(&conn, &stripe, &report).await?
-            } else {
-                catalog::sync_catalog_report(&conn, &stripe, &report).await?
-            };
-            (
-                "catalog",
-                r.drifts.clone(),
-                r.to_string(),
-                serde_json::to_value(&r)?,
-            )
-        }
-        SyncWhat::Payments { since } => {
-            let since = parse_since(&since)?;
-            let r = if check {
-                sync::check_payments(&conn, &stripe, since, &report).await?
-            } else {
-                sync::payments(&conn, &stripe, since, &report).await?
-            };
-            (
-                "payments",
-                r.drifts.clone(),
-                r.to_string(),
-                serde_json::to_value(&r)?,
-            )
-        }
-        SyncWhat::Subscriptions => {
-            let r = if check {
-                sync::check_subscriptions(&conn, &stripe, &report).await?
-            } else {
-                sync::subscriptions(&conn, &stripe, &report).await?
-            };
-            (
-                "subscriptions",
-                r.drifts.clone(),
-                r.to_string(),
-                serde_json::to_value(&r)?,
-            )
-        }
+    let report = if check {
+        sync::check(&conn, &stripe, what, &bar.report()).await?
+    } else {
+        sync::run(&conn, &stripe, what, &bar.report()).await?
     };
     bar.finish();
+    let name = what.name();
     if json {
-        let out = serde_json::json!({"what": name, "check": check, "report": as_json});
+        let out = serde_json::json!({"what": name, "check": check, "report": report});
         println!("{out}");
     } else {
-        for d in &drifts {
+        for d in &report.drifts {
             println!(
                 "  {} {} {}: local {} / Stripe {}",
                 d.object,
@@ -256,12 +225,12 @@ async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> any
                 d.stripe.as_deref().unwrap_or("-")
             );
         }
-        println!("{name}: {summary}");
+        println!("{name}: {report}");
     }
-    if check && !drifts.is_empty() {
+    if check && !report.drifts.is_empty() {
         anyhow::bail!(
             "{} difference(s) between the local copy and Stripe",
-            drifts.len()
+            report.drifts.len()
         );
     }
     Ok(())

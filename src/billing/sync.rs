@@ -1,19 +1,98 @@
-//! Repairing drift: re-fetch objects from Stripe and apply them as fresh snapshots. Useful
-//! after an outage of the webhook endpoint, or to adopt payments made outside Tollgate.
+//! Repairing drift: re-fetch objects from Stripe and apply them as fresh snapshots, through
+//! the same functions webhooks use. Useful after an outage of the webhook endpoint, or to
+//! adopt payments made outside Tollgate. One `Report` (counts and each `Drift`) for all three:
+//!
+//! - `catalog`: every product and price (`tollgate sync catalog`);
+//! - `payments`: PaymentIntents created since a moment;
+//! - `subscriptions`: every subscription.
+//!
+//! `check` runs any of them in a transaction it rolls back: exactly what the repair would
+//! change, nothing written (`tollgate sync … --check`).
+
+mod catalog;
+mod payments;
+mod subscriptions;
 
 use chrono::{DateTime, Utc};
-use entity::{payments, subscriptions};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, DbErr};
+
+pub use catalog::sync_catalog;
+pub use payments::sync_payments;
+pub use subscriptions::sync_subscriptions;
 
 use crate::{
-    billing::{payments as payment_rules, subscriptions as subscription_rules},
     error::ApiError,
-    stripe::{
-        objects,
-        requests::{payment_intent as pi_req, subscription as sub_req},
-        StripeClient,
-    },
+    stripe::{StripeClient, StripeError},
 };
+
+/// What to sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    Catalog,
+    Payments { since: DateTime<Utc> },
+    Subscriptions,
+}
+
+impl What {
+    /// Its name, as the command line and the JSON report spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            What::Catalog => "catalog",
+            What::Payments { .. } => "payments",
+            What::Subscriptions => "subscriptions",
+        }
+    }
+}
+
+/// Why a sync stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    /// For operators: Stripe's own words, an internal cause's chain.
+    #[error("{}", .0.operator_detail())]
+    Api(#[from] ApiError),
+}
+
+impl From<crate::billing::catalog::CatalogError> for SyncError {
+    fn from(e: crate::billing::catalog::CatalogError) -> Self {
+        match e {
+            crate::billing::catalog::CatalogError::Stripe(s) => SyncError::Stripe(s),
+            crate::billing::catalog::CatalogError::Db(d) => SyncError::Db(d),
+        }
+    }
+}
+
+/// Runs the sync: repairs what drifted and reports it. `progress(done, total)` after each
+/// object.
+pub async fn run(
+    db: &impl sea_orm::ConnectionTrait,
+    stripe: &StripeClient,
+    what: What,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, SyncError> {
+    match what {
+        What::Catalog => sync_catalog(db, stripe, progress).await,
+        What::Payments { since } => sync_payments(db, stripe, since, progress).await,
+        What::Subscriptions => sync_subscriptions(db, stripe, progress).await,
+    }
+}
+
+/// `run` in a transaction that is rolled back: the report lists each drift, nothing is
+/// written.
+pub async fn check(
+    db: &DatabaseConnection,
+    stripe: &StripeClient,
+    what: What,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, SyncError> {
+    let txn = crate::db::begin(db).await?;
+    let report = run(&txn, stripe, what, progress).await;
+    txn.rollback().await?;
+    report
+}
 
 /// What a sync changed (or, checking, would change).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -22,6 +101,8 @@ pub struct Report {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Local objects Stripe no longer lists (the catalog), or lists as inactive now.
+    pub deactivated: usize,
     /// Objects of customers Tollgate does not know.
     pub skipped: usize,
     /// Each difference between the local copy and Stripe.
@@ -42,7 +123,7 @@ pub struct Drift {
 }
 
 /// The fields of one object whose local and Stripe values differ.
-pub(crate) fn differences(
+pub fn differences(
     object: &'static str,
     id: &str,
     pairs: &[(&'static str, Option<String>, Option<String>)],
@@ -61,8 +142,19 @@ pub(crate) fn differences(
 }
 
 impl Drift {
+    /// A local object Stripe no longer lists.
+    pub fn unlisted(object: &'static str, id: &str) -> Drift {
+        Drift {
+            object,
+            id: id.to_owned(),
+            field: "exists",
+            local: Some("yes".into()),
+            stripe: None,
+        }
+    }
+
     /// An object Stripe has and the local copy lacks.
-    pub(crate) fn missing(object: &'static str, id: &str) -> Drift {
+    pub fn missing(object: &'static str, id: &str) -> Drift {
         Drift {
             object,
             id: id.to_owned(),
@@ -74,7 +166,7 @@ impl Drift {
 }
 
 impl Report {
-    fn compare(
+    pub(super) fn compare(
         &mut self,
         object: &'static str,
         id: &str,
@@ -89,7 +181,7 @@ impl Report {
         }
     }
 
-    fn missing(&mut self, object: &'static str, id: &str) {
+    pub(super) fn missing(&mut self, object: &'static str, id: &str) {
         self.created += 1;
         self.drifts.push(Drift::missing(object, id));
     }
@@ -99,163 +191,13 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "fetched {} / created {} / updated {} / unchanged {} / skipped {}",
-            self.fetched, self.created, self.updated, self.unchanged, self.skipped
+            "fetched {} / created {} / updated {} / unchanged {} / deactivated {} / skipped {}",
+            self.fetched,
+            self.created,
+            self.updated,
+            self.unchanged,
+            self.deactivated,
+            self.skipped
         )
     }
-}
-
-/// `payments`, in a transaction that is rolled back: the report lists the drift, nothing is
-/// written.
-pub async fn check_payments(
-    db: &DatabaseConnection,
-    stripe: &StripeClient,
-    since: DateTime<Utc>,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Report, ApiError> {
-    let txn = crate::db::begin(db).await?;
-    let report = payments(&txn, stripe, since, progress).await;
-    txn.rollback().await?;
-    report
-}
-
-/// `subscriptions`, in a transaction that is rolled back.
-pub async fn check_subscriptions(
-    db: &DatabaseConnection,
-    stripe: &StripeClient,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Report, ApiError> {
-    let txn = crate::db::begin(db).await?;
-    let report = subscriptions(&txn, stripe, progress).await;
-    txn.rollback().await?;
-    report
-}
-
-const PAGE: i64 = 100;
-
-/// PaymentIntents created since `since`.
-pub async fn payments(
-    db: &impl ConnectionTrait,
-    stripe: &StripeClient,
-    since: DateTime<Utc>,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Report, ApiError> {
-    let all: Vec<objects::PaymentIntent> = stripe
-        .list_all(|after| {
-            let req = pi_req::ListPaymentIntent::new()
-                .limit(PAGE)
-                .expand(vec!["data.payment_method".to_string()]);
-            match after {
-                Some(a) => req.starting_after(a),
-                None => req,
-            }
-        })
-        .await?
-        .into_iter()
-        .filter(|pi: &objects::PaymentIntent| pi.created.is_none_or(|c| c >= since.timestamp()))
-        .collect();
-    let mut report = Report {
-        fetched: all.len(),
-        ..Default::default()
-    };
-    for (i, pi) in all.iter().enumerate() {
-        let before = payments::Entity::find()
-            .filter(payments::Column::StripePaymentIntentId.eq(&pi.id))
-            .one(db)
-            .await?;
-        let origin = match &before {
-            Some(_) => None,
-            None => match payment_rules::origin_from_customer(db, pi).await? {
-                Some(o) => Some(o),
-                None => {
-                    report.skipped += 1;
-                    progress(i + 1, all.len());
-                    continue;
-                }
-            },
-        };
-        let after = payment_rules::apply_intent(db, pi, Utc::now(), origin.as_ref()).await?;
-        match before {
-            None => report.missing("payment", &pi.id),
-            Some(b) => report.compare(
-                "payment",
-                &pi.id,
-                &[
-                    (
-                        "status",
-                        Some(b.status.to_string()),
-                        Some(after.status.to_string()),
-                    ),
-                    ("card_last4", b.card_last4, after.card_last4),
-                    ("failure_code", b.failure_code, after.failure_code),
-                ],
-            ),
-        }
-        progress(i + 1, all.len());
-    }
-    Ok(report)
-}
-
-/// Every subscription, whatever its status.
-pub async fn subscriptions(
-    db: &impl ConnectionTrait,
-    stripe: &StripeClient,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Report, ApiError> {
-    let all: Vec<objects::Subscription> = stripe
-        .list_all(|after| {
-            let req = sub_req::ListSubscription::new()
-                .limit(PAGE)
-                .status(sub_req::ListSubscriptionStatus::All);
-            match after {
-                Some(a) => req.starting_after(a),
-                None => req,
-            }
-        })
-        .await?;
-    let mut report = Report {
-        fetched: all.len(),
-        ..Default::default()
-    };
-    for (i, sub) in all.iter().enumerate() {
-        progress(i + 1, all.len());
-        if crate::billing::customers::find_by_stripe_id(db, sub.customer.id())
-            .await?
-            .is_none()
-        {
-            report.skipped += 1;
-            continue;
-        }
-        let before = subscriptions::Entity::find()
-            .filter(subscriptions::Column::StripeSubscriptionId.eq(&sub.id))
-            .one(db)
-            .await?;
-        let after = subscription_rules::apply(db, sub, Utc::now(), None).await?;
-        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-        match before {
-            None => report.missing("subscription", &sub.id),
-            Some(b) => report.compare(
-                "subscription",
-                &sub.id,
-                &[
-                    (
-                        "status",
-                        Some(b.status.to_string()),
-                        Some(after.status.to_string()),
-                    ),
-                    (
-                        "cancel_at_period_end",
-                        Some(b.cancel_at_period_end.to_string()),
-                        Some(after.cancel_at_period_end.to_string()),
-                    ),
-                    (
-                        "current_period_end",
-                        time(b.current_period_end),
-                        time(after.current_period_end),
-                    ),
-                ],
-            ),
-        }
-    }
-    Ok(report)
 }

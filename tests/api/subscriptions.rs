@@ -21,7 +21,7 @@ const RESUME: &str =
 /// A monthly USD price in the catalog; returns its Tollgate id.
 pub(crate) async fn monthly_price(app: &TestApp, amount: i64) -> String {
     app.emulator.create_price("Pro", "usd", amount, true).await;
-    tollgate::billing::catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+    tollgate::billing::sync::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
         .await
         .expect("sync");
     let body = app
@@ -596,7 +596,7 @@ async fn monthly_price_with_trial(app: &TestApp, amount: i64, days: u32) -> Stri
         )
         .await;
     assert_eq!(s, reqwest::StatusCode::OK, "{price}");
-    tollgate::billing::catalog::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
+    tollgate::billing::sync::sync_catalog(app.db(), &app.state.stripe, &|_, _| {})
         .await
         .expect("sync");
     let row = entity::prices::Entity::find()

@@ -48,10 +48,14 @@ async fn a_drift_made_behind_tollgates_back_is_reported_then_repaired() {
     assert_eq!(status, 200);
 
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
-    let report =
-        tollgate::billing::sync::check_payments(app.db(), &app.state.stripe, since, &|_, _| {})
-            .await
-            .expect("check");
+    let report = tollgate::billing::sync::check(
+        app.db(),
+        &app.state.stripe,
+        tollgate::billing::sync::What::Payments { since },
+        &|_, _| {},
+    )
+    .await
+    .expect("check");
     let drift = report
         .drifts
         .iter()

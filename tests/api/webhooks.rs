@@ -591,7 +591,7 @@ async fn sync_adopts_payments_made_outside_tollgate() {
             ],
         )
         .await;
-    let report = tollgate::billing::sync::payments(
+    let report = tollgate::billing::sync::sync_payments(
         app.db(),
         &app.state.stripe,
         Utc::now() - chrono::Duration::hours(1),

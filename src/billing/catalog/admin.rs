@@ -7,7 +7,7 @@ use entity::{prices, products, PriceInterval};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
-use super::{create_price, create_product, NewProduct, Recurrence, SyncError};
+use super::{create_price, create_product, CatalogError, NewProduct, Recurrence};
 use crate::{
     billing::{idempotency, subscriptions::MAX_TRIAL_DAYS},
     error::ApiError,
@@ -171,9 +171,9 @@ fn recurrence(new: &NewPrice) -> Result<Option<Recurrence>, ApiError> {
     }))
 }
 
-fn api_error(e: SyncError) -> ApiError {
+fn api_error(e: CatalogError) -> ApiError {
     match e {
-        SyncError::Stripe(s) => s.into(),
-        SyncError::Db(d) => d.into(),
+        CatalogError::Stripe(s) => s.into(),
+        CatalogError::Db(d) => d.into(),
     }
 }

@@ -1,0 +1,298 @@
+//! A Stripe product or price snapshot applied to the local mirror, whichever way it arrived
+//! (webhook, API answer, `tollgate sync catalog`): a snapshot older than the row changes
+//! nothing; a price's free trial is read tolerantly.
+
+use chrono::{DateTime, Utc};
+use entity::{prices, products, PriceInterval};
+use sea_orm::{
+    sea_query::{Expr, OnConflict},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::stripe::{objects, StripeError};
+
+/// What applying a Stripe snapshot did to the local row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+    /// The row already holds a newer snapshot; nothing was written.
+    Stale,
+}
+
+/// A snapshot of one mirrored catalog object, ready for `upsert_guarded`.
+struct Snapshot<E: EntityTrait> {
+    stripe_id: String,
+    snapshot_at: DateTime<Utc>,
+    /// The row to insert when none exists yet.
+    insert: E::ActiveModel,
+    /// The values to write over an existing row.
+    values: Vec<(E::Column, sea_orm::Value)>,
+    /// The existing row's `updated_at`, and whether the snapshot changes nothing in it.
+    existing: Option<(DateTime<Utc>, bool)>,
+}
+
+/// The columns every mirrored table shares.
+struct MirrorColumns<C> {
+    stripe_id: C,
+    snapshot_at: C,
+    updated_at: C,
+}
+
+/// Inserts or updates one mirrored row. An older snapshot never overwrites a newer one: the
+/// guard is in the UPDATE's WHERE clause, so it holds under races; a concurrent insert makes
+/// the loser fall through to the same guarded update.
+async fn upsert_guarded<E>(
+    db: &impl ConnectionTrait,
+    cols: MirrorColumns<E::Column>,
+    snapshot: Snapshot<E>,
+) -> Result<Applied, DbErr>
+where
+    E: EntityTrait,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    let now = Utc::now();
+    if snapshot.existing.is_none() {
+        let inserted = E::insert(snapshot.insert)
+            .on_conflict(OnConflict::column(cols.stripe_id).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+        if inserted == 1 {
+            return Ok(Applied::Created);
+        }
+    }
+    let unchanged = snapshot.existing.is_some_and(|(_, same)| same);
+    let updated_at = match snapshot.existing {
+        Some((at, true)) => at,
+        _ => now,
+    };
+    let mut update = E::update_many()
+        .col_expr(cols.snapshot_at, Expr::value(snapshot.snapshot_at))
+        .col_expr(cols.updated_at, Expr::value(updated_at));
+    for (col, value) in snapshot.values {
+        update = update.col_expr(col, Expr::value(value));
+    }
+    let result = update
+        .filter(cols.stripe_id.eq(snapshot.stripe_id))
+        .filter(cols.snapshot_at.lte(snapshot.snapshot_at))
+        .exec(db)
+        .await?;
+    Ok(match (result.rows_affected, unchanged) {
+        (0, _) => Applied::Stale,
+        (_, true) => Applied::Unchanged,
+        _ => Applied::Updated,
+    })
+}
+
+/// Writes a Stripe product snapshot taken at `snapshot_at` (never over a newer one).
+pub async fn apply_product(
+    db: &impl ConnectionTrait,
+    p: &objects::Product,
+    snapshot_at: DateTime<Utc>,
+) -> Result<(products::Model, Applied), DbErr> {
+    use products::Column as C;
+    let features = serde_json::Value::from(
+        p.marketing_features
+            .iter()
+            .filter_map(|f| f.name.clone())
+            .collect::<Vec<_>>(),
+    );
+    let metadata = serde_json::to_value(&p.metadata).unwrap_or_default();
+    let active = p.active && !p.deleted;
+    let existing = products::Entity::find()
+        .filter(C::StripeProductId.eq(&p.id))
+        .one(db)
+        .await?;
+    let now = Utc::now();
+    let snapshot = Snapshot::<products::Entity> {
+        stripe_id: p.id.clone(),
+        snapshot_at,
+        insert: products::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_product_id: Set(p.id.clone()),
+            name: Set(p.name.clone()),
+            description: Set(p.description.clone()),
+            active: Set(active),
+            features: Set(features.clone()),
+            metadata: Set(metadata.clone()),
+            snapshot_at: Set(snapshot_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+        },
+        existing: existing.as_ref().map(|e| {
+            let same = e.name == p.name
+                && e.description == p.description
+                && e.active == active
+                && e.features == features
+                && e.metadata == metadata;
+            (e.updated_at, same)
+        }),
+        values: vec![
+            (C::Name, p.name.clone().into()),
+            (C::Description, p.description.clone().into()),
+            (C::Active, active.into()),
+            (C::Features, features.into()),
+            (C::Metadata, metadata.into()),
+        ],
+    };
+    let cols = MirrorColumns {
+        stripe_id: C::StripeProductId,
+        snapshot_at: C::SnapshotAt,
+        updated_at: C::UpdatedAt,
+    };
+    let applied = upsert_guarded(db, cols, snapshot).await?;
+    Ok((find_product(db, &p.id).await?, applied))
+}
+
+pub async fn find_product(
+    db: &impl ConnectionTrait,
+    stripe_id: &str,
+) -> Result<products::Model, DbErr> {
+    products::Entity::find()
+        .filter(products::Column::StripeProductId.eq(stripe_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("product {stripe_id}")))
+}
+
+/// Writes a Stripe price snapshot; its product must already be mirrored (`product_id`).
+pub async fn apply_price(
+    db: &impl ConnectionTrait,
+    p: &objects::Price,
+    product_id: Uuid,
+    snapshot_at: DateTime<Utc>,
+) -> Result<(prices::Model, Applied), DbErr> {
+    use prices::Column as C;
+    let currency = p.currency.to_ascii_lowercase();
+    let interval = match &p.recurring {
+        None => None,
+        Some(r) => Some(interval_of(&r.interval).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "price {} bills every `{}`, an interval Tollgate does not know",
+                p.id,
+                r.interval.as_str().chars().take(20).collect::<String>()
+            ))
+        })?),
+    };
+    let interval_count = p
+        .recurring
+        .as_ref()
+        .map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
+    let trial_period_days = trial_offer(p);
+    let active = p.active && !p.deleted;
+    let existing = prices::Entity::find()
+        .filter(C::StripePriceId.eq(&p.id))
+        .one(db)
+        .await?;
+    let now = Utc::now();
+    let snapshot = Snapshot::<prices::Entity> {
+        stripe_id: p.id.clone(),
+        snapshot_at,
+        insert: prices::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_price_id: Set(p.id.clone()),
+            product_id: Set(product_id),
+            stripe_product_id: Set(p.product.id().to_string()),
+            currency: Set(currency.clone()),
+            unit_amount: Set(p.unit_amount),
+            recurring_interval: Set(interval),
+            recurring_interval_count: Set(interval_count),
+            trial_period_days: Set(trial_period_days),
+            active: Set(active),
+            nickname: Set(p.nickname.clone()),
+            snapshot_at: Set(snapshot_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+        },
+        existing: existing.as_ref().map(|e| {
+            let same = e.product_id == product_id
+                && e.currency == currency
+                && e.unit_amount == p.unit_amount
+                && e.recurring_interval == interval
+                && e.recurring_interval_count == interval_count
+                && e.trial_period_days == trial_period_days
+                && e.active == active
+                && e.nickname == p.nickname;
+            (e.updated_at, same)
+        }),
+        values: vec![
+            (C::ProductId, product_id.into()),
+            (C::StripeProductId, p.product.id().to_string().into()),
+            (C::Currency, currency.clone().into()),
+            (C::UnitAmount, p.unit_amount.into()),
+            (C::RecurringInterval, interval.into()),
+            (C::RecurringIntervalCount, interval_count.into()),
+            (C::TrialPeriodDays, trial_period_days.into()),
+            (C::Active, active.into()),
+            (C::Nickname, p.nickname.clone().into()),
+        ],
+    };
+    let cols = MirrorColumns {
+        stripe_id: C::StripePriceId,
+        snapshot_at: C::SnapshotAt,
+        updated_at: C::UpdatedAt,
+    };
+    let applied = upsert_guarded(db, cols, snapshot).await?;
+    Ok((find_price(db, &p.id).await?, applied))
+}
+
+/// The free trial a Stripe price offers, in days, when it is one Tollgate can grant (1 to
+/// `MAX_TRIAL_DAYS`, Stripe's own limit on a trial). Anything else is logged and treated as no
+/// trial: a price stays sellable even when its trial cannot be honoured.
+pub fn trial_offer(p: &objects::Price) -> Option<i32> {
+    use crate::billing::subscriptions::MAX_TRIAL_DAYS;
+    let offered = p.recurring.as_ref()?.trial_period_days.as_ref()?;
+    match offered {
+        objects::LenientInt::Int(days) if (1..=i64::from(MAX_TRIAL_DAYS)).contains(days) => {
+            i32::try_from(*days).ok()
+        }
+        // Zero days is no trial at all: nothing to report.
+        objects::LenientInt::Int(0) => None,
+        objects::LenientInt::Int(days) => {
+            tracing::warn!(
+                price = %p.id,
+                trial_period_days = days,
+                "price offers a trial outside 1 to {MAX_TRIAL_DAYS} days; treated as no trial"
+            );
+            None
+        }
+        objects::LenientInt::Invalid(raw) => {
+            tracing::warn!(
+                price = %p.id,
+                trial_period_days = %raw,
+                "price's trial_period_days is not an integer; treated as no trial"
+            );
+            None
+        }
+    }
+}
+
+async fn find_price(db: &impl ConnectionTrait, stripe_id: &str) -> Result<prices::Model, DbErr> {
+    prices::Entity::find()
+        .filter(prices::Column::StripePriceId.eq(stripe_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("price {stripe_id}")))
+}
+
+/// Stripe's interval as stored.
+pub(super) fn interval_of(i: &objects::Interval) -> Option<PriceInterval> {
+    Some(match i {
+        objects::Interval::Day => PriceInterval::Day,
+        objects::Interval::Week => PriceInterval::Week,
+        objects::Interval::Month => PriceInterval::Month,
+        objects::Interval::Year => PriceInterval::Year,
+        objects::Interval::Other(_) => return None,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}

@@ -1,0 +1,79 @@
+//! `tollgate sync subscriptions`: every subscription, whatever its status, applied as a fresh
+//! snapshot (`billing::subscriptions`).
+
+use chrono::{DateTime, Utc};
+use entity::subscriptions;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::{Report, SyncError};
+use crate::{
+    billing::subscriptions as subscription_rules,
+    stripe::{objects, requests::subscription as sub_req, StripeClient},
+};
+
+/// Stripe's largest page size.
+const PAGE: i64 = 100;
+
+/// Every subscription, whatever its status.
+pub async fn sync_subscriptions(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, SyncError> {
+    let all: Vec<objects::Subscription> = stripe
+        .list_all(|after| {
+            let req = sub_req::ListSubscription::new()
+                .limit(PAGE)
+                .status(sub_req::ListSubscriptionStatus::All);
+            match after {
+                Some(a) => req.starting_after(a),
+                None => req,
+            }
+        })
+        .await?;
+    let mut report = Report {
+        fetched: all.len(),
+        ..Default::default()
+    };
+    for (i, sub) in all.iter().enumerate() {
+        progress(i + 1, all.len());
+        if crate::billing::customers::find_by_stripe_id(db, sub.customer.id())
+            .await?
+            .is_none()
+        {
+            report.skipped += 1;
+            continue;
+        }
+        let before = subscriptions::Entity::find()
+            .filter(subscriptions::Column::StripeSubscriptionId.eq(&sub.id))
+            .one(db)
+            .await?;
+        let after = subscription_rules::apply(db, sub, Utc::now(), None).await?;
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        match before {
+            None => report.missing("subscription", &sub.id),
+            Some(b) => report.compare(
+                "subscription",
+                &sub.id,
+                &[
+                    (
+                        "status",
+                        Some(b.status.to_string()),
+                        Some(after.status.to_string()),
+                    ),
+                    (
+                        "cancel_at_period_end",
+                        Some(b.cancel_at_period_end.to_string()),
+                        Some(after.cancel_at_period_end.to_string()),
+                    ),
+                    (
+                        "current_period_end",
+                        time(b.current_period_end),
+                        time(after.current_period_end),
+                    ),
+                ],
+            ),
+        }
+    }
+    Ok(report)
+}
