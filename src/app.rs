@@ -12,7 +12,6 @@ use axum::{
 use sea_orm::{DatabaseConnection, DbBackend};
 use serde_json::json;
 use tokio::{net::TcpListener, sync::Notify};
-use tower::ServiceExt;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
@@ -25,7 +24,13 @@ use crate::{
     auth::Authenticator,
     config::{Config, HttpConfig},
     db,
-    graphql::{self, context::Services, executor::GuardedSchema, http::EdgeError},
+    error::EdgeError,
+    graphql::{
+        self,
+        context::Services,
+        edge::{Edge, GraphqlEdge},
+        executor::GuardedSchema,
+    },
     live::LiveHub,
     rate_limit::RateLimits,
     stripe::StripeClient,
@@ -33,8 +38,8 @@ use crate::{
 };
 
 /// Shared state: one `Arc`, cheap to clone into every handler. This is the only place that
-/// knows the whole; each layer gets the part it uses (`graphql::http::Edge` by `FromRef`, the
-/// worker its `Worker`, resolvers their `Services`).
+/// knows the whole; each layer gets the part it uses (`graphql::edge::Edge` and
+/// `webhooks::Receiver` by `FromRef`, the worker its `Worker`, resolvers their `Services`).
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
 
@@ -44,12 +49,10 @@ pub struct AppStateInner {
     pub stripe: StripeClient,
     /// Where committed changes are published for GraphQL subscriptions.
     pub live: LiveHub,
-    /// Rung when a webhook is stored, so the worker need not poll quickly.
-    pub webhook_wakeup: Arc<Notify>,
-    /// Stores verified webhook deliveries, many per commit.
-    pub webhook_intake: Arc<webhooks::intake::Intake>,
+    /// What `POST /webhooks/stripe` uses: secrets, tolerance, intake, the worker's wake-up.
+    pub webhooks: webhooks::Receiver,
     /// The GraphQL edge: schema behind its checks, authentication, rate limits, services.
-    pub graphql: graphql::http::Edge,
+    pub graphql: Edge,
     /// Set when shutdown begins; WebSockets (which graceful shutdown does not wait for) close
     /// with 1001 "going away".
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -65,9 +68,15 @@ impl Deref for AppState {
     }
 }
 
-impl FromRef<AppState> for graphql::http::Edge {
+impl FromRef<AppState> for Edge {
     fn from_ref(state: &AppState) -> Self {
         state.graphql.clone()
+    }
+}
+
+impl FromRef<AppState> for webhooks::Receiver {
+    fn from_ref(state: &AppState) -> Self {
+        state.webhooks.clone()
     }
 }
 
@@ -100,7 +109,7 @@ impl AppState {
         };
         let (closing, closing_seen) = tokio::sync::watch::channel(false);
         let web = Arc::new(crate::web::WebFace::new(&config.web, &config.stripe));
-        let graphql = Arc::new(graphql::http::GraphqlEdge {
+        let graphql = Arc::new(GraphqlEdge {
             executor: GuardedSchema::new(builder.finish(), config.http.compiled_operations)?,
             auth,
             rate_limits: RateLimits::new(config.http.rate_limits),
@@ -109,14 +118,18 @@ impl AppState {
             closing: closing_seen,
             web: web.clone(),
         });
-        let webhook_intake = Arc::new(webhooks::intake::Intake::new(db.clone()));
+        let webhooks = webhooks::Receiver {
+            secrets: config.stripe.webhook_secrets.clone().into(),
+            tolerance: config.stripe.webhook_tolerance,
+            intake: Arc::new(webhooks::intake::Intake::new(db.clone())),
+            wakeup: webhook_wakeup,
+        };
         Ok(AppState(Arc::new(AppStateInner {
             config,
             db,
             stripe,
             live,
-            webhook_wakeup,
-            webhook_intake,
+            webhooks,
             graphql,
             closing,
             web,
@@ -129,7 +142,7 @@ impl AppState {
             db: self.db.clone(),
             stripe: self.stripe.clone(),
             live: self.live.clone(),
-            wakeup: self.webhook_wakeup.clone(),
+            wakeup: self.webhooks.wakeup.clone(),
         }
     }
 }
@@ -139,8 +152,35 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     let http = &state.config.http;
-    // Everything but the WebSocket answers within the request timeout, body included.
-    let bounded = Router::new()
+    let mut router = Router::new()
+        .merge(bounded_routes(http))
+        .route("/graphql/ws", any(graphql::ws::upgrade));
+    if http.metrics && http.metrics_bind.is_none() {
+        router = router.route("/metrics", get(local_metrics));
+    }
+    let router = router
+        .fallback(crate::web::fallback)
+        .layer(axum::middleware::from_fn(record_http))
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(cors(http));
+    with_security_headers(router)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id))
+        .with_state(state)
+}
+
+/// Every route but the WebSocket: each answers within the request timeout, body included.
+fn bounded_routes(http: &HttpConfig) -> Router<AppState> {
+    Router::new()
         .route(
             "/graphql",
             get(graphql::http::get)
@@ -157,18 +197,13 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             http.request_timeout,
-        ));
-    let mut router = Router::new()
-        .merge(bounded)
-        .route("/graphql/ws", any(graphql::ws::upgrade));
-    if http.metrics && http.metrics_bind.is_none() {
-        router = router.route("/metrics", get(local_metrics));
-    }
+        ))
+}
+
+/// The headers every response carries unless it sets its own (the SPA and GraphiQL widen the
+/// content security policy for their own files).
+fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
     router
-        .fallback(crate::web::fallback)
-        .layer(axum::middleware::from_fn(record_http))
-        .layer(DefaultBodyLimit::max(256 * 1024))
-        .layer(cors(http))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -185,18 +220,6 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
-        }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unsafe_request_id))
-        .with_state(state)
 }
 
 /// Counts each answered request by route (the matched pattern, never the raw path) and status.
@@ -391,7 +414,8 @@ impl Application {
             shutdown.await;
             let _ = state.closing.send(true);
         };
-        let served = serve(self.listener, app, &self.state.config.http, shutdown).await;
+        let served =
+            crate::server::serve(self.listener, app, &self.state.config.http, shutdown).await;
         if let Some(task) = metrics_listener {
             task.abort();
         }
@@ -401,122 +425,4 @@ impl Application {
         }
         served
     }
-}
-
-/// Accepts connections until `shutdown`, then lets in-flight requests finish. Our own loop
-/// rather than `axum::serve`, which cannot bound how long a client takes to send its headers:
-/// hyper's header-read timer also runs while a keep-alive connection waits for its next
-/// request, so idle and half-sent connections are closed alike.
-async fn serve(
-    listener: TcpListener,
-    app: Router,
-    http: &HttpConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::{
-        rt::TokioIo, server::graceful::GracefulShutdown, service::TowerToHyperService,
-    };
-    let builder = connection_builder(http);
-    let graceful = GracefulShutdown::new();
-    let header_timeout = http.header_timeout;
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = app
-            .clone()
-            .map_request(move |mut req: Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req.map(axum::body::Body::new)
-            });
-        let service = TowerToHyperService::new(service);
-        // hyper's protocol detection waits for the first bytes before any HTTP/1 timer runs:
-        // a client that connects and sends nothing is closed after the header timeout here.
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let mut first = [0u8; 1];
-            let first_byte = tokio::time::timeout(header_timeout, stream.peek(&mut first)).await;
-            if !matches!(first_byte, Ok(Ok(n)) if n > 0) {
-                return;
-            }
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(error = %e, "connection closed with an error");
-            }
-        });
-    }
-    drop(listener);
-    // A request stuck past its own timeout must not hold the process forever.
-    let grace = http.request_timeout + Duration::from_secs(5);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the grace period; closing them");
-    }
-    Ok(())
-}
-
-/// HTTP/1 and HTTP/2 with the edge's timeouts: headers (and idle keep-alive) bounded by the
-/// header timeout, HTTP/2 connections pinged and dropped when they stop answering.
-fn connection_builder(
-    http: &HttpConfig,
-) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
-    use hyper_util::rt::{TokioExecutor, TokioTimer};
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(http.header_timeout)
-        .max_buf_size(64 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(http.header_timeout))
-        .keep_alive_timeout(http.header_timeout)
-        .max_concurrent_streams(64);
-    builder
-}
-
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -262,6 +262,78 @@ impl ApiError {
     }
 }
 
+/// A request refused at the HTTP edge (before any GraphQL runs), as a GraphQL-shaped body
+/// with a status, a stable `code` and, for rate limits, `Retry-After`.
+pub struct EdgeError {
+    status: axum::http::StatusCode,
+    code: ErrorCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl EdgeError {
+    pub fn new(
+        status: axum::http::StatusCode,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Self {
+        EdgeError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn rate_limited(limited: crate::rate_limit::Limited) -> Self {
+        let secs = limited.retry_after_secs();
+        EdgeError {
+            retry_after: Some(secs),
+            ..EdgeError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many requests; slow down",
+            )
+        }
+    }
+
+    /// An `ApiError` refused at the edge, with its code and message.
+    pub fn api(status: axum::http::StatusCode, err: &ApiError) -> Self {
+        EdgeError::new(status, err.code(), err.to_string())
+    }
+
+    pub fn unauthenticated() -> Self {
+        EdgeError::api(
+            axum::http::StatusCode::UNAUTHORIZED,
+            &ApiError::InvalidToken,
+        )
+    }
+}
+
+impl axum::response::IntoResponse for EdgeError {
+    fn into_response(self) -> axum::response::Response {
+        let mut extensions = serde_json::json!({ "code": self.code.as_str() });
+        if let Some(secs) = self.retry_after {
+            extensions["retryAfter"] = serde_json::json!(secs);
+        }
+        let body = serde_json::json!({ "errors": [{ "message": self.message, "extensions": extensions }] });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        if self.status == axum::http::StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
 /// What resolvers return on failure. It deliberately does not implement `Display`: async-graphql
 /// turns any `Display` error into a bare message, so `?` on an `ApiError` in a resolver
 /// returning `async_graphql::Result` would silently drop the `code`. Going through `GqlError`

@@ -6,6 +6,7 @@ pub mod completion;
 pub mod context;
 pub mod cost;
 pub mod documents;
+pub mod edge;
 pub mod executor;
 pub mod guard;
 pub mod http;

@@ -13,6 +13,7 @@ pub mod live;
 pub mod metrics;
 pub mod money;
 pub mod rate_limit;
+pub mod server;
 pub mod stripe;
 pub mod telemetry;
 pub mod web;

@@ -167,7 +167,7 @@ async fn serve(env: &Environment) -> anyhow::Result<()> {
     let config = Config::load(env)?;
     let app = Application::build(config).await?;
     tracing::info!(addr = %app.local_addr()?, "serving; GraphiQL at /graphql");
-    app.run_until(app::shutdown_signal()).await?;
+    app.run_until(tollgate::server::shutdown_signal()).await?;
     Ok(())
 }
 

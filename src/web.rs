@@ -17,8 +17,8 @@ use tower_http::services::ServeFile;
 
 use crate::{
     config::{StripeConfig, WebConfig},
+    error::EdgeError,
     error::ErrorCode,
-    graphql::http::EdgeError,
 };
 
 /// Vite puts content-hashed files here: a name never changes meaning, so browsers may keep them.

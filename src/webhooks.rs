@@ -7,6 +7,8 @@ pub mod signature;
 pub mod store;
 pub mod worker;
 
+use std::{sync::Arc, time::Duration};
+
 use axum::{
     body::Bytes,
     extract::State,
@@ -17,7 +19,22 @@ use axum::{
 use chrono::Utc;
 use serde_json::json;
 
-use crate::{app::AppState, stripe::objects};
+use tokio::sync::Notify;
+
+use crate::{config::Secret, stripe::objects};
+
+/// What `POST /webhooks/stripe` uses: the app hands it over by `FromRef`.
+#[derive(Clone)]
+pub struct Receiver {
+    /// Any of these may have signed a delivery (secret rotation).
+    pub secrets: Arc<[Secret]>,
+    /// How old (or how far in the future) a signature's timestamp may be.
+    pub tolerance: Duration,
+    /// Stores verified deliveries, many per commit.
+    pub intake: Arc<intake::Intake>,
+    /// Rung when an event is stored, so the worker need not poll quickly.
+    pub wakeup: Arc<Notify>,
+}
 
 /// Largest body accepted; Stripe's events are far smaller. Checked before any HMAC work.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -71,43 +88,16 @@ struct EnvelopeData {
     object: serde::de::IgnoredAny,
 }
 
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let secrets = &state.config.stripe.webhook_secrets;
-    if secrets.is_empty() {
-        tracing::error!("webhook received but STRIPE_WEBHOOK_SECRETS is not set");
-        // 503 makes Stripe retry later, once the secret is configured.
-        return reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are not configured",
-        );
-    }
-    let header = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
-    let now = Utc::now().timestamp();
-    if let Err(e) = signature::verify(
-        header,
-        &body,
-        secrets,
-        state.config.stripe.webhook_tolerance,
-        now,
-    ) {
-        tracing::warn!(reason = %e, "webhook signature rejected");
-        crate::metrics::webhook_delivery("rejected");
-        return reject(StatusCode::BAD_REQUEST, &e.to_string());
-    }
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return reject(StatusCode::BAD_REQUEST, "body is not UTF-8");
+/// `POST /webhooks/stripe`: verified, its envelope read, stored; 2xx only once it is durable.
+pub async fn receive(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (text, event) = match verified(&receiver, &headers, &body) {
+        Ok(verified) => verified,
+        Err(refused) => return refused,
     };
-    let event: Envelope = match serde_json::from_str(text) {
-        Ok(e) => e,
-        Err(_) => return reject(StatusCode::BAD_REQUEST, "body is not a Stripe event"),
-    };
-    if let Err(reason) = check_id_and_type(&event.id, &event.kind) {
-        tracing::warn!(reason, "webhook envelope rejected");
-        crate::metrics::webhook_delivery("rejected");
-        return reject(StatusCode::BAD_REQUEST, reason);
-    }
     let received_at = Utc::now();
     let delivery = intake::Delivery {
         stripe_event_id: event.id.clone().into_owned(),
@@ -118,11 +108,11 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         stripe_created_at: objects::timestamp(event.created).unwrap_or(received_at),
         received_at,
     };
-    match state.webhook_intake.store(delivery).await {
+    match receiver.intake.store(delivery).await {
         Ok(new) => {
             tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
             crate::metrics::webhook_delivery(if new { "received" } else { "duplicate" });
-            state.webhook_wakeup.notify_one();
+            receiver.wakeup.notify_one();
             (
                 StatusCode::OK,
                 Json(json!({ "received": true, "duplicate": !new })),
@@ -138,4 +128,41 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             )
         }
     }
+}
+
+/// The body as text and its envelope, once its signature verifies and its id and type look
+/// like Stripe's; otherwise the answer that refuses it.
+fn verified<'b>(
+    receiver: &Receiver,
+    headers: &HeaderMap,
+    body: &'b Bytes,
+) -> Result<(&'b str, Envelope<'b>), Response> {
+    if receiver.secrets.is_empty() {
+        tracing::error!("webhook received but STRIPE_WEBHOOK_SECRETS is not set");
+        // 503 makes Stripe retry later, once the secret is configured.
+        return Err(reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured",
+        ));
+    }
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = Utc::now().timestamp();
+    if let Err(e) = signature::verify(header, body, &receiver.secrets, receiver.tolerance, now) {
+        tracing::warn!(reason = %e, "webhook signature rejected");
+        crate::metrics::webhook_delivery("rejected");
+        return Err(reject(StatusCode::BAD_REQUEST, &e.to_string()));
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(reject(StatusCode::BAD_REQUEST, "body is not UTF-8"));
+    };
+    let event: Envelope = serde_json::from_str(text)
+        .map_err(|_| reject(StatusCode::BAD_REQUEST, "body is not a Stripe event"))?;
+    if let Err(reason) = check_id_and_type(&event.id, &event.kind) {
+        tracing::warn!(reason, "webhook envelope rejected");
+        crate::metrics::webhook_delivery("rejected");
+        return Err(reject(StatusCode::BAD_REQUEST, reason));
+    }
+    Ok((text, event))
 }

@@ -18,8 +18,8 @@
 use async_graphql::{parser::types::OperationType, Request};
 
 use super::{
+    edge::GraphqlEdge,
     executor::{Checked, Refused},
-    http::GraphqlEdge,
 };
 use crate::{
     auth::{AuthError, Viewer},

@@ -4,7 +4,7 @@
 //! preference) the legacy 200. Every refusal is a GraphQL-shaped body with a stable `code`;
 //! nothing here echoes Rust's debug text.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use async_graphql::{Request as GqlRequest, Response as GqlResponse, Variables};
 use axum::{
@@ -18,31 +18,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    context::Services,
-    executor::{is_request_error, Answer, Checked, GuardedSchema},
+    edge::{client_ip, Edge, GraphqlEdge},
+    executor::{is_request_error, Answer, Checked},
     guard::{Door, Refusal},
 };
-use crate::{
-    auth::Authenticator,
-    config::HttpConfig,
-    error::{ApiError, ErrorCode},
-    rate_limit::{Limited as RateLimited, RateLimits},
-};
-
-/// What the GraphQL edge uses; `app.rs` builds it once and hands it out with `FromRef`.
-pub struct GraphqlEdge {
-    pub executor: GuardedSchema,
-    pub auth: Authenticator,
-    pub rate_limits: RateLimits,
-    pub http: HttpConfig,
-    pub services: Services,
-    /// Turns true when the server starts shutting down: open WebSockets say goodbye.
-    pub closing: tokio::sync::watch::Receiver<bool>,
-    /// Where GraphiQL's page comes from.
-    pub web: crate::web::Web,
-}
-
-pub type Edge = std::sync::Arc<GraphqlEdge>;
+use crate::error::{EdgeError, ErrorCode};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -53,68 +33,6 @@ enum Mode {
     GraphqlResponse,
     /// `application/json`, `*/*` or no Accept header: always 200 for GraphQL errors.
     Json,
-}
-
-/// A request refused at the HTTP edge.
-pub struct EdgeError {
-    status: StatusCode,
-    code: ErrorCode,
-    message: String,
-    retry_after: Option<u64>,
-}
-
-impl EdgeError {
-    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        EdgeError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    pub fn rate_limited(limited: RateLimited) -> Self {
-        let secs = limited.retry_after_secs();
-        EdgeError {
-            retry_after: Some(secs),
-            ..EdgeError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                "too many requests; slow down",
-            )
-        }
-    }
-
-    /// An `ApiError` refused at the edge, with its code and message.
-    pub fn api(status: StatusCode, err: &ApiError) -> Self {
-        EdgeError::new(status, err.code(), err.to_string())
-    }
-
-    pub fn unauthenticated() -> Self {
-        EdgeError::api(StatusCode::UNAUTHORIZED, &ApiError::InvalidToken)
-    }
-}
-
-impl IntoResponse for EdgeError {
-    fn into_response(self) -> Response {
-        let mut extensions = json!({ "code": self.code.as_str() });
-        if let Some(secs) = self.retry_after {
-            extensions["retryAfter"] = json!(secs);
-        }
-        let body = json!({ "errors": [{ "message": self.message, "extensions": extensions }] });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
 }
 
 /// What a client sends in a POST body (or a GET query string).
@@ -128,28 +46,6 @@ struct Params {
     #[serde(default)]
     #[allow(dead_code)]
     extensions: Option<serde_json::Map<String, Value>>,
-}
-
-/// The client's address: the peer, or with `TRUSTED_PROXY_HOPS=n` the address the outermost
-/// trusted proxy saw (n-th entry from the right of `X-Forwarded-For`).
-pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trusted_hops: usize) -> IpAddr {
-    let peer_ip = peer.map(|p| p.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if trusted_hops == 0 {
-        return peer_ip;
-    }
-    let forwarded: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    forwarded
-        .len()
-        .checked_sub(trusted_hops)
-        .and_then(|i| forwarded.get(i))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(peer_ip)
 }
 
 fn peer_of(req: &Request) -> Option<SocketAddr> {
@@ -442,18 +338,6 @@ mod tests {
             h.append(*k, HeaderValue::from_str(v).expect("header"));
         }
         h
-    }
-
-    #[test]
-    fn forwarded_for_is_trusted_only_as_far_as_configured() {
-        let peer = Some(SocketAddr::from(([10, 0, 0, 9], 4000)));
-        let h = headers(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4")]);
-        assert_eq!(client_ip(&h, peer, 0), IpAddr::from([10, 0, 0, 9]));
-        assert_eq!(client_ip(&h, peer, 1), IpAddr::from([1, 2, 3, 4]));
-        assert_eq!(client_ip(&h, peer, 2), IpAddr::from([6, 6, 6, 6]));
-        assert_eq!(client_ip(&h, peer, 3), IpAddr::from([10, 0, 0, 9]));
-        let junk = headers(&[("x-forwarded-for", "<script>")]);
-        assert_eq!(client_ip(&junk, peer, 1), IpAddr::from([10, 0, 0, 9]));
     }
 
     #[test]

@@ -27,7 +27,8 @@ use axum::{
 
 pub use protocol::{Close, Protocol, LEGACY, TRANSPORT_WS};
 
-use super::http::{client_ip, Edge, EdgeError};
+use super::edge::{client_ip, Edge};
+use crate::error::EdgeError;
 
 /// The subprotocol name of the `graphql-ws` library's protocol.
 pub const PROTOCOL: &str = TRANSPORT_WS;

@@ -158,6 +158,95 @@ pub async fn find_product(
         .ok_or_else(|| DbErr::RecordNotFound(format!("product {stripe_id}")))
 }
 
+/// What a price snapshot sets, as the mirror stores it.
+struct PriceValues {
+    product_id: Uuid,
+    stripe_product_id: String,
+    currency: String,
+    unit_amount: Option<i64>,
+    interval: Option<PriceInterval>,
+    interval_count: Option<i32>,
+    trial_period_days: Option<i32>,
+    active: bool,
+    nickname: Option<String>,
+}
+
+impl PriceValues {
+    /// An interval Tollgate does not know is an error (the event fails visibly).
+    fn of(p: &objects::Price, product_id: Uuid) -> Result<Self, DbErr> {
+        let interval = match &p.recurring {
+            None => None,
+            Some(r) => Some(interval_of(&r.interval).ok_or_else(|| {
+                DbErr::Custom(format!(
+                    "price {} bills every `{}`, an interval Tollgate does not know",
+                    p.id,
+                    r.interval.as_str().chars().take(20).collect::<String>()
+                ))
+            })?),
+        };
+        Ok(PriceValues {
+            product_id,
+            stripe_product_id: p.product.id().to_string(),
+            currency: p.currency.to_ascii_lowercase(),
+            unit_amount: p.unit_amount,
+            interval,
+            interval_count: p
+                .recurring
+                .as_ref()
+                .map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX)),
+            trial_period_days: trial_offer(p),
+            active: p.active && !p.deleted,
+            nickname: p.nickname.clone(),
+        })
+    }
+
+    fn same_as(&self, e: &prices::Model) -> bool {
+        e.product_id == self.product_id
+            && e.currency == self.currency
+            && e.unit_amount == self.unit_amount
+            && e.recurring_interval == self.interval
+            && e.recurring_interval_count == self.interval_count
+            && e.trial_period_days == self.trial_period_days
+            && e.active == self.active
+            && e.nickname == self.nickname
+    }
+
+    fn insert(&self, stripe_price_id: &str, snapshot_at: DateTime<Utc>) -> prices::ActiveModel {
+        let now = Utc::now();
+        prices::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            stripe_price_id: Set(stripe_price_id.to_owned()),
+            product_id: Set(self.product_id),
+            stripe_product_id: Set(self.stripe_product_id.clone()),
+            currency: Set(self.currency.clone()),
+            unit_amount: Set(self.unit_amount),
+            recurring_interval: Set(self.interval),
+            recurring_interval_count: Set(self.interval_count),
+            trial_period_days: Set(self.trial_period_days),
+            active: Set(self.active),
+            nickname: Set(self.nickname.clone()),
+            snapshot_at: Set(snapshot_at),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+
+    fn columns(&self) -> Vec<(prices::Column, sea_orm::Value)> {
+        use prices::Column as C;
+        vec![
+            (C::ProductId, self.product_id.into()),
+            (C::StripeProductId, self.stripe_product_id.clone().into()),
+            (C::Currency, self.currency.clone().into()),
+            (C::UnitAmount, self.unit_amount.into()),
+            (C::RecurringInterval, self.interval.into()),
+            (C::RecurringIntervalCount, self.interval_count.into()),
+            (C::TrialPeriodDays, self.trial_period_days.into()),
+            (C::Active, self.active.into()),
+            (C::Nickname, self.nickname.clone().into()),
+        ]
+    }
+}
+
 /// Writes a Stripe price snapshot; its product must already be mirrored (`product_id`).
 pub async fn apply_price(
     db: &impl ConnectionTrait,
@@ -166,69 +255,17 @@ pub async fn apply_price(
     snapshot_at: DateTime<Utc>,
 ) -> Result<(prices::Model, Applied), DbErr> {
     use prices::Column as C;
-    let currency = p.currency.to_ascii_lowercase();
-    let interval = match &p.recurring {
-        None => None,
-        Some(r) => Some(interval_of(&r.interval).ok_or_else(|| {
-            DbErr::Custom(format!(
-                "price {} bills every `{}`, an interval Tollgate does not know",
-                p.id,
-                r.interval.as_str().chars().take(20).collect::<String>()
-            ))
-        })?),
-    };
-    let interval_count = p
-        .recurring
-        .as_ref()
-        .map(|r| i32::try_from(r.interval_count).unwrap_or(i32::MAX));
-    let trial_period_days = trial_offer(p);
-    let active = p.active && !p.deleted;
+    let values = PriceValues::of(p, product_id)?;
     let existing = prices::Entity::find()
         .filter(C::StripePriceId.eq(&p.id))
         .one(db)
         .await?;
-    let now = Utc::now();
     let snapshot = Snapshot::<prices::Entity> {
         stripe_id: p.id.clone(),
         snapshot_at,
-        insert: prices::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            stripe_price_id: Set(p.id.clone()),
-            product_id: Set(product_id),
-            stripe_product_id: Set(p.product.id().to_string()),
-            currency: Set(currency.clone()),
-            unit_amount: Set(p.unit_amount),
-            recurring_interval: Set(interval),
-            recurring_interval_count: Set(interval_count),
-            trial_period_days: Set(trial_period_days),
-            active: Set(active),
-            nickname: Set(p.nickname.clone()),
-            snapshot_at: Set(snapshot_at),
-            created_at: Set(now),
-            updated_at: Set(now),
-        },
-        existing: existing.as_ref().map(|e| {
-            let same = e.product_id == product_id
-                && e.currency == currency
-                && e.unit_amount == p.unit_amount
-                && e.recurring_interval == interval
-                && e.recurring_interval_count == interval_count
-                && e.trial_period_days == trial_period_days
-                && e.active == active
-                && e.nickname == p.nickname;
-            (e.updated_at, same)
-        }),
-        values: vec![
-            (C::ProductId, product_id.into()),
-            (C::StripeProductId, p.product.id().to_string().into()),
-            (C::Currency, currency.clone().into()),
-            (C::UnitAmount, p.unit_amount.into()),
-            (C::RecurringInterval, interval.into()),
-            (C::RecurringIntervalCount, interval_count.into()),
-            (C::TrialPeriodDays, trial_period_days.into()),
-            (C::Active, active.into()),
-            (C::Nickname, p.nickname.clone().into()),
-        ],
+        insert: values.insert(&p.id, snapshot_at),
+        existing: existing.as_ref().map(|e| (e.updated_at, values.same_as(e))),
+        values: values.columns(),
     };
     let cols = MirrorColumns {
         stripe_id: C::StripePriceId,

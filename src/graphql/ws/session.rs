@@ -24,9 +24,9 @@ use crate::{
     error::ErrorCode,
     graphql::{
         context::RequestViewer,
+        edge::{Edge, GraphqlEdge},
         executor::{is_request_error, Refused},
         guard::Door,
-        http::{Edge, GraphqlEdge},
         loaders,
     },
 };
