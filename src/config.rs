@@ -1,7 +1,20 @@
 //! Typed configuration from the environment (and `.env`). Every variable is named in
 //! DESIGN.md §8; a missing or malformed required value stops start-up with one line naming it.
+//!
+//! - this file: `Config`, how values are read and refused, the database URL, logging;
+//! - `stripe`, `jwt`, `http`, `web`: each part's own settings.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+mod http;
+mod jwt;
+mod stripe;
+mod web;
+
+pub use http::HttpConfig;
+pub use jwt::{JwtAlgorithm, JwtConfig, JwtKey, DEFAULT_JWT_MAX_LIFETIME};
+pub use stripe::{StripeConfig, DEFAULT_STRIPE_API_BASE, DEFAULT_STRIPE_JS_URL};
+pub use web::{WebConfig, DEFAULT_WEB_DIR};
+
+use std::{fmt, net::SocketAddr, time::Duration};
 
 /// A secret string: `Debug` and `Display` never print it.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,14 +45,14 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn missing(var: &'static str) -> Self {
+    pub(super) fn missing(var: &'static str) -> Self {
         ConfigError {
             var,
             problem: "is required but not set (environment or .env)".into(),
         }
     }
 
-    fn invalid(var: &'static str, why: impl fmt::Display) -> Self {
+    pub(super) fn invalid(var: &'static str, why: impl fmt::Display) -> Self {
         ConfigError {
             var,
             problem: format!("is invalid: {why}"),
@@ -80,17 +93,17 @@ impl<F: Fn(&str) -> Option<String>> Source for F {
 }
 
 /// Reads a variable, treating an empty value as unset.
-fn var(src: &dyn Source, name: &str) -> Option<String> {
+pub(super) fn var(src: &dyn Source, name: &str) -> Option<String> {
     src.get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
 }
 
-fn required(src: &dyn Source, name: &'static str) -> Result<String, ConfigError> {
+pub(super) fn required(src: &dyn Source, name: &'static str) -> Result<String, ConfigError> {
     var(src, name).ok_or_else(|| ConfigError::missing(name))
 }
 
-fn parsed<T: std::str::FromStr>(
+pub(super) fn parsed<T: std::str::FromStr>(
     src: &dyn Source,
     name: &'static str,
     default: T,
@@ -104,7 +117,7 @@ where
     }
 }
 
-fn optional<T: std::str::FromStr>(
+pub(super) fn optional<T: std::str::FromStr>(
     src: &dyn Source,
     name: &'static str,
 ) -> Result<Option<T>, ConfigError>
@@ -116,7 +129,11 @@ where
         .transpose()
 }
 
-fn boolean(src: &dyn Source, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+pub(super) fn boolean(
+    src: &dyn Source,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match var(src, name).map(|v| v.to_ascii_lowercase()) {
         None => Ok(default),
         Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
@@ -129,8 +146,6 @@ fn boolean(src: &dyn Source, name: &'static str, default: bool) -> Result<bool, 
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db?mode=rwc";
-pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
-pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
 
 /// The database to use; a SQLite file by default, created on first run.
 pub fn database_url(src: &dyn Source) -> Result<String, ConfigError> {
@@ -145,323 +160,6 @@ pub fn database_url(src: &dyn Source) -> Result<String, ConfigError> {
             "DATABASE_URL",
             "expected a sqlite:… or postgres://… URL",
         ))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct StripeConfig {
-    pub secret_key: Secret,
-    /// Base URL of the Stripe API, ending in `/`.
-    pub api_base: String,
-    pub publishable_key: Option<String>,
-    pub js_url: String,
-    /// Any of these may have signed a webhook (secret rotation).
-    pub webhook_secrets: Vec<Secret>,
-    pub webhook_tolerance: Duration,
-    /// Per-attempt time limit for a Stripe request.
-    pub timeout: Duration,
-}
-
-impl StripeConfig {
-    /// Whether the key moves real money (a live secret or restricted key).
-    pub fn is_live(&self) -> bool {
-        let key = self.secret_key.expose();
-        key.starts_with("sk_live_") || key.starts_with("rk_live_")
-    }
-
-    pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
-        let secret_key = required(src, "STRIPE_SECRET_KEY")?;
-        if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) {
-            return Err(ConfigError::invalid(
-                "STRIPE_SECRET_KEY",
-                "expected a secret key starting with sk_ (or a restricted rk_ key)",
-            ));
-        }
-        let mut api_base =
-            var(src, "STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_string());
-        if reqwest::Url::parse(&api_base).is_err() {
-            return Err(ConfigError::invalid(
-                "STRIPE_API_BASE",
-                "not an absolute URL",
-            ));
-        }
-        if !api_base.ends_with('/') {
-            api_base.push('/');
-        }
-        let webhook_secrets: Vec<Secret> = var(src, "STRIPE_WEBHOOK_SECRETS")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(Secret::new)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(bad) = webhook_secrets
-            .iter()
-            .find(|s| !s.expose().starts_with("whsec_"))
-        {
-            let shown: String = bad.expose().chars().take(6).collect();
-            return Err(ConfigError::invalid(
-                "STRIPE_WEBHOOK_SECRETS",
-                format!("each secret must start with whsec_ (found one starting `{shown}`)"),
-            ));
-        }
-        let tolerance: u64 = parsed(src, "STRIPE_WEBHOOK_TOLERANCE_SECS", 300)?;
-        if tolerance == 0 {
-            return Err(ConfigError::invalid(
-                "STRIPE_WEBHOOK_TOLERANCE_SECS",
-                "must be at least 1 second (0 would accept replays of any age)",
-            ));
-        }
-        let timeout_ms: u64 = parsed(src, "STRIPE_TIMEOUT_MS", 30_000)?;
-        if timeout_ms == 0 {
-            return Err(ConfigError::invalid(
-                "STRIPE_TIMEOUT_MS",
-                "must be positive",
-            ));
-        }
-        Ok(StripeConfig {
-            secret_key: Secret::new(secret_key),
-            api_base,
-            publishable_key: var(src, "STRIPE_PUBLISHABLE_KEY"),
-            js_url: var(src, "STRIPE_JS_URL").unwrap_or_else(|| DEFAULT_STRIPE_JS_URL.to_string()),
-            webhook_secrets,
-            webhook_tolerance: Duration::from_secs(tolerance),
-            timeout: Duration::from_millis(timeout_ms),
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JwtAlgorithm {
-    Hs256,
-    Rs256,
-    EdDsa,
-}
-
-impl std::str::FromStr for JwtAlgorithm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "HS256" => Ok(JwtAlgorithm::Hs256),
-            "RS256" => Ok(JwtAlgorithm::Rs256),
-            "EdDSA" => Ok(JwtAlgorithm::EdDsa),
-            other => Err(format!("`{other}` is not one of HS256, RS256, EdDSA")),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum JwtKey {
-    /// HS256 shared secret.
-    Secret(Secret),
-    /// PEM public key for RS256 / EdDSA.
-    PublicKeyPem { path: PathBuf, pem: Vec<u8> },
-}
-
-#[derive(Debug, Clone)]
-pub struct JwtConfig {
-    pub algorithm: JwtAlgorithm,
-    pub key: JwtKey,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-    /// Longest a token may live (`JWT_MAX_LIFETIME_SECS`): `exp − iat`, or `exp − now` for a
-    /// token without `iat`. A token good until the year 9999 is a stolen token forever.
-    pub max_lifetime: Duration,
-    /// Clock skew tolerated on `exp` and `nbf` (`JWT_LEEWAY_SECS`).
-    pub leeway: Duration,
-}
-
-/// `JWT_MAX_LIFETIME_SECS` unless set: a day.
-pub const DEFAULT_JWT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-
-impl JwtConfig {
-    pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
-        let algorithm: JwtAlgorithm = parsed(src, "JWT_ALGORITHM", JwtAlgorithm::Hs256)?;
-        let key = match algorithm {
-            JwtAlgorithm::Hs256 => {
-                let secret = required(src, "JWT_SECRET")?;
-                // RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes).
-                if secret.len() < 32 {
-                    return Err(ConfigError::invalid(
-                        "JWT_SECRET",
-                        "must be at least 32 bytes for HS256",
-                    ));
-                }
-                JwtKey::Secret(Secret::new(secret))
-            }
-            JwtAlgorithm::Rs256 | JwtAlgorithm::EdDsa => {
-                let path = PathBuf::from(required(src, "JWT_PUBLIC_KEY_FILE")?);
-                let pem = std::fs::read(&path).map_err(|e| {
-                    ConfigError::invalid("JWT_PUBLIC_KEY_FILE", format!("{}: {e}", path.display()))
-                })?;
-                JwtKey::PublicKeyPem { path, pem }
-            }
-        };
-        let max_lifetime = match optional::<u64>(src, "JWT_MAX_LIFETIME_SECS")? {
-            None => DEFAULT_JWT_MAX_LIFETIME,
-            Some(0) => {
-                return Err(ConfigError::invalid(
-                    "JWT_MAX_LIFETIME_SECS",
-                    "must be at least 1 second",
-                ))
-            }
-            Some(secs) => Duration::from_secs(secs),
-        };
-        Ok(JwtConfig {
-            algorithm,
-            key,
-            issuer: var(src, "JWT_ISSUER"),
-            audience: var(src, "JWT_AUDIENCE"),
-            max_lifetime,
-            leeway: Duration::from_secs(parsed(src, "JWT_LEEWAY_SECS", 30)?),
-        })
-    }
-}
-
-/// The HTTP edge: timeouts, body size, CORS, client addresses and rate limits.
-#[derive(Debug, Clone)]
-pub struct HttpConfig {
-    /// Time to receive a request's headers; also how long an idle keep-alive connection may
-    /// wait for its next request (hyper starts the same timer for both).
-    pub header_timeout: Duration,
-    /// Time to answer a request (WebSockets excepted), body included.
-    pub request_timeout: Duration,
-    /// Largest `POST /graphql` body, refused before it is read.
-    pub max_body_bytes: usize,
-    /// Origins allowed to call the API from a browser; empty: no CORS headers at all.
-    pub cors_allowed_origins: Vec<String>,
-    /// Proxies in front of Tollgate that append to `X-Forwarded-For`; 0 trusts none and uses
-    /// the peer address.
-    pub trusted_proxy_hops: usize,
-    pub rate_limits: crate::rate_limit::RateLimitConfig,
-    /// Serve `/metrics` at all.
-    pub metrics: bool,
-    /// Serve `/metrics` on this address instead of the API's (keep it off the internet).
-    pub metrics_bind: Option<SocketAddr>,
-    /// How long a graphql-ws connection may stay open without `connection_init` (closed 4408).
-    pub ws_init_timeout: Duration,
-    /// Run known query shapes as compiled plans (`graphql::compiled`); off: every operation
-    /// goes through async-graphql's executor.
-    pub compiled_operations: bool,
-}
-
-fn per_minute(
-    src: &dyn Source,
-    name: &'static str,
-    default: u32,
-) -> Result<Option<std::num::NonZeroU32>, ConfigError> {
-    let n: u32 = parsed(src, name, default)?;
-    Ok(std::num::NonZeroU32::new(n))
-}
-
-impl HttpConfig {
-    pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
-        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            let v: u64 = parsed(src, name, default)?;
-            if v == 0 {
-                return Err(ConfigError::invalid(name, "must be at least 1 second"));
-            }
-            Ok(Duration::from_secs(v))
-        };
-        let max_body_bytes: usize = parsed(src, "GRAPHQL_MAX_BODY_BYTES", 256 * 1024)?;
-        if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(ConfigError::invalid(
-                "GRAPHQL_MAX_BODY_BYTES",
-                "must be between 1024 and 16777216",
-            ));
-        }
-        let cors_allowed_origins: Vec<String> = var(src, "CORS_ALLOWED_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_string())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for origin in &cors_allowed_origins {
-            let ok = reqwest::Url::parse(origin).is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()
-            });
-            if !ok || origin == "*" {
-                return Err(ConfigError::invalid(
-                    "CORS_ALLOWED_ORIGINS",
-                    format!("`{origin}` is not an origin like https://shop.example.com"),
-                ));
-            }
-        }
-        let rate_limits = if boolean(src, "RATE_LIMITS", true)? {
-            crate::rate_limit::RateLimitConfig {
-                per_ip: per_minute(src, "RATE_LIMIT_IP_PER_MINUTE", 600)?,
-                per_user: per_minute(src, "RATE_LIMIT_USER_PER_MINUTE", 300)?,
-                mutations_per_user: per_minute(src, "RATE_LIMIT_MUTATIONS_PER_MINUTE", 30)?,
-            }
-        } else {
-            crate::rate_limit::RateLimitConfig::OFF
-        };
-        Ok(HttpConfig {
-            header_timeout: secs("HTTP_HEADER_TIMEOUT_SECS", 10)?,
-            request_timeout: secs("HTTP_REQUEST_TIMEOUT_SECS", 30)?,
-            max_body_bytes,
-            cors_allowed_origins,
-            trusted_proxy_hops: parsed(src, "TRUSTED_PROXY_HOPS", 0)?,
-            rate_limits,
-            metrics: boolean(src, "METRICS", true)?,
-            compiled_operations: boolean(src, "GRAPHQL_COMPILED_OPERATIONS", true)?,
-            metrics_bind: optional(src, "METRICS_BIND")?,
-            ws_init_timeout: {
-                let ms: u64 = parsed(src, "GRAPHQL_WS_INIT_TIMEOUT_MS", 10_000)?;
-                if ms == 0 {
-                    return Err(ConfigError::invalid(
-                        "GRAPHQL_WS_INIT_TIMEOUT_MS",
-                        "must be positive",
-                    ));
-                }
-                Duration::from_millis(ms)
-            },
-        })
-    }
-}
-
-/// The browser face: where the SPA's build is, and what the demo pre-fills in GraphiQL.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    /// The built SPA (`web/dist`), served at `/`; None: not served (`WEB_DIR=off`). GraphiQL's
-    /// page and assets come from the same build.
-    pub dir: Option<PathBuf>,
-    /// A token GraphiQL starts with in its Authorization header. For the local demo only: it is
-    /// handed to anyone who loads the page.
-    pub graphiql_token: Option<Secret>,
-}
-
-pub const DEFAULT_WEB_DIR: &str = "web/dist";
-
-impl WebConfig {
-    pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
-        let dir = match var(src, "WEB_DIR") {
-            Some(v) if v.eq_ignore_ascii_case("off") => None,
-            Some(v) => Some(PathBuf::from(v)),
-            None => Some(PathBuf::from(DEFAULT_WEB_DIR)),
-        };
-        let graphiql_token = var(src, "GRAPHIQL_DEFAULT_TOKEN");
-        if let Some(t) = &graphiql_token {
-            // It ends up in a JSON header map and an HTTP header: plain token characters only.
-            if !t
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            {
-                return Err(ConfigError::invalid(
-                    "GRAPHIQL_DEFAULT_TOKEN",
-                    "expected a JWT (letters, digits, `-`, `_`, `.`)",
-                ));
-            }
-        }
-        Ok(WebConfig {
-            dir,
-            graphiql_token: graphiql_token.map(Secret::new),
-        })
     }
 }
 

@@ -39,8 +39,17 @@ pub struct Receiver {
 /// Largest body accepted; Stripe's events are far smaller. Checked before any HMAC work.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
-fn reject(status: StatusCode, reason: &str) -> Response {
-    (status, Json(json!({ "error": reason }))).into_response()
+/// A delivery refused: its status and a short fixed reason (nothing the sender wrote).
+struct Rejected(StatusCode, String);
+
+impl IntoResponse for Rejected {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn reject(status: StatusCode, reason: &str) -> Rejected {
+    Rejected(status, reason.to_owned())
 }
 
 /// The event's id and type are stored, indexed and logged: they must look like Stripe's,
@@ -96,7 +105,7 @@ pub async fn receive(
 ) -> Response {
     let (text, event) = match verified(&receiver, &headers, &body) {
         Ok(verified) => verified,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let received_at = Utc::now();
     let delivery = intake::Delivery {
@@ -126,6 +135,7 @@ pub async fn receive(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "could not store the event",
             )
+            .into_response()
         }
     }
 }
@@ -136,7 +146,7 @@ fn verified<'b>(
     receiver: &Receiver,
     headers: &HeaderMap,
     body: &'b Bytes,
-) -> Result<(&'b str, Envelope<'b>), Response> {
+) -> Result<(&'b str, Envelope<'b>), Rejected> {
     if receiver.secrets.is_empty() {
         tracing::error!("webhook received but STRIPE_WEBHOOK_SECRETS is not set");
         // 503 makes Stripe retry later, once the secret is configured.

@@ -61,6 +61,13 @@ struct Walk<'d> {
     memo: HashMap<(String, Vec<usize>), Fields<'d>>,
 }
 
+/// A response is a request error when nothing executed: no data and no error from a field.
+pub fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
 /// Completes `response` to `operation_name`'s operation in `doc` (the document as the executor
 /// ran it). A request error, which executed nothing, is returned as it is.
 pub fn complete(
@@ -70,7 +77,7 @@ pub fn complete(
     variables: &Variables,
     mut response: Response,
 ) -> Response {
-    if super::executor::is_request_error(&response) {
+    if is_request_error(&response) {
         return response;
     }
     let Some(operation) = select(doc, operation_name) else {

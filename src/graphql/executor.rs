@@ -364,13 +364,6 @@ fn kind_name(ty: OperationType) -> &'static str {
     }
 }
 
-/// A response is a request error when nothing executed: no data and no error from a field.
-pub fn is_request_error(response: &Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
-}
-
 /// Gives every error a `code`: async-graphql's own (validation, variable coercion) have none.
 /// Errors with no data are request errors, which only validation produces once parsing and
 /// cost checks have passed.

@@ -18,8 +18,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
+    completion::is_request_error,
     edge::{client_ip, Edge, GraphqlEdge},
-    executor::{is_request_error, Answer, Checked},
+    executor::{Answer, Checked},
     guard::{Door, Refusal},
 };
 use crate::error::{EdgeError, ErrorCode};

@@ -26,7 +26,8 @@ use crate::{
     desc = "Tollgate's id, unique across all types."
 ))]
 pub enum Node {
-    Payment(Payment),
+    /// Boxed: a payment carries its row, its whole row once loaded, and its refunds.
+    Payment(Box<Payment>),
     Refund(Refund),
     Subscription(Subscription),
     Product(Product),
@@ -38,7 +39,7 @@ pub enum Node {
 impl From<Found> for Node {
     fn from(found: Found) -> Self {
         match found {
-            Found::Payment(row) => Node::Payment(Payment::from(row)),
+            Found::Payment(row) => Node::Payment(Box::new(Payment::from(row))),
             Found::Refund(row) => Node::Refund(Refund(row)),
             Found::Subscription(row) => Node::Subscription(Subscription(row)),
             Found::Product(product) => Node::Product(Product::from(product)),

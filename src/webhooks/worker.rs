@@ -97,52 +97,48 @@ impl From<Batch> for Step {
     }
 }
 
+/// What applying a batch's events came to, written by `finish` in the same transaction.
+#[derive(Default)]
+struct Applied {
+    processed: Vec<uuid::Uuid>,
+    ignored: Vec<uuid::Uuid>,
+    live: Vec<crate::live::LiveEvent>,
+    /// Each event's outcome, counted once the transaction commits.
+    outcomes: Vec<&'static str>,
+}
+
 async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, sea_orm::DbErr> {
-    let db = &state.db;
-    let txn = crate::db::begin(db).await?;
+    let txn = crate::db::begin(&state.db).await?;
     let rows = claim(&txn).await?;
     if rows.is_empty() {
         txn.rollback().await?;
         return Ok(Batch::Idle);
     }
-    let mut processed = Vec::new();
-    let mut ignored = Vec::new();
-    let mut live = Vec::new();
-    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut applied = Applied::default();
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
         match serde_json::from_str::<objects::Event>(&row.payload) {
             Ok(event) => events.push((row, event)),
             Err(e) => {
                 park(&txn, row, &format!("unreadable payload: {e}"), true).await?;
-                outcomes.push(parked(true));
+                applied.outcomes.push(parked(true));
             }
         }
     }
     lock_objects(&txn, events.iter().map(|(_, event)| event)).await?;
     for (row, event) in &events {
-        let result = if savepoints == Savepoints::PerEvent {
-            // A savepoint: if the handler fails, its writes are undone but the claim is kept.
-            let nested = txn.begin().await?;
-            let result = handlers::handle(&nested, &state.stripe, event).await;
-            if result.is_ok() {
-                nested.commit().await?;
-            } else {
-                nested.rollback().await?;
-            }
-            result
-        } else {
-            handlers::handle(&txn, &state.stripe, event).await
-        };
+        let result = handle_one(&txn, state, event, savepoints).await?;
         match result {
             Ok(handled) => {
-                outcomes.push(if handled.known { "applied" } else { "ignored" });
+                applied
+                    .outcomes
+                    .push(if handled.known { "applied" } else { "ignored" });
                 if handled.known {
-                    processed.push(row.id);
+                    applied.processed.push(row.id);
                 } else {
-                    ignored.push(row.id);
+                    applied.ignored.push(row.id);
                 }
-                live.extend(handled.live);
+                applied.live.extend(handled.live);
             }
             Err(e) => {
                 let (detail, fatal) = match &e {
@@ -157,16 +153,38 @@ async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, se
                     return Ok(Batch::Failed);
                 }
                 let give_up = park(&txn, row, &detail, fatal).await?;
-                outcomes.push(parked(give_up));
+                applied.outcomes.push(parked(give_up));
             }
         }
     }
-    finish(state, txn, processed, ignored, live).await?;
+    let outcomes = std::mem::take(&mut applied.outcomes);
+    finish(state, txn, applied.processed, applied.ignored, applied.live).await?;
     // Counted once committed: a batch rolled back and run again is counted once.
     for outcome in outcomes {
         crate::metrics::webhook_event(outcome);
     }
     Ok(Batch::Done(rows.len()))
+}
+
+/// Applies one event; with `PerEvent` inside a savepoint, so a failing handler's writes are
+/// undone while the batch's claim is kept.
+async fn handle_one(
+    txn: &sea_orm::DatabaseTransaction,
+    state: &Worker,
+    event: &objects::Event,
+    savepoints: Savepoints,
+) -> Result<Result<handlers::Handled, handlers::HandleError>, sea_orm::DbErr> {
+    if savepoints != Savepoints::PerEvent {
+        return Ok(handlers::handle(txn, &state.stripe, event).await);
+    }
+    let nested = txn.begin().await?;
+    let result = handlers::handle(&nested, &state.stripe, event).await;
+    if result.is_ok() {
+        nested.commit().await?;
+    } else {
+        nested.rollback().await?;
+    }
+    Ok(result)
 }
 
 fn parked(give_up: bool) -> &'static str {

@@ -278,7 +278,7 @@ async fn a_page_reads_every_field_as_the_entity_does() {
             assert_eq!(page.rows.len(), 5);
             for (i, (got, want)) in page.rows.iter().zip(&expected).enumerate() {
                 let want = match columns {
-                    Columns::All => PaymentRow::Whole(want.clone()),
+                    Columns::All => PaymentRow::Whole(Box::new(want.clone())),
                     // A summary holds only what it reads.
                     Columns::Summary => PaymentRow::Summary(PaymentSummary::from(want)),
                 };

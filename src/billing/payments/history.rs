@@ -115,13 +115,14 @@ impl From<&payments::Model> for PaymentSummary {
 /// A payment of a page: the whole row, or its summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentRow {
-    Whole(payments::Model),
+    /// Boxed: a summary is a third of a whole row's size, and most pages read summaries.
+    Whole(Box<payments::Model>),
     Summary(PaymentSummary),
 }
 
 impl From<payments::Model> for PaymentRow {
     fn from(row: payments::Model) -> Self {
-        PaymentRow::Whole(row)
+        PaymentRow::Whole(Box::new(row))
     }
 }
 
@@ -183,7 +184,7 @@ impl PaymentRow {
     /// The whole row, when the page read whole rows.
     pub fn whole(&self) -> Option<&payments::Model> {
         match self {
-            PaymentRow::Whole(row) => Some(row),
+            PaymentRow::Whole(row) => Some(row.as_ref()),
             PaymentRow::Summary(_) => None,
         }
     }

@@ -181,23 +181,9 @@ async fn subscribe(
     let price = recurring_price(db, &input.price_id).await?;
     check_trial(&price, viewer, input.trial_days)?;
     let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
-    let mut request = subscription_request(&customer, &price, viewer, input.trial_days);
-    let mut attached_now = None;
-    match &input.payment_method_id {
-        Some(pm) => {
-            // Save the card (a decline here stores nothing) and make it the default.
-            let (saved, attached) = save_card(db, stripe, viewer, &customer, pm).await?;
-            attached_now = attached;
-            request = request
-                .default_payment_method(saved.stripe_payment_method_id.clone())
-                .payment_behavior(req::CreateSubscriptionPaymentBehavior::AllowIncomplete);
-        }
-        // The SPA confirms the first payment with Stripe.js.
-        None => {
-            request =
-                request.payment_behavior(req::CreateSubscriptionPaymentBehavior::DefaultIncomplete)
-        }
-    }
+    let request = subscription_request(&customer, &price, viewer, input.trial_days);
+    let (request, attached_now) =
+        with_payment_method(db, stripe, viewer, &customer, request, input).await?;
     let sub: objects::Subscription = stripe.send(&request, Some(stripe_key)).await?;
     let now = Utc::now();
     let first = match input.trial_days {
@@ -231,6 +217,36 @@ async fn subscribe(
             None
         },
     })
+}
+
+/// With a card: saved first (a decline here stores nothing), made the default, and charged
+/// at once (`allow_incomplete`); without one the SPA confirms the first payment with Stripe.js
+/// (`default_incomplete`). Also the card attached now, to remove if the first charge fails.
+async fn with_payment_method(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    customer: &customers::Model,
+    request: req::CreateSubscription,
+    input: &NewSubscription,
+) -> Result<
+    (
+        req::CreateSubscription,
+        Option<entity::payment_methods::Model>,
+    ),
+    ApiError,
+> {
+    let Some(pm) = &input.payment_method_id else {
+        return Ok((
+            request.payment_behavior(req::CreateSubscriptionPaymentBehavior::DefaultIncomplete),
+            None,
+        ));
+    };
+    let (saved, attached) = save_card(db, stripe, viewer, customer, pm).await?;
+    let request = request
+        .default_payment_method(saved.stripe_payment_method_id.clone())
+        .payment_behavior(req::CreateSubscriptionPaymentBehavior::AllowIncomplete);
+    Ok((request, attached))
 }
 
 fn subscription_request(

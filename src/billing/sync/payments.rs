@@ -58,21 +58,25 @@ pub async fn sync_payments(
         let after = payment_rules::apply_intent(db, pi, Utc::now(), origin.as_ref()).await?;
         match before {
             None => report.missing("payment", &pi.id),
-            Some(b) => report.compare(
-                "payment",
-                &pi.id,
-                &[
-                    (
-                        "status",
-                        Some(b.status.to_string()),
-                        Some(after.status.to_string()),
-                    ),
-                    ("card_last4", b.card_last4, after.card_last4),
-                    ("failure_code", b.failure_code, after.failure_code),
-                ],
-            ),
+            Some(b) => report.compare("payment", &pi.id, &compared(b, after)),
         }
         progress(i + 1, all.len());
     }
     Ok(report)
+}
+
+/// The fields compared with Stripe: (name, local, Stripe's), as text.
+fn compared(
+    local: payments::Model,
+    stripe: payments::Model,
+) -> [(&'static str, Option<String>, Option<String>); 3] {
+    [
+        (
+            "status",
+            Some(local.status.to_string()),
+            Some(stripe.status.to_string()),
+        ),
+        ("card_last4", local.card_last4, stripe.card_last4),
+        ("failure_code", local.failure_code, stripe.failure_code),
+    ]
 }

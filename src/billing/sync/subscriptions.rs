@@ -49,31 +49,35 @@ pub async fn sync_subscriptions(
             .one(db)
             .await?;
         let after = subscription_rules::apply(db, sub, Utc::now(), None).await?;
-        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
         match before {
             None => report.missing("subscription", &sub.id),
-            Some(b) => report.compare(
-                "subscription",
-                &sub.id,
-                &[
-                    (
-                        "status",
-                        Some(b.status.to_string()),
-                        Some(after.status.to_string()),
-                    ),
-                    (
-                        "cancel_at_period_end",
-                        Some(b.cancel_at_period_end.to_string()),
-                        Some(after.cancel_at_period_end.to_string()),
-                    ),
-                    (
-                        "current_period_end",
-                        time(b.current_period_end),
-                        time(after.current_period_end),
-                    ),
-                ],
-            ),
+            Some(b) => report.compare("subscription", &sub.id, &compared(&b, &after)),
         }
     }
     Ok(report)
+}
+
+/// The fields compared with Stripe: (name, local, Stripe's), as text.
+fn compared(
+    local: &subscriptions::Model,
+    stripe: &subscriptions::Model,
+) -> [(&'static str, Option<String>, Option<String>); 3] {
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+    [
+        (
+            "status",
+            Some(local.status.to_string()),
+            Some(stripe.status.to_string()),
+        ),
+        (
+            "cancel_at_period_end",
+            Some(local.cancel_at_period_end.to_string()),
+            Some(stripe.cancel_at_period_end.to_string()),
+        ),
+        (
+            "current_period_end",
+            time(local.current_period_end),
+            time(stripe.current_period_end),
+        ),
+    ]
 }

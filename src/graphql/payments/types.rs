@@ -53,7 +53,7 @@ pub struct Payment {
 
 impl From<payments::Model> for Payment {
     fn from(row: payments::Model) -> Self {
-        Payment::new(PaymentRow::Whole(row), None)
+        Payment::new(PaymentRow::Whole(Box::new(row)), None)
     }
 }
 

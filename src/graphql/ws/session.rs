@@ -23,9 +23,10 @@ use crate::{
     auth::Viewer,
     error::ErrorCode,
     graphql::{
+        completion::is_request_error,
         context::RequestViewer,
         edge::{Edge, GraphqlEdge},
-        executor::{is_request_error, Refused},
+        executor::Refused,
         guard::Door,
         loaders,
     },

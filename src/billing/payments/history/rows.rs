@@ -84,7 +84,7 @@ impl<'a> Positional<'a> {
     /// The payment at the start of the row, read as `columns` selects it.
     pub fn payment(&self, columns: Columns) -> Result<PaymentRow, DbErr> {
         Ok(match columns {
-            Columns::All => PaymentRow::Whole(self.whole_payment()?),
+            Columns::All => PaymentRow::Whole(Box::new(self.whole_payment()?)),
             Columns::Summary => PaymentRow::Summary(self.summary_payment()?),
         })
     }
