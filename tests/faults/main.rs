@@ -7,9 +7,10 @@
 //! Needs PostgreSQL's server binaries (Debian's `postgresql`, installed by
 //! `scripts/postgres start`); `scripts/test` runs this binary after the PostgreSQL stage.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
+/// The shared test harness (`tests/common`).
+mod helpers {
+    pub use tollgate_test_support::*;
+}
 
 mod crash;
 mod database_restart;
