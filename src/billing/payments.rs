@@ -5,8 +5,9 @@
 //!   be confirmed;
 //! - `checkout`: creating, confirming and canceling a payment (validation, idempotency, an
 //!   answer that never came);
-//! - `projection`: a PaymentIntent snapshot applied to its row; the card, dispute and invoice
-//!   other events add; a subscription's charge recorded as one payment;
+//! - `projection`: a PaymentIntent snapshot applied to its row; the card and dispute other
+//!   events add;
+//! - `renewals`: a subscription's first charge and each renewal, one payment each;
 //! - `lookup`: a payment by id, for a viewer, or by its PaymentIntent;
 //! - `history`: the history page (filters, cursor, one statement with refunds joined), with
 //!   `history/rows` reading its rows by position;
@@ -16,6 +17,7 @@ mod checkout;
 pub mod history;
 mod lookup;
 mod projection;
+mod renewals;
 mod revenue;
 mod status;
 
@@ -29,8 +31,9 @@ pub use history::{
 };
 pub use lookup::{find, find_by_intent_id, find_for_viewer};
 pub use projection::{
-    apply_dispute, apply_intent, find_for_intent, lacks_card, link_invoice, origin_from_customer,
-    payment_id_for_intent, record_card, record_subscription_charge, retrieve_intent, Origin,
+    apply_dispute, apply_intent, find_for_intent, lacks_card, origin_from_customer,
+    payment_id_for_intent, record_card, retrieve_intent, Origin,
 };
+pub use renewals::{link_invoice, record_subscription_charge};
 pub use revenue::{revenue, RevenueLine};
 pub use status::{next_status, PaymentStatus, CONFIRMABLE};
