@@ -18,16 +18,18 @@ use crate::{
     stripe::objects,
 };
 
-use super::{request::refund_amount, request::RefundRequest, RefundStatus};
+use super::{Reason, RefundStatus};
 
+/// Reserves `amount` of the payment for a refund (refused when more than what is left) and
+/// records the refund as pending, in one transaction.
 pub(super) async fn reserve<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     viewer: &Viewer,
     payment: &payment_rows::Model,
     refund_id: Uuid,
-    request: &RefundRequest,
+    amount: i64,
+    reason: Option<Reason>,
 ) -> Result<refunds::Model, ApiError> {
-    let amount = refund_amount(payment, request)?;
     let txn = crate::db::begin(db).await?;
     // The check and the reservation are one statement: concurrent refunds serialise on the row.
     let reserved = payment_rows::Entity::update_many()
@@ -64,7 +66,7 @@ pub(super) async fn reserve<C: ConnectionTrait + TransactionTrait>(
         stripe_refund_id: Set(None),
         amount: Set(amount),
         currency: Set(payment.currency.clone()),
-        reason: Set(request.reason.map(|r| r.as_str().to_string())),
+        reason: Set(reason.map(|r| r.as_str().to_string())),
         status: Set(RefundStatus::Pending),
         failure_reason: Set(None),
         requested_by: Set(Some(viewer.user_id.clone())),

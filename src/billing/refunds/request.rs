@@ -77,7 +77,10 @@ pub async fn refund_payment<C: ConnectionTrait + TransactionTrait>(
             // A retry of a refund whose outcome was unknown: ask Stripe again, same key.
             Some(existing) if existing.status == RefundStatus::Pending => existing,
             Some(settled) => return Ok(settled.id),
-            None => reserve(db, viewer, &payment, refund_id, &request).await?,
+            None => {
+                let amount = refund_amount(&payment, &request)?;
+                reserve(db, viewer, &payment, refund_id, amount, request.reason).await?
+            }
         };
         ask_stripe(db, stripe, &refund, pi, request.reason, &key).await
     })
