@@ -154,7 +154,10 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
   const client = useClient();
   const saved = useQuery(PaymentMethodsQuery, {});
   const cards = saved.data?.viewer.paymentMethods.filter((pm) => pm.type === 'card') ?? [];
-  const [choice, setChoice] = useState<CardChoice>(null);
+  // Until the shopper picks, the choice is the default saved card, from the first render the
+  // list arrives in (an effect would show "a new card" chosen for a frame, and a click then
+  // could land on the wrong option).
+  const [picked, setPicked] = useState<CardChoice | undefined>(undefined);
   const [cardComplete, setCardComplete] = useState(false);
   const trialDays = trialDaysOf(price);
   const [withTrial, setWithTrial] = useState(trialDays !== null);
@@ -166,9 +169,8 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
   // (a network error), so the retried request is identical, as idempotency requires.
   const createdFor = useRef<{ key: string; id: string } | null>(null);
 
-  // The default saved card is the natural first choice once the list arrives.
   const defaultCard = cards.find((c) => c.isDefault)?.stripePaymentMethodId ?? null;
-  useEffect(() => setChoice(defaultCard), [defaultCard]);
+  const choice: CardChoice = picked === undefined ? defaultCard : picked;
   // Another card or trial is another request: a new intent, so a new key.
   useEffect(() => renewKey(), [choice, withTrial, renewKey]);
 
@@ -259,7 +261,7 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
       <PaymentMethodPicker
         saved={cards}
         choice={choice}
-        onChoice={setChoice}
+        onChoice={setPicked}
         onCardComplete={(complete) => {
           setCardComplete(complete);
           // Another card after a failed subscription attempt is another attempt: the old
