@@ -165,14 +165,13 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(http));
     with_security_headers(router)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(|res: &Response, _latency: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", res.status().as_u16());
+                }),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
         .with_state(state)
@@ -220,6 +219,35 @@ fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
+}
+
+/// Each request's span: the log lines' context, and with traces on, the root of the request's
+/// trace (continuing the caller's `traceparent`). Named `METHOD route` here (the matched
+/// pattern, never the raw path); GraphQL renames it after the operation (`guard::admit`).
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let span = tracing::info_span!(
+        "http",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id,
+        otel.name = format!("{} {route}", req.method()),
+        otel.kind = "server",
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        graphql.operation.type = tracing::field::Empty,
+        graphql.operation.name = tracing::field::Empty,
+    );
+    crate::telemetry::spans::continue_from_headers(&span, req.headers());
+    span
 }
 
 /// Counts each answered request by route (the matched pattern, never the raw path) and status.
@@ -355,7 +383,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Runs pending migrations, connects to the database, and binds the listener.
+    /// Runs pending migrations (or, with `MIGRATE_ON_START=false`, checks none is pending),
+    /// connects to the database, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         Self::build_with(config, |_| {}).await
     }
@@ -365,7 +394,18 @@ impl Application {
         config: Config,
         prepare: impl FnOnce(&mut DatabaseConnection),
     ) -> anyhow::Result<Self> {
-        db::migrate_url(&config.database_url).await?;
+        if config.migrate_on_start {
+            db::migrate_url(&config.database_url).await?;
+        } else {
+            let pending = db::pending_migrations(&config.database_url).await?;
+            if !pending.is_empty() {
+                anyhow::bail!(
+                    "MIGRATE_ON_START=false but {} migration(s) are pending ({}): run `tollgate migrate` first",
+                    pending.len(),
+                    pending.join(", ")
+                );
+            }
+        }
         let mut db = db::connect(&config.database_url).await?;
         prepare(&mut db);
         let listener = TcpListener::bind(config.bind_addr).await?;

@@ -6,11 +6,13 @@
 
 mod http;
 mod jwt;
+mod otel;
 mod stripe;
 mod web;
 
 pub use http::HttpConfig;
 pub use jwt::{JwtAlgorithm, JwtConfig, JwtKey, DEFAULT_JWT_MAX_LIFETIME};
+pub use otel::{OtelConfig, OtlpProtocol, ParentlessSampler, Sampler};
 pub use stripe::{StripeConfig, DEFAULT_STRIPE_API_BASE, DEFAULT_STRIPE_JS_URL};
 pub use web::{WebConfig, DEFAULT_WEB_DIR};
 
@@ -181,6 +183,10 @@ pub struct Config {
     /// Webhook worker tasks in this process; None picks by database (PostgreSQL 8, SQLite 1).
     /// 0 makes an intake-only replica.
     pub webhook_workers: Option<usize>,
+    /// `MIGRATE_ON_START` (default true): `tollgate serve` applies pending migrations first.
+    /// False for replicas behind a separate `tollgate migrate` job; they then refuse to start
+    /// while any migration is pending rather than serve an older schema.
+    pub migrate_on_start: bool,
     pub http: HttpConfig,
     pub web: WebConfig,
 }
@@ -190,13 +196,14 @@ impl Config {
     pub fn load(src: &dyn Source) -> Result<Self, ConfigError> {
         let config = Config {
             database_url: database_url(src)?,
-            bind_addr: parsed(src, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            bind_addr: bind_addr(src)?,
             stripe: StripeConfig::load(src)?,
             jwt: JwtConfig::load(src)?,
             graphql_introspection: boolean(src, "GRAPHQL_INTROSPECTION", true)?,
             owner_refund_window: optional::<u64>(src, "REFUND_OWNER_WINDOW_SECS")?
                 .map(Duration::from_secs),
             webhook_workers: optional(src, "WEBHOOK_WORKERS")?,
+            migrate_on_start: boolean(src, "MIGRATE_ON_START", true)?,
             http: HttpConfig::load(src)?,
             web: WebConfig::load(src)?,
         };
@@ -212,6 +219,11 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `BIND_ADDR` (default `127.0.0.1:8080`; the container image sets `0.0.0.0:8080`).
+pub fn bind_addr(src: &dyn Source) -> Result<SocketAddr, ConfigError> {
+    parsed(src, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))
 }
 
 /// `LOG_FORMAT`: pretty on a terminal, JSON otherwise, unless set.

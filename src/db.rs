@@ -14,6 +14,11 @@ use sea_orm::{
 /// Connects to `url`. SQLite files are created on first use (`mode=rwc` by default) and run in
 /// WAL mode so readers never wait for the writer.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let pool = if url.starts_with("sqlite:") { 8 } else { 20 };
+    connect_with(url, pool).await
+}
+
+async fn connect_with(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
         let sep = if url.contains('?') { '&' } else { '?' };
         format!("{url}{sep}mode=rwc")
@@ -23,7 +28,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let is_sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(if is_sqlite { 8 } else { 20 })
+        .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
@@ -41,7 +46,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
         });
     }
-    let db = Database::connect(options).await?;
+    let mut db = Database::connect(options).await?;
+    if crate::telemetry::exporting() {
+        // Each statement as a span of the trace it runs in (none outside a trace).
+        db.set_metric_callback(crate::telemetry::spans::statement);
+    }
     if db.get_database_backend() == DbBackend::Sqlite {
         db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
     }
@@ -53,13 +62,42 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Advisory-lock key of migrations ("tg" + "mi"), apart from the webhook worker's keys.
+const MIGRATION_LOCK: i64 = 0x7467_6d69;
+
 /// Applies pending migrations over a connection of its own, closed afterwards. Pools should be
 /// opened after this: a SQLite connection that cached the schema mid-migration can fail to
 /// prepare an upsert against an index created later ("ON CONFLICT clause does not match").
+///
+/// On PostgreSQL the run holds a session advisory lock, so any number of `tollgate migrate`
+/// jobs and starting replicas may run at once: one migrates, the others wait and then find
+/// nothing pending. (Without it, two runs both create `seaql_migrations` and one fails.) The
+/// pool has one connection, so the migrator's transaction runs on the session holding it.
 pub async fn migrate_url(url: &str) -> Result<(), DbErr> {
-    let db = connect(url).await?;
-    migrate(&db).await?;
-    db.close().await
+    let db = connect_with(url, 1).await?;
+    let result = if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .await?;
+        let migrated = migrate(&db).await;
+        let unlocked = db
+            .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .await;
+        migrated.and(unlocked.map(|_| ()))
+    } else {
+        migrate(&db).await
+    };
+    let closed = db.close().await;
+    result.and(closed)
+}
+
+/// Names of the migrations this binary knows that `url`'s database has not applied, for a
+/// replica started with `MIGRATE_ON_START=false`: it refuses to serve an older schema.
+pub async fn pending_migrations(url: &str) -> Result<Vec<String>, DbErr> {
+    let db = connect_with(url, 1).await?;
+    let pending = Migrator::get_pending_migrations(&db).await;
+    let closed = db.close().await;
+    let names = pending?.iter().map(|m| m.name().to_owned()).collect();
+    closed.map(|()| names)
 }
 
 /// Whether the database answers a trivial query.

@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod graphql;
+pub mod healthcheck;
 pub mod live;
 pub mod metrics;
 pub mod money;

@@ -27,8 +27,15 @@ struct Cli {
 enum Command {
     /// Run pending migrations, then serve GraphQL and webhooks.
     Serve,
-    /// Run pending migrations and exit.
+    /// Run pending migrations and exit (safe to run from several places at once on PostgreSQL).
     Migrate,
+    /// Exit 0 when this host's `tollgate serve` is ready (`/readyz` at BIND_ADDR answers 200);
+    /// the container image's HEALTHCHECK.
+    Healthcheck {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Print the GraphQL SDL (or write it to a file).
     ExportSchema {
         #[arg(long, short)]
@@ -118,11 +125,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = Environment::load();
-    match config::log_format(&env, std::io::stderr().is_terminal()) {
-        Ok(format) => telemetry::init(format),
+    let format = match config::log_format(&env, std::io::stderr().is_terminal()) {
+        Ok(format) => format,
         Err(e) => return config_error(&e),
-    }
-    match run(cli.command, &env).await {
+    };
+    // Traces only from the server: a CLI run (migrate, sync, token) is not a request.
+    let otel = match &cli.command {
+        Command::Serve => match config::OtelConfig::load(&env) {
+            Ok(otel) => otel,
+            Err(e) => return config_error(&e),
+        },
+        _ => None,
+    };
+    let telemetry = telemetry::init(format, otel.as_ref());
+    let result = run(cli.command, &env).await;
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<ConfigError>() {
             Some(c) => config_error(c),
@@ -147,6 +165,12 @@ async fn run(command: Command, env: &Environment) -> anyhow::Result<()> {
             db::migrate_url(&config::database_url(env)?).await?;
             eprintln!("migrations applied");
             Ok(())
+        }
+        Command::Healthcheck { timeout } => {
+            let addr = tollgate::healthcheck::target(config::bind_addr(env)?);
+            tollgate::healthcheck::probe(addr, Duration::from_secs(timeout))
+                .await
+                .map_err(|e| anyhow::anyhow!("not ready: {e}"))
         }
         Command::ExportSchema { output } => export_schema(output),
         Command::Token {

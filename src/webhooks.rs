@@ -8,6 +8,7 @@ pub mod store;
 pub mod worker;
 
 use std::{sync::Arc, time::Duration};
+use tracing::Instrument;
 
 use axum::{
     body::Bytes,
@@ -108,6 +109,15 @@ pub async fn receive(
         Err(refused) => return refused.into_response(),
     };
     let received_at = Utc::now();
+    // The start of the event's trace: the worker that applies it (here or on another replica)
+    // continues from the traceparent stored with it.
+    let span = tracing::info_span!(
+        "webhook.receive",
+        otel.name = "webhook receive",
+        stripe.event_id = %event.id,
+        stripe.event_type = %event.kind,
+    );
+    let trace_parent = crate::telemetry::spans::traceparent(&span);
     let delivery = intake::Delivery {
         stripe_event_id: event.id.clone().into_owned(),
         event_type: event.kind.clone().into_owned(),
@@ -116,8 +126,9 @@ pub async fn receive(
         livemode: event.livemode,
         stripe_created_at: objects::timestamp(event.created).unwrap_or(received_at),
         received_at,
+        trace_parent,
     };
-    match receiver.intake.store(delivery).await {
+    match receiver.intake.store(delivery).instrument(span).await {
         Ok(new) => {
             tracing::info!(event_id = %event.id, event_type = %event.kind, duplicate = !new, "webhook stored");
             crate::metrics::webhook_delivery(if new { "received" } else { "duplicate" });

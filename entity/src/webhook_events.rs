@@ -21,6 +21,9 @@ pub struct Model {
     pub next_attempt_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// W3C `traceparent` of the span that received the delivery (null when tracing is off):
+    /// the worker continues that trace.
+    pub trace_parent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

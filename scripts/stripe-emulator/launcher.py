@@ -12,7 +12,10 @@ The patches replace private methods of localstripe, so the launcher refuses to s
 status 2) unless the installed localstripe is `tollgate_emulator.PATCHED_FOR`, the version
 scripts/stripe-emulator/ensure-venv installs; TOLLGATE_EMULATOR_ANY_VERSION=1 overrides that.
 
-Usage: launcher.py [--port 0] [--host 127.0.0.1] [--quiet]
+Usage: launcher.py [--port 0] [--host 127.0.0.1] [--quiet] [--webhook URL --webhook-secret S]
+--webhook (or EMULATOR_WEBHOOK_URL, with EMULATOR_WEBHOOK_SECRET) registers one endpoint for
+every event at start, as /_config/webhooks/tollgate would: the compose demo's emulator is told
+where the gateway is without a second process.
 Prints `LISTENING <port>` on stdout once it accepts connections. Stops when its parent dies.
 
 Test-only control routes (never part of Stripe):
@@ -86,10 +89,19 @@ def main():
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=0)
     parser.add_argument('--quiet', action='store_true', help='no access log')
+    parser.add_argument('--webhook', default=os.environ.get('EMULATOR_WEBHOOK_URL'),
+                        help='deliver every event to this URL (signed with --webhook-secret)')
+    parser.add_argument('--webhook-secret', default=os.environ.get('EMULATOR_WEBHOOK_SECRET'))
     args = parser.parse_args()
+    if args.webhook and not (args.webhook.startswith('http') and args.webhook_secret):
+        parser.error('--webhook needs an http(s) URL and --webhook-secret')
     die_with_parent()
     check_localstripe_version()
     app = install_patches()
+    if args.webhook:
+        from localstripe.webhooks import register_webhook
+        # The secret may be a list (STRIPE_WEBHOOK_SECRETS' rotation form): the newest signs.
+        register_webhook('tollgate', args.webhook, args.webhook_secret.split(',')[0].strip(), None)
     from aiohttp import web  # here, not above: only once localstripe's version is checked
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -82,6 +82,7 @@ pub async fn run(
 
 /// `run` in a transaction that is rolled back: the report lists each drift, nothing is
 /// written.
+#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.name = "transaction sync check", otel.kind = "client"))]
 pub async fn check(
     db: &DatabaseConnection,
     stripe: &StripeClient,

@@ -89,6 +89,10 @@ impl GraphqlEdge {
                 .map_err(Refusal::RateLimited)?;
         }
         let checked = self.executor.check(request)?;
+        if door != Door::WebSocket {
+            // A socket's span is the whole session; one request's span is this operation's.
+            crate::telemetry::spans::name_operation(&checked.analysis);
+        }
         if checked.analysis.operation_type == OperationType::Mutation {
             match door {
                 Door::HttpPost => {}

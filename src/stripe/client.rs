@@ -161,8 +161,26 @@ impl StripeClient {
         built: &RequestBuilder,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<bytes::Bytes, StripeError> {
+        use tracing::Instrument;
+        let method = method_name(built);
+        let template = crate::metrics::path_template(&built.path);
+        // One span per attempt, so a retried call shows each try. The path is the template
+        // (`/v1/payment_intents/{id}`): ids stay out of span names.
+        let span = tracing::info_span!(
+            "stripe",
+            otel.name = format!("stripe {method} {template}"),
+            otel.kind = "client",
+            http.request.method = method,
+            url.template = %template,
+            http.response.status_code = tracing::field::Empty,
+            stripe.outcome = tracing::field::Empty,
+            stripe.idempotent = idempotency_key.is_some(),
+        );
         let started = std::time::Instant::now();
-        let result = self.attempt_once(built, idempotency_key).await;
+        let result = self
+            .attempt_once(built, idempotency_key)
+            .instrument(span.clone())
+            .await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(StripeError::Card(_)) => "card_error",
@@ -173,7 +191,8 @@ impl StripeClient {
             Err(StripeError::Local(_)) => "refused",
             Err(_) => "invalid",
         };
-        crate::metrics::stripe_call(method_name(built), &built.path, outcome, started.elapsed());
+        span.record("stripe.outcome", outcome);
+        crate::metrics::stripe_call(method, &built.path, outcome, started.elapsed());
         result
     }
 
@@ -220,6 +239,7 @@ impl StripeClient {
             // The request reached Stripe; only the answer was lost.
             StripeError::OutcomeUnknown(e)
         })?;
+        tracing::Span::current().record("http.response.status_code", status.as_u16());
         tracing::debug!(
             method = method_name(built),
             path = %built.path,

@@ -38,6 +38,8 @@ pub struct Delivery {
     pub livemode: bool,
     pub stripe_created_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// The receiving span's `traceparent`, when tracing is on.
+    pub trace_parent: Option<String>,
 }
 
 struct Queued {
@@ -169,6 +171,7 @@ async fn insert<'a>(
             next_attempt_at: Set(d.received_at),
             processed_at: Set(None),
             last_error: Set(None),
+            trace_parent: Set(d.trace_parent.clone()),
         })
         .collect();
     let mut statement = webhook_events::Entity::insert_many(rows)

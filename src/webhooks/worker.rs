@@ -8,6 +8,7 @@
 //! does the work (SQLite is single-process anyway).
 
 use std::{sync::Arc, time::Duration};
+use tracing::Instrument;
 
 use chrono::Utc;
 use entity::webhook_events;
@@ -105,6 +106,8 @@ struct Applied {
     live: Vec<crate::live::LiveEvent>,
     /// Each event's outcome, counted once the transaction commits.
     outcomes: Vec<&'static str>,
+    /// The spans of the events applied, which their live publish continues.
+    spans: Vec<tracing::Span>,
 }
 
 async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, sea_orm::DbErr> {
@@ -114,6 +117,42 @@ async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, se
         txn.rollback().await?;
         return Ok(Batch::Idle);
     }
+    // The worker's span: a trace of its own per batch (an idle poll makes none); each event's
+    // span continues the trace of the request that delivered it and links back here.
+    let span = tracing::info_span!(
+        "webhook.batch",
+        otel.name = "webhook batch",
+        events = rows.len(),
+        savepoints = savepoints == Savepoints::PerEvent,
+    );
+    apply_claimed(state, txn, rows, savepoints)
+        .instrument(span)
+        .await
+}
+
+/// The span of one event's application: in the trace its delivery started (`trace_parent`),
+/// linked to the batch applying it.
+fn event_span(row: &webhook_events::Model) -> tracing::Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "webhook.apply",
+        otel.name = format!("webhook apply {}", row.event_type),
+        stripe.event_id = %row.stripe_event_id,
+        stripe.event_type = %row.event_type,
+    );
+    if let Some(parent) = &row.trace_parent {
+        crate::telemetry::spans::continue_from(&span, parent);
+    }
+    crate::telemetry::spans::link(&span, &tracing::Span::current());
+    span
+}
+
+async fn apply_claimed(
+    state: &Worker,
+    txn: DatabaseTransaction,
+    rows: Vec<webhook_events::Model>,
+    savepoints: Savepoints,
+) -> Result<Batch, sea_orm::DbErr> {
     let mut applied = Applied::default();
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -127,9 +166,13 @@ async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, se
     }
     lock_objects(&txn, events.iter().map(|(_, event)| event)).await?;
     for (row, event) in &events {
-        let result = handle_one(&txn, state, event, savepoints).await?;
+        let span = event_span(row);
+        let result = handle_one(&txn, state, event, savepoints)
+            .instrument(span.clone())
+            .await?;
         match result {
             Ok(handled) => {
+                applied.spans.push(span);
                 applied
                     .outcomes
                     .push(if handled.known { "applied" } else { "ignored" });
@@ -158,7 +201,7 @@ async fn apply_batch(state: &Worker, savepoints: Savepoints) -> Result<Batch, se
         }
     }
     let outcomes = std::mem::take(&mut applied.outcomes);
-    finish(state, txn, applied.processed, applied.ignored, applied.live).await?;
+    finish(state, txn, applied).await?;
     // Counted once committed: a batch rolled back and run again is counted once.
     for outcome in outcomes {
         crate::metrics::webhook_event(outcome);
@@ -276,10 +319,15 @@ async fn claim(txn: &DatabaseTransaction) -> Result<Vec<webhook_events::Model>, 
 async fn finish(
     state: &Worker,
     txn: DatabaseTransaction,
-    processed: Vec<uuid::Uuid>,
-    ignored: Vec<uuid::Uuid>,
-    live: Vec<crate::live::LiveEvent>,
+    applied: Applied,
 ) -> Result<(), sea_orm::DbErr> {
+    let Applied {
+        processed,
+        ignored,
+        live,
+        spans,
+        ..
+    } = applied;
     let now = Utc::now();
     for (ids, status) in [
         (processed, WebhookEventStatus::Processed),
@@ -312,6 +360,12 @@ async fn finish(
         }
     }
     let live = live_once;
+    // Each applied event's trace ends with its publish: one span per event over the commit
+    // and the publish they share, closed when this function returns.
+    let _publishing: Vec<tracing::Span> = spans
+        .iter()
+        .map(|event| tracing::info_span!(parent: event, "live.publish", otel.name = "live publish", updates = live.len()))
+        .collect();
     if state.live.delivers_on_commit() {
         // NOTIFY inside the transaction is delivered exactly when it commits: a crash
         // between commit and publish cannot lose the update, a rollback cannot leak one.

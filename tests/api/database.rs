@@ -109,6 +109,7 @@ async fn webhook_events_and_idempotency_keys_are_unique() {
         next_attempt_at: Set(now),
         processed_at: Set(None),
         last_error: Set(None),
+        trace_parent: Set(None),
     };
     event().insert(&conn).await.expect("first");
     let dup = event().insert(&conn).await.expect_err("same event id");

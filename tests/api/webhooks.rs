@@ -679,6 +679,7 @@ async fn an_admin_replays_a_parked_event_from_graphql() {
         next_attempt_at: sea_orm::Set(parked_at),
         processed_at: sea_orm::Set(None),
         last_error: sea_orm::Set(Some("handler failed".into())),
+        trace_parent: sea_orm::Set(None),
     }
     .insert(app.db())
     .await

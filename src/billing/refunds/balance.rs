@@ -22,6 +22,7 @@ use super::{Reason, RefundStatus};
 
 /// Reserves `amount` of the payment for a refund (refused when more than what is left) and
 /// records the refund as pending, in one transaction.
+#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.name = "transaction refund reserve", otel.kind = "client"))]
 pub(super) async fn reserve<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     viewer: &Viewer,
@@ -83,6 +84,7 @@ pub(super) async fn reserve<C: ConnectionTrait + TransactionTrait>(
 
 /// Applies Stripe's answer for a refund Tollgate reserved. Idempotent: only the first
 /// settlement of a pending refund moves money on the payment.
+#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.name = "transaction refund settle", otel.kind = "client"))]
 pub async fn settle<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     refund_id: Uuid,
@@ -127,6 +129,7 @@ pub async fn settle<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Marks a reserved refund failed (Stripe refused it) and frees its amount.
+#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.name = "transaction refund release", otel.kind = "client"))]
 pub(super) async fn release<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     refund_id: Uuid,

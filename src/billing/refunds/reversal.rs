@@ -15,6 +15,7 @@ use super::{balance::recompute_status, RefundStatus};
 /// A refund that had succeeded and then failed or was canceled at Stripe (refunds to closed
 /// cards fail days later): its amount is no longer refunded, and the payment's status follows.
 /// Returns whether anything changed (an older or repeated snapshot changes nothing).
+#[tracing::instrument(name = "db.transaction", skip_all, fields(otel.name = "transaction refund reversal", otel.kind = "client"))]
 pub async fn reverse<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     row: &refunds::Model,

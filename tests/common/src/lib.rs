@@ -45,7 +45,7 @@ pub(crate) fn init_tracing() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            tollgate::telemetry::init(tollgate::config::LogFormat::Pretty);
+            let _ = tollgate::telemetry::init(tollgate::config::LogFormat::Pretty, None);
         }
     });
 }
