@@ -73,7 +73,15 @@ const MIGRATION_LOCK: i64 = 0x7467_6d69;
 /// jobs and starting replicas may run at once: one migrates, the others wait and then find
 /// nothing pending. (Without it, two runs both create `seaql_migrations` and one fails.) The
 /// pool has one connection, so the migrator's transaction runs on the session holding it.
+/// SQLite serves one process: runs within it take turns (two at once would meet SQLite's
+/// lock-upgrade deadlock, "database is locked", which its busy timeout does not wait out).
 pub async fn migrate_url(url: &str) -> Result<(), DbErr> {
+    static SQLITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = if url.starts_with("sqlite:") {
+        Some(SQLITE_TURN.lock().await)
+    } else {
+        None
+    };
     let db = connect_with(url, 1).await?;
     let result = if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))

@@ -234,6 +234,7 @@ async fn sync(env: &Environment, what: SyncWhat, check: bool, json: bool) -> any
         sync::run(&conn, &stripe, what, &bar.report()).await?
     };
     bar.finish();
+    sync::record(&conn, what, &report, !check).await?;
     let name = what.name();
     if json {
         let out = serde_json::json!({"what": name, "check": check, "report": report});

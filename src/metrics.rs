@@ -161,6 +161,14 @@ pub async fn render(db: &DatabaseConnection, live: &LiveHub) -> Option<String> {
             .as_secs_f64()
     });
     metrics::gauge!("tollgate_webhook_apply_lag_seconds").set(lag);
+    let parked = webhook_events::Entity::find()
+        .filter(webhook_events::Column::Status.eq(WebhookEventStatus::Failed))
+        .count(db)
+        .await;
+    if let Ok(parked) = parked {
+        metrics::gauge!("tollgate_webhook_events_parked").set(parked as f64);
+    }
+    sync_figures(db).await;
     let (size, idle, max) = pool_figures(db);
     metrics::gauge!("tollgate_db_pool_connections", "state" => "in_use")
         .set(size.saturating_sub(idle) as f64);
@@ -170,6 +178,20 @@ pub async fn render(db: &DatabaseConnection, live: &LiveHub) -> Option<String> {
     metrics::gauge!("tollgate_live_subscribers").set(live.subscribers() as f64);
     handle.run_upkeep();
     Some(handle.render())
+}
+
+/// The last `tollgate sync` of each kind: differences left (0 after a repair) and when it ran,
+/// so an alert can ask both "is there drift?" and "has anyone checked lately?".
+async fn sync_figures(db: &DatabaseConnection) {
+    let Ok(rows) = entity::sync_checks::Entity::find().all(db).await else {
+        return;
+    };
+    for row in rows {
+        let left = if row.repaired { 0 } else { row.drifts };
+        metrics::gauge!("tollgate_sync_drifts", "what" => row.what.clone()).set(f64::from(left));
+        metrics::gauge!("tollgate_sync_checked_timestamp_seconds", "what" => row.what)
+            .set(row.checked_at.timestamp() as f64);
+    }
 }
 
 /// The pool's open connections, idle ones among them, and its maximum.

@@ -10,6 +10,7 @@ pub mod refunds;
 pub mod side_effects;
 pub mod statuses;
 pub mod subscriptions;
+pub mod sync_checks;
 pub mod webhook_events;
 
 pub use statuses::{
@@ -27,5 +28,6 @@ pub mod prelude {
     pub use super::refunds::Entity as Refunds;
     pub use super::side_effects::Entity as SideEffects;
     pub use super::subscriptions::Entity as Subscriptions;
+    pub use super::sync_checks::Entity as SyncChecks;
     pub use super::webhook_events::Entity as WebhookEvents;
 }

@@ -15,6 +15,7 @@ mod m20261124_000010_create_side_effects;
 mod m20261125_000011_add_dispute_outcome;
 mod m20261125_000012_add_prices_trial_period_days;
 mod m20261207_000013_add_webhook_events_trace_parent;
+mod m20261207_000014_create_sync_checks;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_add_dispute_outcome::Migration),
             Box::new(m20261125_000012_add_prices_trial_period_days::Migration),
             Box::new(m20261207_000013_add_webhook_events_trace_parent::Migration),
+            Box::new(m20261207_000014_create_sync_checks::Migration),
         ]
     }
 }

@@ -95,6 +95,37 @@ pub async fn check(
     report
 }
 
+/// Remembers this run for `/metrics` (`tollgate_sync_drifts`, `tollgate_sync_checked_timestamp_seconds`):
+/// how many differences it found and whether it repaired them. One row per kind, replaced.
+pub async fn record(
+    db: &DatabaseConnection,
+    what: What,
+    report: &Report,
+    repaired: bool,
+) -> Result<(), DbErr> {
+    use entity::sync_checks;
+    use sea_orm::{sea_query::OnConflict, EntityTrait, Set};
+    let row = sync_checks::ActiveModel {
+        what: Set(what.name().to_owned()),
+        checked_at: Set(Utc::now()),
+        drifts: Set(i32::try_from(report.drifts.len()).unwrap_or(i32::MAX)),
+        repaired: Set(repaired),
+    };
+    sync_checks::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(sync_checks::Column::What)
+                .update_columns([
+                    sync_checks::Column::CheckedAt,
+                    sync_checks::Column::Drifts,
+                    sync_checks::Column::Repaired,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// What a sync changed (or, checking, would change).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {

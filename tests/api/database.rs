@@ -161,3 +161,60 @@ async fn history_indexes_exist() {
         .expect("query");
     assert_eq!(rows.len(), 1);
 }
+
+/// `compose.yaml` may start two `migrate` jobs (or a job and an old replica migrating on
+/// start): on PostgreSQL an advisory lock makes the second wait, then find nothing to do.
+#[tokio::test]
+async fn migrations_run_from_several_places_at_once_all_succeed() {
+    let db = TestDb::fresh().await;
+    let runs = (0..3).map(|_| tollgate::db::migrate_url(&db.url));
+    for outcome in futures_util::future::join_all(runs).await {
+        outcome.expect("every concurrent migrate succeeds");
+    }
+    let conn = tollgate::db::connect(&db.url).await.expect("connect");
+    let applied = Migrator::get_applied_migrations(&conn).await.expect("list");
+    assert_eq!(
+        applied.len(),
+        Migrator::migrations().len(),
+        "each applied once"
+    );
+    assert!(tollgate::db::pending_migrations(&db.url)
+        .await
+        .expect("pending")
+        .is_empty());
+}
+
+/// A replica behind a migrate job (`MIGRATE_ON_START=false`) refuses to serve a schema older
+/// than its code, naming what is missing, and starts once the job has run.
+#[tokio::test]
+async fn a_replica_that_does_not_migrate_refuses_an_unmigrated_database() {
+    let db = TestDb::fresh().await;
+    // Nothing listens on port 9: the replica must not need Stripe to decide this.
+    let mut vars = crate::helpers::test_config(&db.url, "http://127.0.0.1:9");
+    vars.insert("MIGRATE_ON_START".into(), "false".into());
+    let load = |vars: &std::collections::HashMap<String, String>| {
+        tollgate::config::Config::load(&|name: &str| vars.get(name).cloned()).expect("config")
+    };
+    let refused = tollgate::app::Application::build(load(&vars))
+        .await
+        .err()
+        .expect("refuses an unmigrated database");
+    let message = refused.to_string();
+    assert!(
+        message.contains("tollgate migrate") && message.contains("m20261124_000001"),
+        "{message}"
+    );
+    assert!(
+        tollgate::db::connect(&db.url)
+            .await
+            .expect("connect")
+            .execute_unprepared("SELECT 1 FROM customers")
+            .await
+            .is_err(),
+        "and creates nothing"
+    );
+    tollgate::db::migrate_url(&db.url).await.expect("the job");
+    tollgate::app::Application::build(load(&vars))
+        .await
+        .expect("starts after the migration job");
+}

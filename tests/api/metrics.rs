@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, WEBHOOK_SECRET};
 
-const FAMILIES: [&str; 14] = [
+const FAMILIES: [&str; 15] = [
     "tollgate_http_requests_total",
     "tollgate_http_request_duration_seconds",
     "tollgate_graphql_operations_total",
@@ -16,6 +16,7 @@ const FAMILIES: [&str; 14] = [
     "tollgate_webhook_events_total",
     "tollgate_webhook_queue_depth",
     "tollgate_webhook_apply_lag_seconds",
+    "tollgate_webhook_events_parked",
     "tollgate_db_pool_connections",
     "tollgate_db_pool_max_connections",
     "tollgate_db_pool_waiting",

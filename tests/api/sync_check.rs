@@ -25,6 +25,15 @@ fn sync_cli(app: &TestApp, args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
+/// `tollgate_sync_drifts{what="…"}` from `/metrics`: what the last CLI run left unrepaired.
+async fn sync_drifts(app: &TestApp, what: &str) -> Option<f64> {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    let prefix = format!("tollgate_sync_drifts{{what=\"{what}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|v| v.trim().parse().expect("a number"))
+}
+
 #[tokio::test]
 async fn a_drift_made_behind_tollgates_back_is_reported_then_repaired() {
     let app = spawn_app().await;
@@ -80,6 +89,8 @@ async fn a_drift_made_behind_tollgates_back_is_reported_then_repaired() {
     assert!(json["report"]["drifts"].as_array().is_some_and(|d| d
         .iter()
         .any(|d| d["id"] == pi.as_str() && d["stripe"] == "canceled")));
+    let found = sync_drifts(&app, "payments").await.expect("recorded");
+    assert!(found >= 1.0, "the check's drift is on /metrics: {found}");
 
     let (code, out) = sync_cli(&app, &["payments", "--since", "1h"]);
     assert_eq!(code, Some(0), "{out}");
@@ -89,6 +100,7 @@ async fn a_drift_made_behind_tollgates_back_is_reported_then_repaired() {
     assert_eq!(repaired.status, entity::PaymentStatus::Canceled);
     let (code, out) = sync_cli(&app, &["payments", "--since", "1h", "--check"]);
     assert_eq!(code, Some(0), "clean after the repair: {out}");
+    assert_eq!(sync_drifts(&app, "payments").await, Some(0.0));
     let (code, out) = sync_cli(&app, &["subscriptions", "--check", "--json"]);
     assert_eq!(code, Some(0), "{out}");
 }
