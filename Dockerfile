@@ -17,7 +17,9 @@ ARG ARTIFACTS=source
 FROM ${NODE_BASE} AS web
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi \
+ && npm ci --no-audit --no-fund --loglevel=error
 COPY web/ ./
 RUN npm run --silent build
 
@@ -30,7 +32,9 @@ COPY migration migration
 COPY tests tests
 COPY examples examples
 COPY schema.graphql ./
-RUN cargo build --locked --profile container --bin tollgate \
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export CARGO_HTTP_CAINFO=/run/secrets/ca-certificates; fi \
+ && cargo build --locked --profile container --bin tollgate \
  && cp target/container/tollgate /tollgate
 
 FROM scratch AS artifacts-source
@@ -48,7 +52,12 @@ FROM artifacts-${ARTIFACTS} AS artifacts
 # The demo's Stripe emulator (localstripe with Tollgate's patches): never for production.
 FROM ${PYTHON_BASE} AS emulator
 ARG LOCALSTRIPE_VERSION=1.15.10
-RUN python3 -m venv /opt/venv \
+# Behind a TLS-inspecting proxy, hand pip the proxy's CA bundle as a build secret
+# (`--secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt`); without it pip uses
+# its own bundle. A secret is never stored in a layer.
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export PIP_CERT=/run/secrets/ca-certificates; fi \
+ && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check "localstripe==${LOCALSTRIPE_VERSION}"
 COPY scripts/stripe-emulator/launcher.py /opt/emulator/launcher.py
 COPY scripts/stripe-emulator/tollgate_emulator /opt/emulator/tollgate_emulator
