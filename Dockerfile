@@ -21,6 +21,8 @@ RUN --mount=type=secret,id=ca-certificates \
     if [ -s /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi \
  && npm ci --no-audit --no-fund --loglevel=error
 COPY web/ ./
+# GraphQL Code Generator types the SPA's operations from the schema one level up.
+COPY schema.graphql /src/schema.graphql
 RUN npm run --silent build
 
 FROM ${BUILD_BASE} AS server
