@@ -234,12 +234,31 @@ fn request_span<B>(req: &Request<B>) -> tracing::Span {
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |p| p.as_str());
+    // Docker's and the load balancer's health checks every few seconds are not worth a trace
+    // each: a debug span, below the traces' (and the default logs') level.
+    if matches!(route, "/healthz" | "/readyz") {
+        return tracing::debug_span!("http", route, request_id);
+    }
+    // The method as OpenTelemetry's conventions name it: any other token a client sends is
+    // `_OTHER`, so span names stay a closed set.
+    let method = match *req.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS
+        | Method::PATCH
+        | Method::CONNECT
+        | Method::TRACE => req.method().as_str(),
+        _ => "_OTHER",
+    };
     let span = tracing::info_span!(
         "http",
-        method = %req.method(),
+        method,
         path = %req.uri().path(),
         request_id,
-        otel.name = format!("{} {route}", req.method()),
+        otel.name = format!("{method} {route}"),
         otel.kind = "server",
         http.route = route,
         http.response.status_code = tracing::field::Empty,

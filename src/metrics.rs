@@ -71,7 +71,8 @@ pub fn graphql_compiled(name: Option<&str>) {
     .increment(1);
 }
 
-fn operation_label(name: Option<&str>) -> String {
+/// An operation's name as a label (and a span name): plain, bounded in length and number.
+pub(crate) fn operation_label(name: Option<&str>) -> String {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let Some(name) = name.filter(|n| {
         !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

@@ -75,7 +75,9 @@ pub fn name_operation(analysis: &crate::graphql::cost::Analysis) {
         .as_deref()
         .or_else(|| analysis.root_keys.first().map(|(_, field)| field.as_str()))
         .unwrap_or("anonymous");
-    let name: String = name.chars().take(64).collect();
+    // Span names are what trace backends index (operation lists, span metrics): bounded as
+    // the metrics' labels are, the first 100 plain names and `other` after them.
+    let name = crate::metrics::operation_label(Some(name));
     let span = tracing::Span::current();
     // The request's span has started by now, and a started span takes a new name only
     // through OpenTelemetry's own API (`otel.name` recorded later is ignored).
