@@ -51,10 +51,11 @@ from tollgate_emulator import check_localstripe_version  # noqa: E402
 def install_patches():
     """Imports localstripe and applies every patch, in this order. Returns the patched app."""
     # Importing changes nothing; the install() calls below do the patching.
-    from tollgate_emulator import (app, charges, deliveries, errors, events,  # noqa: F401
-                                   invoice_payments, invoices, middleware, payment_intents,
-                                   payment_methods, prices, products, refunds, setup_intents,
-                                   store, subscriptions)
+    from tollgate_emulator import (app, charges, coupons, deliveries, errors,  # noqa: F401
+                                   events, invoice_payments, invoices, middleware,
+                                   payment_intents, payment_methods, prices, products,
+                                   prorations, refunds, setup_intents, store, subscriptions,
+                                   test_clocks)
     store.install()
     events.install()
     deliveries.install()
@@ -66,7 +67,10 @@ def install_patches():
     refunds.install()
     products.install()
     # prices: a new resource, nothing to patch; app.build_app adds its routes.
+    test_clocks.install()
+    coupons.install()
     subscriptions.install()
+    prorations.install()
     # invoice_payments: a new resource, nothing to patch; invoices.install() lists an invoice's
     # payments and app.build_app adds their routes.
     invoices.install()

@@ -7,6 +7,7 @@ mod catalog_admin;
 mod cli;
 mod database;
 mod emulator;
+mod emulator_billing;
 mod guard_rails;
 mod health;
 mod helpers;

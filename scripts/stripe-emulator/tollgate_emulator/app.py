@@ -12,7 +12,9 @@ from .deliveries import config_deliveries
 from .invoice_payments import InvoicePayment
 from .middleware import (chaos_middleware, config_chaos, config_requests,
                          idempotency_middleware, request_log_middleware)
+from .coupons import PromotionCode
 from .prices import Price
+from .test_clocks import TestClock
 from . import stripe_js
 
 
@@ -43,6 +45,22 @@ def build_app():
     app.router.add_route('GET', url + '/{id}', S.api_retrieve(Price, url))
     app.router.add_route('POST', url + '/{id}', S.api_update(Price, url))
     app.router.add_route('GET', url, S.api_list_all(Price, url))
+    url = '/v1/promotion_codes'
+    app.router.add_route('POST', url, S.api_create(PromotionCode, url))
+    app.router.add_route('GET', url + '/{id}', S.api_retrieve(PromotionCode, url))
+    app.router.add_route('POST', url + '/{id}', S.api_update(PromotionCode, url))
+    app.router.add_route('GET', url, S.api_list_all(PromotionCode, url))
+    url = '/v1/test_helpers/test_clocks'
+    app.router.add_route('POST', url, S.api_create(TestClock, url))
+    app.router.add_route('POST', url + '/{id}/advance',
+                         S.api_extra(TestClock._api_advance, url + '/{id}/advance'))
+    app.router.add_route('GET', url + '/{id}', S.api_retrieve(TestClock, url))
+    app.router.add_route('DELETE', url + '/{id}', S.api_delete(TestClock, url))
+    app.router.add_route('GET', url, S.api_list_all(TestClock, url))
+    # Stripe reads a cancel's body (`cancellation_details`); localstripe's DELETE ignores it.
+    for route in app.router.routes():
+        if route.method == 'DELETE' and route.resource.canonical == '/v1/subscriptions/{id}':
+            route._handler = S.api_extra(R.Subscription._api_delete, '/v1/subscriptions/{id}')
     url = '/v1/invoice_payments'
     app.router.add_route('GET', url + '/{id}', S.api_retrieve(InvoicePayment, url))
     app.router.add_route('GET', url, S.api_list_all(InvoicePayment, url))

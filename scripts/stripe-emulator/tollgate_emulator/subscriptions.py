@@ -3,8 +3,10 @@ customer) is used to pay invoices; `payment_behavior=default_incomplete` leaves 
 invoice for the client to pay; trials start `trialing` with dates; periods are also reported on
 items (API >= 2025-03-31); `cancel_at_period_end` / `cancel_at` / `canceled_at` behave as in
 Stripe; a canceled subscription cannot be updated or canceled again;
-`customer.subscription.updated` is emitted with `previous_attributes`.
-https://docs.stripe.com/api/subscriptions
+`customer.subscription.updated` is emitted with `previous_attributes`; changes of price and
+quantity prorate as `prorations` describes; `discounts` redeem coupons and promotion codes as
+`coupons` describes; `cancellation_details` (`feedback`, `comment`) is kept from an update or a
+cancel. https://docs.stripe.com/api/subscriptions
 """
 
 import contextvars
@@ -13,9 +15,13 @@ import time
 import localstripe.resources as R
 from localstripe.errors import UserError
 
-from . import once
+from . import coupons, once, prorations
 from .events import diff, emit
 from .prices import Price
+
+# Stripe's `cancellation_details.feedback` values.
+FEEDBACK = ('customer_service', 'low_quality', 'missing_features', 'other', 'switched_service',
+            'too_complex', 'too_expensive', 'unused')
 
 _SUB_EXTRA = ('default_payment_method', 'description', 'off_session', 'collection_method',
               'payment_settings', 'cancel_at_period_end')
@@ -67,9 +73,39 @@ def _check_customer_pm(customer, pm_id):
     return pm
 
 
+def _cancellation_details(details):
+    if details is None:
+        return None
+    if not isinstance(details, dict) or set(details) - {'feedback', 'comment'}:
+        raise UserError(400, 'Invalid cancellation_details', {'param': 'cancellation_details'})
+    feedback = details.get('feedback') or None
+    if feedback is not None and feedback not in FEEDBACK:
+        raise UserError(400, 'Invalid cancellation_details[feedback]: must be one of '
+                        + ', '.join(FEEDBACK), {'param': 'cancellation_details[feedback]'})
+    comment = details.get('comment') or None
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 5000):
+        raise UserError(400, 'Invalid cancellation_details[comment]',
+                        {'param': 'cancellation_details[comment]'})
+    return {'feedback': feedback, 'comment': comment, 'reason': 'cancellation_requested'}
+
+
+def _discount_choice(customer, items, kwargs):
+    """Pops and validates the discount a create or update asks for (before anything else)."""
+    discounts = kwargs.pop('discounts', None)
+    coupon = kwargs.pop('coupon', None)
+    promotion_code = kwargs.pop('promotion_code', None)
+    if discounts is None and coupon is None and promotion_code is None:
+        return None
+    plans = [R.store.get('plan:' + (i.get('plan') or '')) for i in items or []]
+    currency = next((p.currency for p in plans if p is not None), None)
+    return coupons.validate(discounts, coupon, promotion_code, customer,
+                            coupons.subscription_products(items), currency)
+
+
 def _sub_init(self, *args, **kwargs):
     extra = {k: kwargs.pop(k) for k in _SUB_EXTRA if k in kwargs}
     kwargs['items'] = _items_price_to_plan(kwargs.get('items'))
+    choice = _discount_choice(kwargs.get('customer'), kwargs.get('items'), kwargs)
     behaviour = kwargs.get('payment_behavior')
     if behaviour == 'pending_if_incomplete':
         raise UserError(400, 'payment_behavior=pending_if_incomplete is not emulated',
@@ -82,11 +118,17 @@ def _sub_init(self, *args, **kwargs):
         _check_customer_pm(kwargs.get('customer'), pm)
     token = pending_default_pm.set(pm)
     defer_token = defer_first_payment.set(deferred)
+    redemption_token = coupons.pending_redemption.set(choice)
     try:
         _orig_sub_init(self, *args, **kwargs)
+        if coupons.pending_redemption.get() is not None:
+            # No invoice yet (a trial): the code is redeemed now all the same.
+            coupons.redeem(self, choice, self.start_date)
     finally:
         pending_default_pm.reset(token)
         defer_first_payment.reset(defer_token)
+        coupons.pending_redemption.reset(redemption_token)
+    self.cancellation_details = {'feedback': None, 'comment': None, 'reason': None}
     invoices = [v for k, v in R.store.items()
                 if k.startswith('invoice:') and v.subscription == self.id]
     self.latest_invoice = max(invoices, key=lambda i: i.created).id if invoices else None
@@ -107,9 +149,12 @@ def _sub_init(self, *args, **kwargs):
 
 def _sub_item_period(self):
     sub = R.store.get('subscription:' + self._subscription) if self._subscription else None
-    if sub is not None and sub.status == 'trialing' and sub.trial_end:
+    if sub is None:
+        return _orig_sub_item_period(self)
+    if sub.status == 'trialing' and sub.trial_end:
         return dict(start=sub.trial_start, end=sub.trial_end)
-    return _orig_sub_item_period(self)
+    start = prorations.anchor(sub)
+    return dict(start=start, end=prorations.period_end(start, self.plan))
 
 
 def _sub_item_price(self):
@@ -118,13 +163,18 @@ def _sub_item_price(self):
 
 
 def _sub_update(self, default_payment_method=None, proration_behavior=None,
-                payment_behavior=None, description=None, cancel_at=None, **data):
-    if 'items' in data:
-        data['items'] = _items_price_to_plan(data['items'])
-    if proration_behavior is not None:
-        if proration_behavior not in ('create_prorations', 'none', 'always_invoice'):
-            raise UserError(400, 'Invalid proration_behavior', {'param': 'proration_behavior'})
-        data['prorate'] = proration_behavior != 'none'
+                payment_behavior=None, description=None, cancel_at=None, proration_date=None,
+                cancellation_details=None, **data):
+    items = _items_price_to_plan(data.pop('items', None))
+    if items:
+        for item in items:
+            item.setdefault('plan', self.items._list[0].plan.id)
+    choice = _discount_choice(self.customer, items or [{'plan': self.plan.id}], data)
+    change = prorations.Change(self, items, proration_behavior, proration_date)
+    details = _cancellation_details(cancellation_details)
+    if payment_behavior not in (None, 'allow_incomplete', 'error_if_incomplete',
+                                'default_incomplete'):
+        raise UserError(400, 'Invalid payment_behavior', {'param': 'payment_behavior'})
     if default_payment_method:
         _check_customer_pm(self.customer, default_payment_method)
         self.default_payment_method = default_payment_method
@@ -134,6 +184,17 @@ def _sub_update(self, default_payment_method=None, proration_behavior=None,
         self.cancel_at = None
     elif cancel_at is not None:
         data['cancel_at'] = cancel_at
+    if details is not None:
+        self.cancellation_details = details
+    previous_discount = getattr(self, '_tg_discount', None)
+    if choice is not None:
+        coupons.redeem(self, choice, coupons.clock_now(self.customer))
+    try:
+        prorations.apply_change(self, change, payment_behavior)
+    except UserError:
+        if choice is not None:
+            coupons.unredeem(self, choice, previous_discount)
+        raise
     _orig_sub_update(self, **data)
     if self.cancel_at_period_end:
         self.cancel_at = self.current_period_end
@@ -154,11 +215,14 @@ def _sub_api_update(cls, id, **data):
 
 
 @classmethod
-def _sub_api_delete(cls, id, **kwargs):
+def _sub_api_delete(cls, id, cancellation_details=None, **kwargs):
     obj = cls._api_retrieve(id)
     if obj.status == 'canceled':
         raise UserError(400, 'No such subscription: %s (already canceled)' % id,
                         {'code': 'resource_missing'})
+    details = _cancellation_details(cancellation_details)
+    if details is not None:
+        obj.cancellation_details = details
     obj.canceled_at = int(time.time())
     return _orig_sub_api_delete(cls, id)
 
