@@ -4,9 +4,27 @@
 pub mod by_id;
 pub mod catalog;
 pub mod customers;
+pub mod discounts;
 pub mod idempotency;
+pub mod mirror;
 pub mod payment_methods;
 pub mod payments;
 pub mod refunds;
 pub mod subscriptions;
 pub mod sync;
+
+/// Most units (seats) one purchase or subscription item may have.
+pub const MAX_QUANTITY: i32 = 10_000;
+
+/// A client's quantity: 1 by default, 1 to `MAX_QUANTITY`.
+pub fn quantity(value: Option<i32>) -> Result<i32, crate::error::ApiError> {
+    let q = value.unwrap_or(1);
+    if (1..=MAX_QUANTITY).contains(&q) {
+        Ok(q)
+    } else {
+        Err(crate::error::ApiError::invalid_input(
+            "quantity",
+            format!("1 to {MAX_QUANTITY}"),
+        ))
+    }
+}

@@ -31,10 +31,18 @@ pub enum ErrorCode {
     BadRequest,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// A promotion code that cannot be redeemed here (`reason` says why).
+    PromotionCodeInvalid,
+    /// The subscription changed since the quote was made; nothing was charged.
+    QuoteStale,
+    /// The quote is past its `expiresAt`; nothing was charged.
+    QuoteExpired,
+    /// The viewer already holds a live subscription to this product.
+    AlreadySubscribed,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 20] = [
+    const ALL: [ErrorCode; 24] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -55,6 +63,10 @@ impl ErrorCode {
         ErrorCode::BadRequest,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::PromotionCodeInvalid,
+        ErrorCode::QuoteStale,
+        ErrorCode::QuoteExpired,
+        ErrorCode::AlreadySubscribed,
     ];
 
     pub fn parse(code: &str) -> Option<ErrorCode> {
@@ -83,6 +95,10 @@ impl ErrorCode {
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::PromotionCodeInvalid => "PROMOTION_CODE_INVALID",
+            ErrorCode::QuoteStale => "QUOTE_STALE",
+            ErrorCode::QuoteExpired => "QUOTE_EXPIRED",
+            ErrorCode::AlreadySubscribed => "ALREADY_SUBSCRIBED",
         }
     }
 }
@@ -136,6 +152,18 @@ pub enum ApiError {
         missing: Option<String>,
         detail: String,
     },
+    /// A promotion code refused before anything was charged.
+    #[error("{}", .0.message())]
+    PromotionCodeInvalid(crate::billing::discounts::Refusal),
+    /// A quote whose subscription moved (another change, a renewal, a cancel) since it was
+    /// made; the words say what moved.
+    #[error("the subscription changed since this quote was made ({0}); ask for a new quote")]
+    QuoteStale(String),
+    #[error("this quote has expired; ask for a new quote")]
+    QuoteExpired,
+    /// The viewer holds (or is creating right now) a live subscription to the product.
+    #[error("you already subscribe to this product")]
+    AlreadySubscribed { subscription_id: Option<uuid::Uuid> },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -157,6 +185,10 @@ impl ApiError {
             ApiError::StripeUnavailable => ErrorCode::StripeUnavailable,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Replayed { code, .. } => *code,
+            ApiError::PromotionCodeInvalid(_) => ErrorCode::PromotionCodeInvalid,
+            ApiError::QuoteStale(_) => ErrorCode::QuoteStale,
+            ApiError::QuoteExpired => ErrorCode::QuoteExpired,
+            ApiError::AlreadySubscribed { .. } => ErrorCode::AlreadySubscribed,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -176,6 +208,10 @@ impl ApiError {
                 | ApiError::NotFound(_)
                 | ApiError::Forbidden
                 | ApiError::Replayed { .. }
+                | ApiError::PromotionCodeInvalid(_)
+                | ApiError::QuoteStale(_)
+                | ApiError::QuoteExpired
+                | ApiError::AlreadySubscribed { .. }
         )
     }
 
@@ -255,6 +291,15 @@ impl ApiError {
                     retry_after_secs: Some(secs),
                 } => {
                     ext.set("retryAfter", *secs);
+                }
+                ApiError::PromotionCodeInvalid(refusal) => {
+                    ext.set("field", "promotionCode");
+                    ext.set("reason", refusal.as_str());
+                }
+                ApiError::AlreadySubscribed {
+                    subscription_id: Some(id),
+                } => {
+                    ext.set("subscriptionId", id.to_string());
                 }
                 _ => {}
             }

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod completion;
 pub mod context;
 pub mod cost;
+pub mod discounts;
 pub mod documents;
 pub mod edge;
 pub mod executor;
@@ -19,6 +20,7 @@ pub mod node;
 pub mod payment_methods;
 pub mod payments;
 pub mod plan;
+pub mod quotes;
 pub mod schema_types;
 pub mod subscriptions;
 pub mod viewer;
@@ -36,6 +38,8 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     payments::PaymentsQuery,
     subscriptions::SubscriptionsQuery,
+    discounts::DiscountsQuery,
+    quotes::QuotesQuery,
     webhooks::WebhooksQuery,
 );
 
@@ -46,6 +50,8 @@ pub struct MutationRoot(
     catalog::CatalogMutation,
     payments::PaymentsMutation,
     subscriptions::SubscriptionsMutation,
+    discounts::DiscountsMutation,
+    quotes::QuotesMutation,
     payment_methods::PaymentMethodsMutation,
     webhooks::WebhooksMutation,
 );

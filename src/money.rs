@@ -138,6 +138,17 @@ impl Money {
         }
     }
 
+    /// Whether Stripe would charge this amount: strictly positive and within its maximum.
+    pub fn check_chargeable(&self) -> Result<(), MoneyError> {
+        if self.minor_units <= 0 {
+            return Err(MoneyError::NotPositive);
+        }
+        if self.minor_units > MAX_MINOR_UNITS {
+            return Err(MoneyError::TooLarge);
+        }
+        Ok(())
+    }
+
     /// Parses a client's decimal string ("10.50", "15000") into a chargeable amount:
     /// strictly positive, within Stripe's maximum, with no more decimals than the currency has.
     /// Rejects signs, exponents, grouping separators and whitespace inside the number.

@@ -15,5 +15,5 @@ pub mod requests {
     pub use stripe_billing::{invoice, subscription};
     pub use stripe_core::{customer, payment_intent, refund, setup_intent};
     pub use stripe_payment::payment_method;
-    pub use stripe_product::{price, product};
+    pub use stripe_product::{coupon, price, product, promotion_code};
 }

@@ -39,6 +39,10 @@ pub struct Model {
     pub snapshot_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Units bought of `price_id` (one-time purchases); null for a free amount.
+    pub quantity: Option<i32>,
+    /// What coupons took off this charge (minor units; the invoice's discounts).
+    pub discount_amount: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

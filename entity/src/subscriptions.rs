@@ -22,6 +22,16 @@ pub struct Model {
     pub canceled_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     pub latest_invoice_id: Option<String>,
+    /// Seats: the item's quantity (amounts are unit amount × quantity).
+    pub quantity: i32,
+    /// The coupon discounting it now (Stripe's id), with the promotion code that applied it.
+    pub discount_coupon_id: Option<String>,
+    pub discount_promotion_code_id: Option<String>,
+    pub discount_start: Option<DateTimeUtc>,
+    pub discount_end: Option<DateTimeUtc>,
+    /// Stripe's `cancellation_details.feedback` (`too_expensive`, …) and the customer's words.
+    pub cancellation_reason: Option<String>,
+    pub cancellation_comment: Option<String>,
     pub snapshot_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -16,6 +16,7 @@ mod m20261125_000011_add_dispute_outcome;
 mod m20261125_000012_add_prices_trial_period_days;
 mod m20261207_000013_add_webhook_events_trace_parent;
 mod m20261207_000014_create_sync_checks;
+mod m20261208_000015_selling_surface;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000012_add_prices_trial_period_days::Migration),
             Box::new(m20261207_000013_add_webhook_events_trace_parent::Migration),
             Box::new(m20261207_000014_create_sync_checks::Migration),
+            Box::new(m20261208_000015_selling_surface::Migration),
         ]
     }
 }

@@ -34,6 +34,6 @@ pub use projection::{
     apply_dispute, apply_intent, find_for_intent, lacks_card, origin_from_customer,
     payment_id_for_intent, record_card, retrieve_intent, Origin,
 };
-pub use renewals::{link_invoice, record_subscription_charge};
+pub use renewals::{link_invoice, record_invoice_discount, record_subscription_charge};
 pub use revenue::{revenue, RevenueLine};
 pub use status::{next_status, PaymentStatus, CONFIRMABLE};

@@ -10,6 +10,7 @@
 //! change, nothing written (`tollgate sync … --check`).
 
 mod catalog;
+mod discounts;
 mod payments;
 mod subscriptions;
 

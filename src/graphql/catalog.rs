@@ -84,6 +84,13 @@ impl Product {
         self.row.active
     }
 
+    /// Whether a customer may hold several live subscriptions to it at once (its Stripe
+    /// metadata `tollgate_multiple_subscriptions=true`); otherwise a second
+    /// `createSubscription` is `ALREADY_SUBSCRIBED`.
+    async fn allows_multiple_subscriptions(&self) -> bool {
+        crate::billing::subscriptions::claims::allows_multiple(&self.row)
+    }
+
     /// Marketing features, in display order.
     async fn features(&self) -> Vec<String> {
         self.row

@@ -118,6 +118,26 @@ impl Subscription {
         self.0.ended_at
     }
 
+    /// Seats: units of the price billed (every invoice is the unit amount × quantity).
+    async fn quantity(&self) -> i32 {
+        self.0.quantity
+    }
+
+    /// The coupon discounting it now, if any.
+    async fn discount(&self, ctx: &Context<'_>) -> GqlResult<Option<super::discounts::Discount>> {
+        super::discounts::Discount::of_subscription(ctx, &self.0).await
+    }
+
+    /// Why the customer canceled (Stripe's `cancellation_details.feedback`), if they said.
+    async fn cancellation_reason(&self) -> Option<&str> {
+        self.0.cancellation_reason.as_deref()
+    }
+
+    /// The customer's own words when canceling, if any.
+    async fn cancellation_comment(&self) -> Option<&str> {
+        self.0.cancellation_comment.as_deref()
+    }
+
     /// The subscriber's user id.
     async fn user_id(&self) -> &str {
         &self.0.user_id
@@ -203,6 +223,12 @@ pub struct CreateSubscriptionInput {
     /// trial ticked). At most what the price offers (`INVALID_INPUT` otherwise, and on a price
     /// that offers none); admins may grant up to Stripe's 730 days.
     pub trial_days: Option<i32>,
+    /// Seats: units of the price (1 to 10,000). Every invoice is the unit amount × quantity.
+    #[graphql(default = 1)]
+    pub quantity: i32,
+    /// A customer-facing promotion code (`checkPromotionCode` previews it). A code that cannot
+    /// be redeemed is `PROMOTION_CODE_INVALID` with `extensions.reason`, before any charge.
+    pub promotion_code: Option<String>,
     /// One per click (at most 255 printable characters): a repeat answers the first result instead of doing it twice; the same key with another request is `IDEMPOTENCY_KEY_REUSED`.
     pub idempotency_key: Option<String>,
 }
@@ -215,6 +241,32 @@ pub struct CancelSubscriptionInput {
     /// Keep access until the period ends (default) instead of ending now.
     #[graphql(default = true)]
     pub at_period_end: bool,
+    /// Why the customer leaves (sent to Stripe as `cancellation_details.feedback`).
+    pub reason: Option<CancellationReason>,
+    /// The customer's own words (at most 1,000 characters), shown to admins.
+    pub comment: Option<String>,
+}
+
+/// Why a customer cancels: Stripe's `cancellation_details.feedback` values.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "billing::subscriptions::CancelReason")]
+pub enum CancellationReason {
+    /// Customer service was worse than expected.
+    CustomerService,
+    /// The quality was lower than expected.
+    LowQuality,
+    /// Some features are missing.
+    MissingFeatures,
+    /// Another reason.
+    Other,
+    /// Switched to another service.
+    SwitchedService,
+    /// Too hard to use.
+    TooComplex,
+    /// Too expensive.
+    TooExpensive,
+    /// Not used enough.
+    Unused,
 }
 
 /// Move a subscription to another price without a quote.
@@ -270,6 +322,8 @@ impl SubscriptionsMutation {
                 input.payment_method_id.as_deref(),
             )?,
             trial_days,
+            quantity: billing::quantity(Some(input.quantity))?,
+            promotion_code: input.promotion_code,
         };
         let (row, client_secret) = billing::subscriptions::create_subscription(
             &svc.db,
@@ -301,6 +355,10 @@ impl SubscriptionsMutation {
             viewer,
             &input.subscription_id,
             input.at_period_end,
+            &billing::subscriptions::Cancellation {
+                reason: input.reason.map(Into::into),
+                comment: input.comment,
+            },
         )
         .await?
         .publish(&svc.live, &svc.db)

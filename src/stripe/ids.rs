@@ -123,6 +123,23 @@ id_kinds! {
     PaymentIntentKind, PaymentIntentId, "pi_", "PaymentIntent";
     CustomerKind, CustomerId, "cus_", "customer";
     EventKind, EventId, "evt_", "event";
+    PromotionCodeKind, PromotionCodeId, "promo_", "promotion code";
+}
+
+/// A coupon id. Merchants may choose them (no prefix), so only the characters are checked:
+/// letters, digits, `-` and `_`, as Stripe generates and the dashboard accepts.
+pub fn check_coupon_id(raw: &str) -> Result<&str, IdError> {
+    if raw.len() > MAX_ID_LEN {
+        return Err(IdError::TooLong);
+    }
+    if raw.is_empty()
+        || !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(IdError::BadCharacter { prefix: "" });
+    }
+    Ok(raw)
 }
 
 /// A saved payment method as a client names it: Tollgate's id or the Stripe id.

@@ -10,6 +10,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
+mod discounts;
+mod invoice_lines;
+
+pub use discounts::{Coupon, Discount, DiscountAmount, PromotionCode};
+pub use invoice_lines::InvoiceLine;
+
 /// Declares a string enum that keeps values it does not know as `Other(String)`.
 macro_rules! stripe_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -381,9 +387,78 @@ pub struct Subscription {
     pub latest_invoice: Option<Expandable<Invoice>>,
     #[serde(default)]
     pub default_payment_method: Option<Expandable<PaymentMethod>>,
+    /// Older API versions: the one discount.
+    #[serde(default)]
+    pub discount: Option<Discount>,
+    /// Today: the discounts, as ids unless expanded (`expand[]=discounts`).
+    #[serde(default)]
+    pub discounts: Option<Vec<Expandable<Discount>>>,
+    #[serde(default)]
+    pub cancellation_details: Option<CancellationDetails>,
+}
+
+/// Why a subscription was canceled (https://docs.stripe.com/api/subscriptions/object).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CancellationDetails {
+    #[serde(default)]
+    pub feedback: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// What a subscription snapshot says of its discount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscountSeen {
+    /// It has none.
+    None,
+    /// It has one, named by id only (a webhook's payload): what it is must be kept as known.
+    Unexpanded,
+    /// It has this one.
+    Known {
+        coupon: String,
+        promotion_code: Option<String>,
+        start: Option<i64>,
+        end: Option<i64>,
+    },
 }
 
 impl Subscription {
+    /// Its discount as far as this snapshot tells.
+    pub fn discount_seen(&self) -> DiscountSeen {
+        let known = |d: &Discount| match d.coupon() {
+            Some(c) => DiscountSeen::Known {
+                coupon: c.id().to_string(),
+                promotion_code: d.promotion_code.as_ref().map(|p| p.id().to_string()),
+                start: d.start,
+                end: d.end,
+            },
+            None => DiscountSeen::Unexpanded,
+        };
+        if let Some(list) = &self.discounts {
+            return match list.first() {
+                None => DiscountSeen::None,
+                Some(Expandable::Object(d)) => known(d),
+                Some(Expandable::Id(_)) => match &self.discount {
+                    Some(d) => known(d),
+                    None => DiscountSeen::Unexpanded,
+                },
+            };
+        }
+        match &self.discount {
+            Some(d) => known(d),
+            None => DiscountSeen::None,
+        }
+    }
+
+    /// Seats: the item's quantity (1 when Stripe does not say).
+    pub fn quantity(&self) -> i64 {
+        self.items
+            .data
+            .first()
+            .and_then(|i| i.quantity)
+            .unwrap_or(1)
+    }
+
     /// The (single) price Tollgate subscriptions have.
     pub fn price_id(&self) -> Option<&str> {
         let item = self.items.data.first()?;
@@ -412,6 +487,8 @@ pub struct SubscriptionItem {
     /// Legacy field: the plan has the same id as its price.
     #[serde(default)]
     pub plan: Option<PlanRef>,
+    #[serde(default)]
+    pub quantity: Option<i64>,
     #[serde(default)]
     pub current_period_start: Option<i64>,
     #[serde(default)]
@@ -450,6 +527,19 @@ pub struct Invoice {
     /// PaymentIntent; `payment_intent` above is the older shape.
     #[serde(default)]
     pub payments: Option<List<InvoicePayment>>,
+    #[serde(default)]
+    pub subtotal: Option<i64>,
+    #[serde(default)]
+    pub total: Option<i64>,
+    #[serde(default)]
+    pub total_discount_amounts: Option<Vec<DiscountAmount>>,
+    /// The first page of lines (`lines.has_more` says whether more exist).
+    #[serde(default)]
+    pub lines: Option<List<InvoiceLine>>,
+    #[serde(default)]
+    pub period_start: Option<i64>,
+    #[serde(default)]
+    pub period_end: Option<i64>,
 }
 
 /// A dispute of a charge (`charge.dispute.*` events).
@@ -502,6 +592,15 @@ impl InvoicePayment {
 }
 
 impl Invoice {
+    /// What its discounts took off, in minor units.
+    pub fn discount_total(&self) -> i64 {
+        self.total_discount_amounts
+            .iter()
+            .flatten()
+            .map(|d| d.amount)
+            .sum()
+    }
+
     /// The PaymentIntents that paid it, whichever API version shaped it.
     pub fn paid_intent_ids(&self) -> Vec<String> {
         let listed: Vec<String> = self

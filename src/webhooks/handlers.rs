@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use super::store;
 use crate::{
     billing::{
-        catalog, customers, payment_methods, payments as payment_rules, refunds as refund_rules,
-        subscriptions as subscription_rules,
+        catalog, customers, discounts, payment_methods, payments as payment_rules,
+        refunds as refund_rules, subscriptions as subscription_rules,
     },
     error::ApiError,
     live::LiveEvent,
@@ -157,6 +157,20 @@ pub async fn handle(
             Ok(Handled::done(vec![]))
         }
         k if k.starts_with("price.") => price(txn, stripe, event).await,
+        k if k.starts_with("coupon.") => {
+            let coupon: objects::Coupon = read(event)?;
+            let coupon = objects::Coupon {
+                deleted: coupon.deleted || k == "coupon.deleted",
+                ..coupon
+            };
+            discounts::apply_coupon(txn, &coupon, event_time(event)).await?;
+            Ok(Handled::done(vec![]))
+        }
+        k if k.starts_with("promotion_code.") => {
+            let promo: objects::PromotionCode = read(event)?;
+            discounts::apply_promotion_code(txn, &promo, event_time(event)).await?;
+            Ok(Handled::done(vec![]))
+        }
         "payment_method.attached" | "payment_method.detached" => payment_method(txn, event).await,
         _ => Ok(Handled::ignored()),
     }
@@ -288,7 +302,11 @@ async fn subscription(
         Freshness::Newer => (sub, event_time(event)),
         Freshness::Tie => {
             let fresh: objects::Subscription = stripe
-                .send(&sub_req::RetrieveSubscription::new(sub.id.as_str()), None)
+                .send(
+                    &sub_req::RetrieveSubscription::new(sub.id.as_str())
+                        .expand(vec!["discounts".to_string()]),
+                    None,
+                )
                 .await?;
             (fresh, Utc::now())
         }
@@ -363,7 +381,11 @@ async fn renewal(
         return Ok(vec![]);
     };
     let sub: objects::Subscription = stripe
-        .send(&sub_req::RetrieveSubscription::new(sub_id.as_str()), None)
+        .send(
+            &sub_req::RetrieveSubscription::new(sub_id.as_str())
+                .expand(vec!["discounts".to_string()]),
+            None,
+        )
         .await?;
     let Some(customer) = customers::find_by_stripe_id(txn, sub.customer.id()).await? else {
         return Ok(vec![]);
@@ -382,6 +404,9 @@ async fn renewal(
         )
         .await?;
         live.push(LiveEvent::payment(&payment));
+    }
+    if invoice.total_discount_amounts.is_some() {
+        payment_rules::record_invoice_discount(txn, &invoice.id, invoice.discount_total()).await?;
     }
     Ok(live)
 }

@@ -650,8 +650,8 @@ async fn subscriptions_take_a_price_trial_only_when_asked() {
     assert_eq!(sub["trialEnd"], Value::Null);
     assert!(body["data"]["createSubscription"]["clientSecret"].is_string());
 
-    // The offer, as the SPA passes it.
-    let body = subscribe_with_trial(&app, &price, 14, &token).await;
+    // The offer, as the SPA passes it (another customer: dora now holds this product).
+    let body = subscribe_with_trial(&app, &price, 14, &app.token("erin", false)).await;
     let sub = &body["data"]["createSubscription"]["subscription"];
     assert_eq!(sub["status"], "TRIALING", "{body}");
     assert!(

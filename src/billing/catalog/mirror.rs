@@ -4,88 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::{prices, products, PriceInterval};
-use sea_orm::{
-    sea_query::{Expr, OnConflict},
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+pub use crate::billing::mirror::Applied;
+use crate::billing::mirror::{upsert_guarded, MirrorColumns, Snapshot};
 use crate::stripe::{objects, StripeError};
-
-/// What applying a Stripe snapshot did to the local row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    Created,
-    Updated,
-    Unchanged,
-    /// The row already holds a newer snapshot; nothing was written.
-    Stale,
-}
-
-/// A snapshot of one mirrored catalog object, ready for `upsert_guarded`.
-struct Snapshot<E: EntityTrait> {
-    stripe_id: String,
-    snapshot_at: DateTime<Utc>,
-    /// The row to insert when none exists yet.
-    insert: E::ActiveModel,
-    /// The values to write over an existing row.
-    values: Vec<(E::Column, sea_orm::Value)>,
-    /// The existing row's `updated_at`, and whether the snapshot changes nothing in it.
-    existing: Option<(DateTime<Utc>, bool)>,
-}
-
-/// The columns every mirrored table shares.
-struct MirrorColumns<C> {
-    stripe_id: C,
-    snapshot_at: C,
-    updated_at: C,
-}
-
-/// Inserts or updates one mirrored row. An older snapshot never overwrites a newer one: the
-/// guard is in the UPDATE's WHERE clause, so it holds under races; a concurrent insert makes
-/// the loser fall through to the same guarded update.
-async fn upsert_guarded<E>(
-    db: &impl ConnectionTrait,
-    cols: MirrorColumns<E::Column>,
-    snapshot: Snapshot<E>,
-) -> Result<Applied, DbErr>
-where
-    E: EntityTrait,
-    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
-{
-    let now = Utc::now();
-    if snapshot.existing.is_none() {
-        let inserted = E::insert(snapshot.insert)
-            .on_conflict(OnConflict::column(cols.stripe_id).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await?;
-        if inserted == 1 {
-            return Ok(Applied::Created);
-        }
-    }
-    let unchanged = snapshot.existing.is_some_and(|(_, same)| same);
-    let updated_at = match snapshot.existing {
-        Some((at, true)) => at,
-        _ => now,
-    };
-    let mut update = E::update_many()
-        .col_expr(cols.snapshot_at, Expr::value(snapshot.snapshot_at))
-        .col_expr(cols.updated_at, Expr::value(updated_at));
-    for (col, value) in snapshot.values {
-        update = update.col_expr(col, Expr::value(value));
-    }
-    let result = update
-        .filter(cols.stripe_id.eq(snapshot.stripe_id))
-        .filter(cols.snapshot_at.lte(snapshot.snapshot_at))
-        .exec(db)
-        .await?;
-    Ok(match (result.rows_affected, unchanged) {
-        (0, _) => Applied::Stale,
-        (_, true) => Applied::Unchanged,
-        _ => Applied::Updated,
-    })
-}
 
 /// Writes a Stripe product snapshot taken at `snapshot_at` (never over a newer one).
 pub async fn apply_product(

@@ -34,6 +34,8 @@ pub struct NewPayment {
     pub amount: Option<String>,
     pub currency: Option<String>,
     pub price_id: Option<String>,
+    /// Units of `price_id` (1 to `MAX_QUANTITY`); the amount is unit amount × quantity.
+    pub quantity: Option<i32>,
     pub description: Option<String>,
     pub payment_method_id: Option<PaymentMethodId>,
     pub metadata: Option<serde_json::Value>,
@@ -87,11 +89,12 @@ fn validate_metadata(
         .collect()
 }
 
-/// Checks a new payment's input; returns the amount and the local price it is for, if any.
+/// Checks a new payment's input; returns the amount, the local price it is for and the units
+/// bought of it, if any.
 async fn validate(
     db: &impl ConnectionTrait,
     input: &NewPayment,
-) -> Result<(Money, Option<Uuid>), ApiError> {
+) -> Result<(Money, Option<Uuid>, Option<i32>), ApiError> {
     if input
         .description
         .as_ref()
@@ -122,19 +125,28 @@ async fn validate(
                     "a recurring price is bought with createSubscription",
                 ));
             }
-            let amount = price.unit_amount.ok_or_else(|| {
+            let unit = price.unit_amount.ok_or_else(|| {
                 ApiError::invalid_input("priceId", "this price has no fixed amount")
             })?;
-            Ok((
-                Money::from_minor(amount, Currency::from_stored(&price.currency)),
-                Some(price.id),
-            ))
+            let quantity = crate::billing::quantity(input.quantity)?;
+            let amount = unit
+                .checked_mul(i64::from(quantity))
+                .ok_or_else(|| ApiError::invalid_input("quantity", "the total is too large"))?;
+            let money = Money::from_minor(amount, Currency::from_stored(&price.currency));
+            money
+                .check_chargeable()
+                .map_err(|e| ApiError::money("quantity", e))?;
+            Ok((money, Some(price.id), Some(quantity)))
         }
+        (None, Some(_), Some(_)) if input.quantity.is_some() => Err(ApiError::invalid_input(
+            "quantity",
+            "a quantity goes with priceId; an amount is already the total",
+        )),
         (None, Some(amount), Some(currency)) => {
             let currency = Currency::parse(currency).map_err(|e| ApiError::money("currency", e))?;
             let money = Money::parse_chargeable(amount, &currency)
                 .map_err(|e| ApiError::money("amount", e))?;
-            Ok((money, None))
+            Ok((money, None, None))
         }
         _ => Err(ApiError::invalid_input(
             "input",
@@ -209,8 +221,11 @@ pub async fn create_payment_intent(
         &input,
     )?;
     let outcome = idempotency::run(db, scope.as_ref(), || async {
-        let (money, price_id) = validate(db, &input).await?;
-        let metadata = validate_metadata(input.metadata.as_ref())?;
+        let (money, price_id, quantity) = validate(db, &input).await?;
+        let mut metadata = validate_metadata(input.metadata.as_ref())?;
+        if let Some(q) = quantity {
+            metadata.insert(projection::QUANTITY_KEY.into(), q.to_string());
+        }
         let customer = customers::ensure_customer(db, stripe, viewer).await?;
         if let Some(pm) = &input.payment_method_id {
             check_payment_method(db, customer.id, pm).await?;
@@ -226,6 +241,7 @@ pub async fn create_payment_intent(
             subscription_id: None,
             stripe_invoice_id: None,
             stripe_idempotency_key: Some(stripe_key.as_str().to_string()),
+            quantity,
         };
         let request = intent_request(&input, &money, metadata, &origin, &customer);
         let pending = PendingPayment {
@@ -387,6 +403,7 @@ fn origin_of(payment: &payments::Model, key: &IdempotencyKey) -> Origin {
         subscription_id: payment.subscription_id,
         stripe_invoice_id: payment.stripe_invoice_id.clone(),
         stripe_idempotency_key: Some(key.as_str().to_string()),
+        quantity: payment.quantity,
     }
 }
 

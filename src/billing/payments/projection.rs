@@ -25,6 +25,9 @@ use crate::{
 /// The metadata key of the Tollgate id Tollgate puts on the PaymentIntents it creates, so a
 /// webhook that arrives before Stripe's answer finds the row.
 pub(super) const PAYMENT_ID_KEY: &str = "tollgate_payment_id";
+/// Metadata key with the units of the price bought, so a webhook seen first knows them.
+pub(super) const QUANTITY_KEY: &str = "tollgate_quantity";
+use crate::billing::MAX_QUANTITY;
 
 /// The Tollgate id a PaymentIntent carries in its metadata, if any.
 fn tollgate_id_of(pi: &objects::PaymentIntent) -> Option<Uuid> {
@@ -50,6 +53,8 @@ pub struct Origin {
     pub subscription_id: Option<Uuid>,
     pub stripe_invoice_id: Option<String>,
     pub stripe_idempotency_key: Option<String>,
+    /// Units of `price_id` bought (one-time purchases).
+    pub quantity: Option<i32>,
 }
 
 /// The origin of a PaymentIntent Tollgate did not create: the user whose customer paid.
@@ -73,6 +78,11 @@ pub async fn origin_from_customer(
         subscription_id: None,
         stripe_invoice_id: pi.invoice.as_ref().map(|i| i.id().to_string()),
         stripe_idempotency_key: None,
+        quantity: pi
+            .metadata
+            .get(QUANTITY_KEY)
+            .and_then(|q| q.parse::<i32>().ok())
+            .filter(|q| (1..=MAX_QUANTITY).contains(q)),
     }))
 }
 
@@ -177,6 +187,9 @@ pub(super) fn new_row(origin: &Origin, new: NewRow) -> payments::ActiveModel {
         snapshot_at: Set(new.snapshot_at),
         created_at: Set(now),
         updated_at: Set(now),
+        quantity: Set(origin.quantity),
+        // Coupons are on invoices: `record_invoice_discount` sets it when the invoice is read.
+        discount_amount: Set(0),
     }
 }
 

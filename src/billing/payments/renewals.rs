@@ -30,6 +30,7 @@ pub async fn record_subscription_charge(
         subscription_id: Some(subscription.id),
         stripe_invoice_id: stripe_invoice_id.map(str::to_owned),
         stripe_idempotency_key: None,
+        quantity: None,
     };
     let payment = apply_intent(db, pi, snapshot_at, Some(&origin)).await?;
     if let Some(invoice) = stripe_invoice_id {
@@ -62,6 +63,21 @@ pub async fn link_invoice(
         .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payments::Column::Id.eq(payment_id))
         .filter(payments::Column::SubscriptionId.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What coupons took off the payments of an invoice (its `total_discount_amounts`), for the
+/// revenue report's `discounts`.
+pub async fn record_invoice_discount(
+    db: &impl ConnectionTrait,
+    stripe_invoice_id: &str,
+    amount: i64,
+) -> Result<(), ApiError> {
+    payments::Entity::update_many()
+        .col_expr(payments::Column::DiscountAmount, Expr::value(amount.max(0)))
+        .filter(payments::Column::StripeInvoiceId.eq(stripe_invoice_id))
         .exec(db)
         .await?;
     Ok(())

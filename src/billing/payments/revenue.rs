@@ -19,6 +19,8 @@ pub struct RevenueLine {
     pub refunded: i64,
     /// Taken back by disputes the merchant lost.
     pub disputes_lost: i64,
+    /// What coupons took off these payments (not in `gross`: never captured).
+    pub discounts: i64,
 }
 
 /// Captured payments per currency in [from, to): gross, refunded (net is the difference).
@@ -52,6 +54,10 @@ pub async fn revenue(
             )),
             "disputes_lost",
         )
+        .column_as(
+            Expr::cust("CAST(SUM(discount_amount) AS BIGINT)"),
+            "discounts",
+        )
         .filter(payments::Column::Status.is_in(PaymentStatus::CAPTURED))
         .group_by(payments::Column::Currency)
         .order_by_asc(payments::Column::Currency);
@@ -61,14 +67,17 @@ pub async fn revenue(
     if let Some(t) = to {
         query = query.filter(payments::Column::CreatedAt.lt(t));
     }
-    let rows: Vec<(String, i64, i64, i64)> = query.into_tuple().all(db).await?;
+    let rows: Vec<(String, i64, i64, i64, i64)> = query.into_tuple().all(db).await?;
     Ok(rows
         .into_iter()
-        .map(|(currency, gross, refunded, disputes_lost)| RevenueLine {
-            currency,
-            gross,
-            refunded,
-            disputes_lost,
-        })
+        .map(
+            |(currency, gross, refunded, disputes_lost, discounts)| RevenueLine {
+                currency,
+                gross,
+                refunded,
+                disputes_lost,
+                discounts,
+            },
+        )
         .collect())
 }

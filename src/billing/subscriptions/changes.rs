@@ -20,13 +20,81 @@ use crate::{
     },
 };
 
+/// Stripe's `cancellation_details.feedback` values: why a customer leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    CustomerService,
+    LowQuality,
+    MissingFeatures,
+    Other,
+    SwitchedService,
+    TooComplex,
+    TooExpensive,
+    Unused,
+}
+
+impl CancelReason {
+    pub fn as_stripe(self) -> &'static str {
+        match self {
+            CancelReason::CustomerService => "customer_service",
+            CancelReason::LowQuality => "low_quality",
+            CancelReason::MissingFeatures => "missing_features",
+            CancelReason::Other => "other",
+            CancelReason::SwitchedService => "switched_service",
+            CancelReason::TooComplex => "too_complex",
+            CancelReason::TooExpensive => "too_expensive",
+            CancelReason::Unused => "unused",
+        }
+    }
+}
+
+/// Why the customer cancels: a reason and their own words, both optional.
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation {
+    pub reason: Option<CancelReason>,
+    pub comment: Option<String>,
+}
+
+/// Longest cancellation comment kept (Stripe takes 5,000 characters).
+pub const MAX_CANCEL_COMMENT: usize = 1000;
+
+impl Cancellation {
+    fn check(&self) -> Result<(), ApiError> {
+        if self
+            .comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_CANCEL_COMMENT)
+        {
+            return Err(ApiError::invalid_input(
+                "comment",
+                format!("at most {MAX_CANCEL_COMMENT} characters"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.reason.is_none() && self.comment.as_deref().is_none_or(|c| c.trim().is_empty())
+    }
+
+    fn comment(&self) -> Option<String> {
+        self.comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+    }
+}
+
 pub async fn cancel(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
     viewer: &Viewer,
     id: &str,
     at_period_end: bool,
+    why: &Cancellation,
 ) -> Result<Changed<subscriptions::Model>, ApiError> {
+    why.check()?;
     let row = owned(db, viewer, id).await?;
     if matches!(
         row.status,
@@ -37,18 +105,41 @@ pub async fn cancel(
             "the subscription has already ended",
         ));
     }
+    // The reason is part of the request Stripe sees, so part of the key too.
     let key = IdempotencyKey::new(format!(
-        "tollgate-cancel-{}-{at_period_end}-{}",
+        "tollgate-cancel-{}-{at_period_end}-{}-{}",
         row.id,
-        row.snapshot_at.timestamp_micros()
+        row.snapshot_at.timestamp_micros(),
+        why_digest(why)
     ))
     .map_err(ApiError::internal)?;
+    let feedback = why.reason.map(CancelReason::as_stripe);
     let sub: objects::Subscription = if at_period_end {
-        let request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
+        let mut request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
             .cancel_at_period_end(true);
+        if !why.is_empty() {
+            request = request.cancellation_details(req::UpdateSubscriptionCancellationDetails {
+                comment: why.comment(),
+                feedback: feedback.map(|f| {
+                    f.parse()
+                        .unwrap_or_else(|never: std::convert::Infallible| match never {})
+                }),
+                feedback_option: None,
+            });
+        }
         stripe.send(&request, Some(&key)).await?
     } else {
-        let request = req::CancelSubscription::new(row.stripe_subscription_id.as_str());
+        let mut request = req::CancelSubscription::new(row.stripe_subscription_id.as_str());
+        if !why.is_empty() {
+            request = request.cancellation_details(req::CancelSubscriptionCancellationDetails {
+                comment: why.comment(),
+                feedback: feedback.map(|f| {
+                    f.parse()
+                        .unwrap_or_else(|never: std::convert::Infallible| match never {})
+                }),
+                feedback_option: None,
+            });
+        }
         stripe.send(&request, Some(&key)).await?
     };
     let row = apply(db, &sub, Utc::now(), None).await?;
@@ -184,4 +275,14 @@ async fn reprice(
     let key = idempotency::stripe_key(scope, "reprice")?;
     let sub: objects::Subscription = stripe.send(&stripe_request, Some(&key)).await?;
     Ok(apply(db, &sub, Utc::now(), None).await?.id)
+}
+
+/// A short, stable digest of a cancellation's reason and comment (for the Stripe key).
+fn why_digest(why: &Cancellation) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(why.reason.map_or("", CancelReason::as_stripe));
+    hash.update([0]);
+    hash.update(why.comment().unwrap_or_default());
+    hex::encode(&hash.finalize()[..6])
 }

@@ -1,17 +1,19 @@
-//! Subscribing the viewer to a recurring price: the trial it may have, the card saved (and
-//! made the default) before Stripe charges it, the first charge recorded as a payment, and a
-//! declined first charge undone (the subscription canceled, a card saved only for it removed).
+//! Subscribing the viewer to a recurring price: seats, a promotion code checked before
+//! anything is charged, one live subscription per product (`claims`), the trial it may have,
+//! the card saved (and made the default) before Stripe charges it, the first charge recorded
+//! as a payment, and a declined first charge undone (the subscription canceled, a card saved
+//! only for it removed).
 
 use chrono::Utc;
-use entity::{customers, prices, subscriptions};
+use entity::{customers, prices, products, subscriptions};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{apply, find};
+use super::{apply, claims, find};
 use crate::{
     auth::Viewer,
-    billing::{customers as customer_rules, idempotency, payment_methods, payments},
+    billing::{customers as customer_rules, discounts, idempotency, payment_methods, payments},
     error::ApiError,
     live::{Changed, LiveEvent},
     stripe::{
@@ -30,6 +32,10 @@ pub struct NewSubscription {
     pub price_id: String,
     pub payment_method_id: Option<PaymentMethodId>,
     pub trial_days: Option<u32>,
+    /// Seats (1 to `MAX_QUANTITY`).
+    pub quantity: i32,
+    /// A customer-facing promotion code, checked before Stripe is asked.
+    pub promotion_code: Option<String>,
 }
 
 /// A subscription and, while its first payment awaits the customer, the secret Stripe.js needs.
@@ -39,7 +45,7 @@ pub struct SubscriptionOutcome {
     pub client_secret: Option<String>,
 }
 
-pub(super) async fn recurring_price(
+pub async fn recurring_price(
     db: &impl ConnectionTrait,
     price_id: &str,
 ) -> Result<prices::Model, ApiError> {
@@ -64,12 +70,15 @@ pub(super) async fn recurring_price(
 }
 
 fn expansions() -> Vec<String> {
-    vec!["latest_invoice.confirmation_secret".into()]
+    vec![
+        "latest_invoice.confirmation_secret".into(),
+        "discounts".into(),
+    ]
 }
 
 /// The client secret and PaymentIntent id of a subscription's latest invoice payment, read the
 /// way today's Stripe exposes it (`confirmation_secret`), falling back to older shapes.
-async fn first_payment(
+pub(super) async fn first_payment(
     stripe: &StripeClient,
     sub: &objects::Subscription,
 ) -> Result<Option<(String, objects::PaymentIntent)>, StripeError> {
@@ -170,7 +179,9 @@ fn check_trial(
     Ok(())
 }
 
-/// One attempt at subscribing (inside the idempotency guard).
+/// One attempt at subscribing (inside the idempotency guard): unless the product allows
+/// several, the (user, product) claim is held from before the check for a live subscription
+/// until the new one is stored, so concurrent attempts make one subscription.
 async fn subscribe(
     db: &impl ConnectionTrait,
     stripe: &StripeClient,
@@ -180,8 +191,62 @@ async fn subscribe(
 ) -> Result<SubscriptionOutcome, ApiError> {
     let price = recurring_price(db, &input.price_id).await?;
     check_trial(&price, viewer, input.trial_days)?;
+    let product = products::Entity::find_by_id(price.product_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("product"))?;
+    if claims::allows_multiple(&product) {
+        return subscribe_to(db, stripe, viewer, input, &price, stripe_key).await;
+    }
+    let claim = claims::claim(db, &viewer.user_id, product.id).await?;
+    let result = match claims::held(db, &viewer.user_id, product.id).await {
+        Ok(Some(existing)) => Err(ApiError::AlreadySubscribed {
+            subscription_id: Some(existing.id),
+        }),
+        Ok(None) => subscribe_to(db, stripe, viewer, input, &price, stripe_key).await,
+        Err(e) => Err(e),
+    };
+    claim.release(db).await;
+    result
+}
+
+/// The promotion code's Stripe id when it may be redeemed on this subscription, or
+/// `PROMOTION_CODE_INVALID` with the reason.
+async fn redeemable_code(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    input: &NewSubscription,
+    price: &prices::Model,
+    customer: &customers::Model,
+) -> Result<Option<String>, ApiError> {
+    let Some(code) = &input.promotion_code else {
+        return Ok(None);
+    };
+    let amount = discounts::check::before_discount(price, input.quantity)?;
+    match discounts::resolve_code(db, stripe, code, price, &amount, Some(customer)).await? {
+        Ok(resolved) => Ok(Some(resolved.promotion_code.id)),
+        Err(refusal) => Err(ApiError::PromotionCodeInvalid(refusal)),
+    }
+}
+
+/// Subscribing once the product rules allow it.
+async fn subscribe_to(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    input: &NewSubscription,
+    price: &prices::Model,
+    stripe_key: &IdempotencyKey,
+) -> Result<SubscriptionOutcome, ApiError> {
     let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
-    let request = subscription_request(&customer, &price, viewer, input.trial_days);
+    let promotion_code = redeemable_code(db, stripe, input, price, &customer).await?;
+    let mut request = subscription_request(&customer, price, viewer, input);
+    if let Some(code) = promotion_code {
+        request = request.discounts(vec![req::DiscountsDataParam {
+            promotion_code: Some(code),
+            ..Default::default()
+        }]);
+    }
     let (request, attached_now) =
         with_payment_method(db, stripe, viewer, &customer, request, input).await?;
     let sub: objects::Subscription = stripe.send(&request, Some(stripe_key)).await?;
@@ -207,6 +272,9 @@ async fn subscribe(
         // The first charge is part of the payment history, linked to the subscription.
         let invoice = row.latest_invoice_id.as_deref();
         payments::record_subscription_charge(db, pi, &customer, &row, invoice, now).await?;
+        if let Some(objects::Expandable::Object(inv)) = &sub.latest_invoice {
+            payments::record_invoice_discount(db, &inv.id, inv.discount_total()).await?;
+        }
     }
     let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
     Ok(SubscriptionOutcome {
@@ -253,10 +321,11 @@ fn subscription_request(
     customer: &customers::Model,
     price: &prices::Model,
     viewer: &Viewer,
-    trial_days: Option<u32>,
+    input: &NewSubscription,
 ) -> req::CreateSubscription {
     let mut item = req::CreateSubscriptionItems::new();
     item.price = Some(price.stripe_price_id.clone());
+    item.quantity = u64::try_from(input.quantity).ok();
     let metadata =
         std::collections::HashMap::from([("tollgate_user_id".to_string(), viewer.user_id.clone())]);
     let request = req::CreateSubscription::new()
@@ -264,7 +333,7 @@ fn subscription_request(
         .items(vec![item])
         .metadata(metadata)
         .expand(expansions());
-    match trial_days {
+    match input.trial_days {
         Some(days) => request.trial_period_days(days),
         None => request,
     }

@@ -62,3 +62,15 @@ pub async fn list(
     }
     Ok(query.all(db).await?)
 }
+
+/// The subscription as Stripe has it now (its discounts expanded, so the snapshot is whole).
+pub(super) async fn live(
+    stripe: &crate::stripe::StripeClient,
+    row: &subscriptions::Model,
+) -> Result<crate::stripe::objects::Subscription, ApiError> {
+    let request = crate::stripe::requests::subscription::RetrieveSubscription::new(
+        row.stripe_subscription_id.as_str(),
+    )
+    .expand(vec!["discounts".to_string()]);
+    Ok(stripe.send(&request, None).await?)
+}

@@ -57,7 +57,7 @@ pub async fn apply(
         .one(db)
         .await?;
     let row = row_of(sub, &customer, price_id, stripe_price, snapshot_at)?;
-    if let Some(written) = upsert_newer(db, row, snapshot_at).await? {
+    if let Some(written) = upsert_newer(db, row, snapshot_at, &also_updated(sub)).await? {
         return Ok(written);
     }
     // Kept as stored: an older snapshot, or a canceled subscription (final).
@@ -77,6 +77,17 @@ fn row_of(
     let (start, end) = sub.period();
     let ts = |v: Option<i64>| v.and_then(timestamp);
     let now = Utc::now();
+    // (coupon, promotion code, start, end)
+    let discount = match sub.discount_seen() {
+        objects::DiscountSeen::Known {
+            coupon,
+            promotion_code,
+            start,
+            end,
+        } => Some((coupon, promotion_code, start, end)),
+        _ => None,
+    };
+    let cancellation = sub.cancellation_details.as_ref();
     Ok(subscriptions::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(customer.user_id.clone()),
@@ -94,10 +105,36 @@ fn row_of(
         canceled_at: Set(ts(sub.canceled_at)),
         ended_at: Set(ts(sub.ended_at)),
         latest_invoice_id: Set(sub.latest_invoice.as_ref().map(|i| i.id().to_string())),
+        quantity: Set(i32::try_from(sub.quantity()).unwrap_or(i32::MAX)),
+        discount_coupon_id: Set(discount.as_ref().map(|d| d.0.clone())),
+        discount_promotion_code_id: Set(discount.as_ref().and_then(|d| d.1.clone())),
+        discount_start: Set(discount.as_ref().and_then(|d| ts(d.2))),
+        discount_end: Set(discount.as_ref().and_then(|d| ts(d.3))),
+        cancellation_reason: Set(cancellation.and_then(|c| c.feedback.clone())),
+        cancellation_comment: Set(cancellation.and_then(|c| c.comment.clone())),
         snapshot_at: Set(snapshot_at),
         created_at: Set(now),
         updated_at: Set(now),
     })
+}
+
+/// The columns a snapshot updates beside the ones every snapshot sets: the discount unless the
+/// snapshot names it by id only (a webhook's payload), the cancellation details when present.
+fn also_updated(sub: &objects::Subscription) -> Vec<subscriptions::Column> {
+    use subscriptions::Column as C;
+    let mut columns = vec![C::Quantity];
+    if sub.discount_seen() != objects::DiscountSeen::Unexpanded {
+        columns.extend([
+            C::DiscountCouponId,
+            C::DiscountPromotionCodeId,
+            C::DiscountStart,
+            C::DiscountEnd,
+        ]);
+    }
+    if sub.cancellation_details.is_some() {
+        columns.extend([C::CancellationReason, C::CancellationComment]);
+    }
+    columns
 }
 
 /// Inserts the row, or updates the existing one unless it holds a newer snapshot or is
@@ -107,6 +144,7 @@ async fn upsert_newer(
     db: &impl ConnectionTrait,
     row: subscriptions::ActiveModel,
     snapshot_at: DateTime<Utc>,
+    also: &[subscriptions::Column],
 ) -> Result<Option<subscriptions::Model>, ApiError> {
     use subscriptions::Column as C;
     let guard = Expr::col((subscriptions::Entity, C::SnapshotAt))
@@ -115,7 +153,7 @@ async fn upsert_newer(
     match subscriptions::Entity::insert(row)
         .on_conflict(
             OnConflict::column(C::StripeSubscriptionId)
-                .update_columns([
+                .update_columns(also.iter().copied().chain([
                     C::PriceId,
                     C::StripePriceId,
                     C::Status,
@@ -130,7 +168,7 @@ async fn upsert_newer(
                     C::LatestInvoiceId,
                     C::SnapshotAt,
                     C::UpdatedAt,
-                ])
+                ]))
                 .action_and_where(guard)
                 .to_owned(),
         )

@@ -1,5 +1,6 @@
 //! `tollgate sync catalog`: every product and price Stripe lists, mirrored (`catalog::mirror`),
-//! and local ones Stripe no longer lists deactivated; each field that moved is a drift.
+//! and local ones Stripe no longer lists deactivated; then every coupon and promotion code
+//! (`sync::discounts`); each field that moved is a drift.
 
 use std::collections::HashSet;
 
@@ -113,6 +114,7 @@ pub async fn sync_catalog(
         counted(offset + done)
     })
     .await?;
+    super::discounts::sync_discounts(db, stripe, snapshot_at, &mut report).await?;
     Ok(report)
 }
 

@@ -24,7 +24,8 @@ pub async fn sync_subscriptions(
         .list_all(|after| {
             let req = sub_req::ListSubscription::new()
                 .limit(PAGE)
-                .status(sub_req::ListSubscriptionStatus::All);
+                .status(sub_req::ListSubscriptionStatus::All)
+                .expand(vec!["data.discounts".to_string()]);
             match after {
                 Some(a) => req.starting_after(a),
                 None => req,
@@ -61,7 +62,7 @@ pub async fn sync_subscriptions(
 fn compared(
     local: &subscriptions::Model,
     stripe: &subscriptions::Model,
-) -> [(&'static str, Option<String>, Option<String>); 3] {
+) -> [(&'static str, Option<String>, Option<String>); 5] {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
     [
         (
@@ -78,6 +79,16 @@ fn compared(
             "current_period_end",
             time(local.current_period_end),
             time(stripe.current_period_end),
+        ),
+        (
+            "quantity",
+            Some(local.quantity.to_string()),
+            Some(stripe.quantity.to_string()),
+        ),
+        (
+            "discount",
+            local.discount_coupon_id.clone(),
+            stripe.discount_coupon_id.clone(),
         ),
     ]
 }

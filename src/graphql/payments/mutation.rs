@@ -20,6 +20,9 @@ pub struct CreatePaymentIntentInput {
     pub currency: Option<String>,
     /// A one-time price instead of amount + currency.
     pub price_id: Option<ID>,
+    /// Units of `priceId` (1 to 10,000; default 1): the amount is the unit amount × quantity.
+    /// Not with `amount`, which is already the total.
+    pub quantity: Option<i32>,
     /// What is being bought, shown on the payment.
     pub description: Option<String>,
     /// Confirm at once with this payment method (a saved card); otherwise the SPA confirms
@@ -86,6 +89,7 @@ impl PaymentsMutation {
             amount: input.amount,
             currency: input.currency,
             price_id: input.price_id.map(|id| id.0),
+            quantity: input.quantity,
             description: input.description,
             payment_method_id,
             metadata: input.metadata.map(|j| j.0),

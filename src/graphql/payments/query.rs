@@ -101,13 +101,15 @@ impl PaymentsQuery {
             .into_iter()
             .map(|currency| {
                 let line = lines.iter().find(|l| l.currency == currency);
-                let (gross, refunded, lost) =
-                    line.map_or((0, 0, 0), |l| (l.gross, l.refunded, l.disputes_lost));
+                let (gross, refunded, lost, discounts) = line.map_or((0, 0, 0, 0), |l| {
+                    (l.gross, l.refunded, l.disputes_lost, l.discounts)
+                });
                 RevenueLine {
                     gross: MoneyType::from_parts(gross, &currency),
                     refunded: MoneyType::from_parts(refunded, &currency),
                     disputes_lost: MoneyType::from_parts(lost, &currency),
                     net: MoneyType::from_parts(gross - refunded - lost, &currency),
+                    discounts: MoneyType::from_parts(discounts, &currency),
                     mrr: MoneyType::from_parts(mrr.get(&currency).copied().unwrap_or(0), &currency),
                     currency,
                 }

@@ -489,6 +489,10 @@ pub struct RevenueLine {
     pub disputes_lost: MoneyType,
     /// Gross minus refunded minus disputes lost.
     pub net: MoneyType,
-    /// Monthly recurring revenue of subscriptions active now (yearly prices count 1/12).
+    /// What coupons took off the captured payments (never charged, so not in `gross`).
+    pub discounts: MoneyType,
+    /// Monthly recurring revenue now: active and past-due subscriptions (trials are not
+    /// revenue), unit amount × quantity less recurring discounts, normalised to a month
+    /// (yearly / 12, weekly × 52 / 12, daily × 365 / 12), banker's rounding per subscription.
     pub mrr: MoneyType,
 }

@@ -55,6 +55,8 @@ pub fn payment_row(
         snapshot_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
+        quantity: Set(None),
+        discount_amount: Set(0),
     }
 }
 

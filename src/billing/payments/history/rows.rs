@@ -19,7 +19,7 @@ use entity::{payments, refunds};
 use super::{Columns, PaymentRow, PaymentSummary};
 
 /// Columns a `Columns::All` payment occupies (`payments::Model`'s fields).
-pub const PAYMENT_COLUMNS: usize = 25;
+pub const PAYMENT_COLUMNS: usize = 27;
 /// Columns a `Columns::Summary` payment occupies (`history::SUMMARY_COLUMNS`).
 pub const SUMMARY_COLUMN_COUNT: usize = 11;
 
@@ -116,6 +116,8 @@ impl<'a> Positional<'a> {
             snapshot_at: self.get(22)?,
             created_at: self.get(23)?,
             updated_at: self.get(24)?,
+            quantity: self.get(25)?,
+            discount_amount: self.get(26)?,
         })
     }
 
@@ -174,7 +176,7 @@ mod tests {
              currency,status,description,card_brand,card_last4,failure_code,failure_message,\
              amount_refunded,refund_reserved,metadata,price_id,subscription_id,\
              stripe_invoice_id,disputed,dispute_status,dispute_amount,snapshot_at,created_at,\
-             updated_at"
+             updated_at,quantity,discount_amount"
         );
         assert_eq!(payments::Column::iter().count(), PAYMENT_COLUMNS);
         assert_eq!(

@@ -1,0 +1,132 @@
+//! One live subscription per product: a second `createSubscription` for a product the viewer
+//! holds (trialing, active, past due, or incomplete within Stripe's 23 hours) is
+//! `ALREADY_SUBSCRIBED`, unless the product allows several (its Stripe metadata
+//! `tollgate_multiple_subscriptions=true`, mirrored with the product).
+//!
+//! Under concurrency (two tabs, two replicas) the check alone would let both through: each
+//! attempt first claims (user, product) with an insert the primary key lets only one win,
+//! then checks, subscribes and releases. A claim left by a crashed process expires after
+//! `CLAIM_TTL`.
+
+use chrono::{Duration, Utc};
+use entity::{prices, products, subscription_claims, subscriptions};
+use sea_orm::{
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::SubscriptionStatus;
+use crate::error::ApiError;
+
+/// The product metadata key that allows several live subscriptions per customer.
+pub const MULTIPLE_KEY: &str = "tollgate_multiple_subscriptions";
+
+/// Longer than any subscribe attempt (Stripe calls with their retries), short enough that a
+/// crashed attempt does not block the customer for long.
+const CLAIM_TTL: Duration = Duration::minutes(5);
+
+/// How long Stripe keeps an `incomplete` subscription payable before it expires.
+const INCOMPLETE_WINDOW: Duration = Duration::hours(23);
+
+/// Whether a product lets a customer hold several live subscriptions to it.
+pub fn allows_multiple(product: &products::Model) -> bool {
+    product
+        .metadata
+        .get(MULTIPLE_KEY)
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The viewer's live subscription to a product, if any.
+pub async fn held(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    product_id: Uuid,
+) -> Result<Option<subscriptions::Model>, ApiError> {
+    let price_ids: Vec<Uuid> = prices::Entity::find()
+        .filter(prices::Column::ProductId.eq(product_id))
+        .select_only()
+        .column(prices::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let candidates = subscriptions::Entity::find()
+        .filter(subscriptions::Column::UserId.eq(user_id))
+        .filter(subscriptions::Column::PriceId.is_in(price_ids))
+        .filter(subscriptions::Column::Status.is_in([
+            SubscriptionStatus::Trialing,
+            SubscriptionStatus::Active,
+            SubscriptionStatus::PastDue,
+            SubscriptionStatus::Incomplete,
+        ]))
+        .order_by_desc(subscriptions::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let window_start = Utc::now() - INCOMPLETE_WINDOW;
+    Ok(candidates
+        .into_iter()
+        .find(|s| s.status != SubscriptionStatus::Incomplete || s.created_at > window_start))
+}
+
+/// A held claim; `release` it when the attempt is over, whatever its outcome.
+#[must_use]
+pub struct Claim {
+    user_id: String,
+    product_id: Uuid,
+}
+
+/// Claims (user, product) for one subscribe attempt, or `ALREADY_SUBSCRIBED` while another
+/// attempt holds it.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    product_id: Uuid,
+) -> Result<Claim, ApiError> {
+    let now = Utc::now();
+    // A claim older than the TTL belongs to an attempt that died.
+    subscription_claims::Entity::delete_many()
+        .filter(subscription_claims::Column::UserId.eq(user_id))
+        .filter(subscription_claims::Column::ProductId.eq(product_id))
+        .filter(subscription_claims::Column::ClaimedAt.lt(now - CLAIM_TTL))
+        .exec(db)
+        .await?;
+    let inserted = subscription_claims::Entity::insert(subscription_claims::ActiveModel {
+        user_id: Set(user_id.to_owned()),
+        product_id: Set(product_id),
+        claimed_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            subscription_claims::Column::UserId,
+            subscription_claims::Column::ProductId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 0 {
+        return Err(ApiError::AlreadySubscribed {
+            subscription_id: None,
+        });
+    }
+    Ok(Claim {
+        user_id: user_id.to_owned(),
+        product_id,
+    })
+}
+
+impl Claim {
+    /// Ends the claim. Best effort: a claim that cannot be deleted expires.
+    pub async fn release(self, db: &impl ConnectionTrait) {
+        let result = subscription_claims::Entity::delete_many()
+            .filter(subscription_claims::Column::UserId.eq(&self.user_id))
+            .filter(subscription_claims::Column::ProductId.eq(self.product_id))
+            .exec(db)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not release a subscription claim; it expires");
+        }
+    }
+}
