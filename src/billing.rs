@@ -28,3 +28,8 @@ pub fn quantity(value: Option<i32>) -> Result<i32, crate::error::ApiError> {
         ))
     }
 }
+
+/// For fingerprints: a quantity left at its default.
+pub fn is_one_or_none(q: &Option<i32>) -> bool {
+    q.is_none_or(|q| q == 1)
+}

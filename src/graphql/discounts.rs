@@ -331,11 +331,11 @@ impl DiscountsQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The code as the customer typed it.")] code: String,
         #[graphql(desc = "The recurring price (Tollgate's id).")] price_id: ID,
-        #[graphql(desc = "Seats (1 to 10,000).", default = 1)] quantity: i32,
+        #[graphql(desc = "Seats (1 to 10,000).", default = 1)] quantity: Option<i32>,
     ) -> GqlResult<PromotionCodeCheck> {
         let viewer = context::viewer(ctx)?;
         let svc = context::services(ctx)?;
-        let quantity = billing::quantity(Some(quantity))?;
+        let quantity = billing::quantity(quantity)?;
         let price = billing::subscriptions::recurring_price(&svc.db, &price_id).await?;
         let customer = billing::customers::find_for_user(&svc.db, &viewer.user_id).await?;
         Ok(PromotionCodeCheck(

@@ -225,7 +225,7 @@ pub struct CreateSubscriptionInput {
     pub trial_days: Option<i32>,
     /// Seats: units of the price (1 to 10,000). Every invoice is the unit amount × quantity.
     #[graphql(default = 1)]
-    pub quantity: i32,
+    pub quantity: Option<i32>,
     /// A customer-facing promotion code (`checkPromotionCode` previews it). A code that cannot
     /// be redeemed is `PROMOTION_CODE_INVALID` with `extensions.reason`, before any charge.
     pub promotion_code: Option<String>,
@@ -322,7 +322,7 @@ impl SubscriptionsMutation {
                 input.payment_method_id.as_deref(),
             )?,
             trial_days,
-            quantity: billing::quantity(Some(input.quantity))?,
+            quantity: billing::quantity(input.quantity)?,
             promotion_code: input.promotion_code,
         };
         let (row, client_secret) = billing::subscriptions::create_subscription(

@@ -106,6 +106,10 @@ def _sub_init(self, *args, **kwargs):
     extra = {k: kwargs.pop(k) for k in _SUB_EXTRA if k in kwargs}
     kwargs['items'] = _items_price_to_plan(kwargs.get('items'))
     choice = _discount_choice(kwargs.get('customer'), kwargs.get('items'), kwargs)
+    # A customer on a test clock lives at the clock's time: its subscription starts then.
+    clock_time = coupons.clock_now(kwargs.get('customer'))
+    if kwargs.get('backdate_start_date') is None and clock_time < int(time.time()):
+        kwargs['backdate_start_date'] = clock_time
     behaviour = kwargs.get('payment_behavior')
     if behaviour == 'pending_if_incomplete':
         raise UserError(400, 'payment_behavior=pending_if_incomplete is not emulated',

@@ -1,5 +1,5 @@
 """Test clocks (missing from localstripe): a customer created with `test_clock` lives at the
-clock's `frozen_time`; advancing the clock renews that customer's subscriptions whose period
+clock's `frozen_time` (its subscriptions start then, promotion codes expire by it); advancing the clock renews that customer's subscriptions whose period
 ended (a new period, its invoice charged to the default payment method, `invoice.*` and
 `customer.subscription.updated` sent), and ends those set to cancel at the period's end.
 A renewal whose charge fails leaves the invoice open and the subscription `past_due`.

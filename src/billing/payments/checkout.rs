@@ -35,6 +35,9 @@ pub struct NewPayment {
     pub currency: Option<String>,
     pub price_id: Option<String>,
     /// Units of `price_id` (1 to `MAX_QUANTITY`); the amount is unit amount × quantity.
+    /// Left out of the fingerprint when absent or 1, so a retry of a request made before
+    /// quantities existed still matches its key.
+    #[serde(skip_serializing_if = "crate::billing::is_one_or_none")]
     pub quantity: Option<i32>,
     pub description: Option<String>,
     pub payment_method_id: Option<PaymentMethodId>,
@@ -138,10 +141,12 @@ async fn validate(
                 .map_err(|e| ApiError::money("quantity", e))?;
             Ok((money, Some(price.id), Some(quantity)))
         }
-        (None, Some(_), Some(_)) if input.quantity.is_some() => Err(ApiError::invalid_input(
-            "quantity",
-            "a quantity goes with priceId; an amount is already the total",
-        )),
+        (None, Some(_), Some(_)) if input.quantity.is_some_and(|q| q != 1) => {
+            Err(ApiError::invalid_input(
+                "quantity",
+                "a quantity goes with priceId; an amount is already the total",
+            ))
+        }
         (None, Some(amount), Some(currency)) => {
             let currency = Currency::parse(currency).map_err(|e| ApiError::money("currency", e))?;
             let money = Money::parse_chargeable(amount, &currency)

@@ -24,6 +24,10 @@ use crate::{
     },
 };
 
+fn is_one(q: &i32) -> bool {
+    *q == 1
+}
+
 /// Longest trial Stripe allows (730 days).
 pub const MAX_TRIAL_DAYS: u32 = 730;
 
@@ -32,9 +36,12 @@ pub struct NewSubscription {
     pub price_id: String,
     pub payment_method_id: Option<PaymentMethodId>,
     pub trial_days: Option<u32>,
-    /// Seats (1 to `MAX_QUANTITY`).
+    /// Seats (1 to `MAX_QUANTITY`). Like the code, left out of the idempotency fingerprint
+    /// when it is the default, so requests from before seats existed keep their fingerprint.
+    #[serde(skip_serializing_if = "is_one")]
     pub quantity: i32,
     /// A customer-facing promotion code, checked before Stripe is asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
 }
 

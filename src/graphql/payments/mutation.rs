@@ -20,8 +20,9 @@ pub struct CreatePaymentIntentInput {
     pub currency: Option<String>,
     /// A one-time price instead of amount + currency.
     pub price_id: Option<ID>,
-    /// Units of `priceId` (1 to 10,000; default 1): the amount is the unit amount × quantity.
-    /// Not with `amount`, which is already the total.
+    /// Units of `priceId` (1 to 10,000): the amount is the unit amount × quantity. With
+    /// `amount`, which is already the total, only 1.
+    #[graphql(default = 1)]
     pub quantity: Option<i32>,
     /// What is being bought, shown on the payment.
     pub description: Option<String>,
