@@ -23,3 +23,21 @@ export function humanize(status: string): string {
   const words = status.toLowerCase().replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
+
+/** A coupon in words: "20% off forever", "₩5,000 off once", "10% off for 3 months". */
+export function describeCoupon(coupon: {
+  percentOff?: string | null;
+  amountOff?: { formatted: string } | null;
+  duration: string;
+  durationInMonths?: number | null;
+}): string {
+  const off = coupon.percentOff ? `${coupon.percentOff}% off` : `${coupon.amountOff?.formatted ?? ''} off`;
+  switch (coupon.duration) {
+    case 'FOREVER':
+      return `${off} forever`;
+    case 'REPEATING':
+      return `${off} for ${coupon.durationInMonths ?? '?'} month${coupon.durationInMonths === 1 ? '' : 's'}`;
+    default:
+      return `${off} the first invoice`;
+  }
+}

@@ -1,14 +1,15 @@
-// Revenue per currency as horizontal bars (hand-drawn SVG: no chart library for five bars).
+// Revenue per currency as horizontal bars (hand-drawn SVG: no chart library for six bars).
 // Currencies are never added up or compared: each has its own scale.
 import type { RevenueQuery } from '../graphql/generated/graphql';
 
 type Line = RevenueQuery['revenue'][number];
 
-const BARS: { key: 'gross' | 'refunded' | 'disputesLost' | 'net' | 'mrr'; label: string; tone: string }[] = [
+const BARS: { key: 'gross' | 'refunded' | 'disputesLost' | 'net' | 'discounts' | 'mrr'; label: string; tone: string }[] = [
   { key: 'gross', label: 'Gross', tone: 'bar-gross' },
   { key: 'refunded', label: 'Refunded', tone: 'bar-refunded' },
   { key: 'disputesLost', label: 'Disputes lost', tone: 'bar-disputes' },
   { key: 'net', label: 'Net', tone: 'bar-net' },
+  { key: 'discounts', label: 'Discounts', tone: 'bar-refunded' },
   { key: 'mrr', label: 'MRR', tone: 'bar-mrr' },
 ];
 

@@ -48,6 +48,13 @@ export const SubscriptionFields = graphql(`
     trialEnd
     endedAt
     createdAt
+    quantity
+    cancellationReason
+    discount {
+      promotionCode
+      end
+      coupon { name percentOff amountOff { ...MoneyFields } duration durationInMonths }
+    }
     price {
       id
       productId
@@ -72,6 +79,7 @@ export const ProductsQuery = graphql(`
       name
       description
       features
+      allowsMultipleSubscriptions
       prices {
         id
         type
@@ -141,6 +149,46 @@ export const ResumeSubscriptionMutation = graphql(`
   }
 `);
 
+export const CheckPromotionCodeQuery = graphql(`
+  query CheckPromotionCode($code: String!, $priceId: ID!, $quantity: Int) {
+    checkPromotionCode(code: $code, priceId: $priceId, quantity: $quantity) {
+      valid
+      reason
+      message
+      amountBeforeDiscount { ...MoneyFields }
+      amountAfterDiscount { ...MoneyFields }
+      discount { promotionCode coupon { name percentOff amountOff { ...MoneyFields } duration durationInMonths } }
+    }
+  }
+`);
+
+export const PreviewSubscriptionChangeQuery = graphql(`
+  query PreviewSubscriptionChange($input: SubscriptionChangeInput!) {
+    previewSubscriptionChange(input: $input) {
+      id
+      quantity
+      prorationDate
+      expiresAt
+      amountDue { ...MoneyFields }
+      nextInvoiceTotal { ...MoneyFields }
+      lines {
+        description
+        quantity
+        proration
+        periodStart
+        periodEnd
+        amount { ...MoneyFields }
+      }
+    }
+  }
+`);
+
+export const ChangeSubscriptionMutation = graphql(`
+  mutation ChangeSubscription($input: ChangeSubscriptionInput!) {
+    changeSubscription(input: $input) { ...SubscriptionFields }
+  }
+`);
+
 export const ChangeSubscriptionPriceMutation = graphql(`
   mutation ChangeSubscriptionPrice($input: ChangeSubscriptionPriceInput!) {
     changeSubscriptionPrice(input: $input) { ...SubscriptionFields }
@@ -194,6 +242,7 @@ export const RevenueQuery = graphql(`
       refunded { ...MoneyFields }
       disputesLost { ...MoneyFields }
       net { ...MoneyFields }
+      discounts { ...MoneyFields }
       mrr { ...MoneyFields }
     }
   }
@@ -240,5 +289,21 @@ export const WebhookEventFields = graphql(`
 export const ReplayWebhookEventMutation = graphql(`
   mutation ReplayWebhookEvent($id: ID!) {
     replayWebhookEvent(id: $id) { ...WebhookEventFields }
+  }
+`);
+
+export const AdminSubscriptionsQuery = graphql(`
+  query AdminSubscriptions {
+    adminSubscriptions {
+      id
+      userId
+      status
+      quantity
+      cancelAtPeriodEnd
+      cancellationReason
+      cancellationComment
+      discount { promotionCode }
+      price { id nickname unitAmount { ...MoneyFields } recurring { interval intervalCount } }
+    }
   }
 `);

@@ -1,6 +1,6 @@
 // The operator's page (admin tokens only; the gateway enforces it): revenue per currency,
-// recent payments across users with a Refund action (live), webhook events by status with a
-// Replay action.
+// recent payments across users with a Refund action (live), subscriptions with their seats,
+// codes and why customers cancel, webhook events by status with a Replay action.
 import { useState } from 'react';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { PaymentList, type Payment } from '../components/PaymentList';
@@ -11,13 +11,14 @@ import type { WebhookEventFieldsFragment, WebhookEventStatus } from '../graphql/
 import { useClient, useMutation, useQuery } from '../graphql/hooks';
 import {
   AdminPaymentsQuery,
+  AdminSubscriptionsQuery,
   PaymentQuery,
   RefundPaymentMutation,
   ReplayWebhookEventMutation,
   RevenueQuery,
   WebhookEventsQuery,
 } from '../graphql/operations';
-import { formatDateTime } from '../format';
+import { formatDateTime, formatInterval, humanize } from '../format';
 import { useIdempotencyKey } from '../idempotency';
 
 export function AdminPage() {
@@ -26,6 +27,7 @@ export function AdminPage() {
       <h1>Admin</h1>
       <Revenue />
       <RecentPayments />
+      <Subscriptions />
       <WebhookEvents />
     </div>
   );
@@ -44,6 +46,46 @@ function Revenue() {
       <button type="button" className="link" onClick={() => void revenue.refetch()} disabled={revenue.loading}>
         Refresh
       </button>
+    </section>
+  );
+}
+
+function Subscriptions() {
+  const subs = useQuery(AdminSubscriptionsQuery, {});
+  const list = subs.data?.adminSubscriptions ?? [];
+  return (
+    <section aria-labelledby="subscriptions-h">
+      <h2 id="subscriptions-h">Subscriptions</h2>
+      <ErrorMessage error={subs.error} />
+      {subs.data && list.length === 0 ? <p className="muted">No subscriptions yet.</p> : null}
+      {list.length > 0 ? (
+        <table className="admin-subscriptions">
+          <thead>
+            <tr>
+              <th scope="col">User</th><th scope="col">Plan</th><th scope="col">Seats</th>
+              <th scope="col">Status</th><th scope="col">Code</th><th scope="col">Cancel reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((s) => (
+              <tr key={s.id}>
+                <td>{s.userId}</td>
+                <td>
+                  {s.price?.unitAmount?.formatted ?? '—'}
+                  {s.price?.recurring ? ` / ${formatInterval(s.price.recurring.interval, s.price.recurring.intervalCount)}` : ''}
+                </td>
+                <td>{s.quantity}</td>
+                <td><StatusBadge status={s.status} />{s.cancelAtPeriodEnd ? ' (ends at period end)' : ''}</td>
+                <td>{s.discount?.promotionCode ?? '—'}</td>
+                <td>
+                  {s.cancellationReason ? humanize(s.cancellationReason) : '—'}
+                  {s.cancellationComment ? <div className="muted small">“{s.cancellationComment}”</div> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
     </section>
   );
 }

@@ -12,6 +12,8 @@ import { useEffect, useRef, useState } from 'react';
 import { useAuth } from '../auth';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { PaymentMethodPicker, type CardChoice } from '../components/PaymentMethodPicker';
+import { PromotionCodeField, type CodeCheck } from '../components/PromotionCodeField';
+import { QuantityStepper } from '../components/QuantityStepper';
 import { ApiError } from '../graphql/client';
 import type { ProductsQuery } from '../graphql/generated/graphql';
 import { asApiError, useClient, useQuery } from '../graphql/hooks';
@@ -20,6 +22,7 @@ import {
   CreateSubscriptionMutation,
   PaymentMethodsQuery,
   ProductsQuery as ProductsDocument,
+  SubscriptionsQuery,
 } from '../graphql/operations';
 import { formatInterval } from '../format';
 import { useIdempotencyKey } from '../idempotency';
@@ -43,8 +46,19 @@ function priceLabel(price: Price): string {
   return `${amount}${per}`;
 }
 
+/** Statuses in which the customer holds a subscription (the gateway refuses a second one). */
+const HOLDING = ['TRIALING', 'ACTIVE', 'PAST_DUE', 'INCOMPLETE'];
+
 export function ShopPage({ stripeReady }: { stripeReady: boolean }) {
+  const { viewer } = useAuth();
   const products = useQuery(ProductsDocument, {});
+  const subs = useQuery(SubscriptionsQuery, {}, { skip: !viewer });
+  const held = new Set(
+    (viewer ? subs.data?.subscriptions ?? [] : [])
+      .filter((s) => HOLDING.includes(s.status))
+      .map((s) => s.price?.productId)
+      .filter((id): id is string => Boolean(id)),
+  );
   const [checkout, setCheckout] = useState<{ product: Product; price: Price } | null>(null);
 
   return (
@@ -58,6 +72,7 @@ export function ShopPage({ stripeReady }: { stripeReady: boolean }) {
           <ProductCard
             key={product.id}
             product={product}
+            held={held.has(product.id) && !product.allowsMultipleSubscriptions}
             selected={checkout?.product.id === product.id ? checkout.price : null}
             onChoose={(price) => setCheckout({ product, price })}
           />
@@ -70,14 +85,17 @@ export function ShopPage({ stripeReady }: { stripeReady: boolean }) {
           price={checkout.price}
           stripeReady={stripeReady}
           onClose={() => setCheckout(null)}
+          onSubscribed={() => void subs.refetch()}
         />
       ) : null}
     </div>
   );
 }
 
-function ProductCard({ product, selected, onChoose }: {
+function ProductCard({ product, held, selected, onChoose }: {
   product: Product;
+  /** The viewer already subscribes to it (and it allows only one subscription). */
+  held: boolean;
   selected: Price | null;
   onChoose: (price: Price) => void;
 }) {
@@ -106,9 +124,15 @@ function ProductCard({ product, selected, onChoose }: {
               ))}
             </select>
           </label>
-          <button type="button" className="primary" onClick={() => onChoose(price)}>
-            {price.recurring ? (trial ? `Start ${trial}-day trial` : 'Subscribe') : 'Buy'}
-          </button>
+          {held && price.recurring ? (
+            <p className="held">
+              You subscribe to this. <Link href="/subscriptions">Manage it</Link>
+            </p>
+          ) : (
+            <button type="button" className="primary" onClick={() => onChoose(price)}>
+              {price.recurring ? (trial ? `Start ${trial}-day trial` : 'Subscribe') : 'Buy'}
+            </button>
+          )}
         </div>
       ) : (
         <p className="muted">Not for sale right now.</p>
@@ -119,11 +143,12 @@ function ProductCard({ product, selected, onChoose }: {
 
 type Outcome = { kind: 'paid' | 'subscribed'; message: string };
 
-function Checkout({ product, price, stripeReady, onClose }: {
+function Checkout({ product, price, stripeReady, onClose, onSubscribed }: {
   product: Product;
   price: Price;
   stripeReady: boolean;
   onClose: () => void;
+  onSubscribed: () => void;
 }) {
   const { viewer } = useAuth();
   const recurring = price.recurring !== null && price.recurring !== undefined;
@@ -142,13 +167,17 @@ function Checkout({ product, price, stripeReady, onClose }: {
       ) : !stripeReady ? (
         <p className="error">Payments are not configured on this gateway (no Stripe publishable key).</p>
       ) : (
-        <PayForm product={product} price={price} />
+        <PayForm product={product} price={price} onSubscribed={onSubscribed} />
       )}
     </section>
   );
 }
 
-function PayForm({ product, price }: { product: Product; price: Price }) {
+function PayForm({ product, price, onSubscribed }: {
+  product: Product;
+  price: Price;
+  onSubscribed: () => void;
+}) {
   const stripe = useStripe();
   const elements = useElements();
   const client = useClient();
@@ -161,6 +190,8 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
   const [cardComplete, setCardComplete] = useState(false);
   const trialDays = trialDaysOf(price);
   const [withTrial, setWithTrial] = useState(trialDays !== null);
+  const [quantity, setQuantity] = useState(1);
+  const [promo, setPromo] = useState<{ code: string; check: CodeCheck } | null>(null);
   const [key, renewKey] = useIdempotencyKey();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -172,7 +203,7 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
   const defaultCard = cards.find((c) => c.isDefault)?.stripePaymentMethodId ?? null;
   const choice: CardChoice = picked === undefined ? defaultCard : picked;
   // Another card or trial is another request: a new intent, so a new key.
-  useEffect(() => renewKey(), [choice, withTrial, renewKey]);
+  useEffect(() => renewKey(), [choice, withTrial, quantity, promo?.code, renewKey]);
 
   const ready = stripe !== null && elements !== null && (choice !== null || cardComplete);
 
@@ -186,6 +217,7 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
         ? await subscribe(stripe, elements.getElement(CardElement))
         : await pay(stripe, elements.getElement(CardElement));
       setOutcome(result);
+      if (result.kind === 'subscribed') onSubscribed();
       renewKey();
       createdFor.current = null;
       elements.getElement(CardElement)?.clear();
@@ -203,7 +235,8 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
   async function pay(stripe: Stripe, card: StripeCardElement | null): Promise<Outcome> {
     const input = {
       priceId: price.id,
-      description: product.name,
+      quantity,
+      description: quantity > 1 ? `${product.name} × ${quantity}` : product.name,
       idempotencyKey: key,
       ...(choice !== null ? { paymentMethodId: choice } : {}),
     };
@@ -218,7 +251,8 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
     } else if (created.payment.status === 'FAILED') {
       throw new ApiError(created.payment.failureMessage ?? 'The payment failed.', created.payment.failureCode?.toUpperCase() ?? 'CARD_DECLINED');
     }
-    return { kind: 'paid', message: `Payment succeeded: ${priceLabel(price)} for ${product.name}.` };
+    const what = quantity > 1 ? `${quantity} × ${priceLabel(price)}` : priceLabel(price);
+    return { kind: 'paid', message: `Payment succeeded: ${what} for ${product.name}.` };
   }
 
   async function subscribe(stripe: Stripe, card: StripeCardElement | null): Promise<Outcome> {
@@ -238,6 +272,8 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
       priceId: price.id,
       paymentMethodId,
       idempotencyKey: key,
+      quantity,
+      ...(promo ? { promotionCode: promo.code } : {}),
       ...(withTrial && trialDays ? { trialDays } : {}),
     };
     const { createSubscription: created } = await client.request(CreateSubscriptionMutation, { input });
@@ -246,7 +282,8 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
       await confirmWithStripe(stripe.confirmCardPayment(created.clientSecret));
     }
     const trialNote = withTrial && trialDays ? ` Your ${trialDays}-day trial has started.` : '';
-    return { kind: 'subscribed', message: `Subscribed to ${product.name}.${trialNote}` };
+    const seats = quantity > 1 ? ` (${quantity} seats)` : '';
+    return { kind: 'subscribed', message: `Subscribed to ${product.name}${seats}.${trialNote}` };
   }
 
   return (
@@ -279,8 +316,17 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
           Start with the {trialDays}-day free trial (the card is charged when it ends)
         </label>
       ) : null}
+      <QuantityStepper
+        label={price.recurring ? 'Seats' : 'Quantity'}
+        value={quantity}
+        onChange={setQuantity}
+        disabled={busy}
+      />
+      {price.recurring ? (
+        <PromotionCodeField priceId={price.id} quantity={quantity} disabled={busy} onApplied={setPromo} />
+      ) : null}
       <button type="submit" className="primary" disabled={!ready || busy}>
-        {busy ? 'Processing…' : price.recurring ? `Subscribe — ${priceLabel(price)}` : `Pay ${priceLabel(price)}`}
+        {busy ? 'Processing…' : payLabel(price, quantity, promo?.check ?? null)}
       </button>
       <ErrorMessage error={error} />
       {outcome ? (
@@ -293,6 +339,17 @@ function PayForm({ product, price }: { product: Product; price: Price }) {
       ) : null}
     </form>
   );
+}
+
+/**
+ * What the button says the customer pays: the unit price × quantity as the gateway formats it,
+ * or, with a code, the discounted first invoice the gateway computed (never a sum made here).
+ */
+function payLabel(price: Price, quantity: number, check: CodeCheck | null): string {
+  const each = quantity > 1 ? `${quantity} × ${priceLabel(price)}` : priceLabel(price);
+  if (!price.recurring) return `Pay ${each}`;
+  if (check?.amountAfterDiscount) return `Subscribe — ${check.amountAfterDiscount.formatted} now (${each})`;
+  return `Subscribe — ${each}`;
 }
 
 /** A refusal reported by Stripe.js (a declined card, failed 3-D Secure, an invalid card). */

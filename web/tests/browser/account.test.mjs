@@ -41,7 +41,9 @@ describe('account', () => {
       await card.getByText(/Renews on/).waitFor();
       await screenshot(shop, 'subscriptions');
 
-      await card.getByRole('button', { name: 'Cancel at period end' }).click();
+      await card.getByRole('button', { name: 'Cancel subscription…' }).click();
+      await shop.getByRole('dialog', { name: 'Cancel subscription' })
+        .getByRole('button', { name: 'Cancel at period end' }).click();
       await card.getByText(/Ends on/).waitFor();
       await screenshot(shop, 'subscriptions-canceling');
       let subs = await env.app.gql(token, '{ subscriptions { status cancelAtPeriodEnd } }');
