@@ -392,7 +392,7 @@ async fn subscriptions_take_prices_default_payment_methods_and_trials() {
 }
 
 /// Each delivery to the hook: its `Stripe-Signature` and the raw body.
-type Delivery = (String, Bytes);
+pub(crate) type Delivery = (String, Bytes);
 
 async fn collect(
     State(tx): State<mpsc::UnboundedSender<Delivery>>,
@@ -408,7 +408,7 @@ async fn collect(
 }
 
 /// A local webhook endpoint registered with the emulator (secret `whsec_emu`).
-async fn webhook_collector(emu: &Emulator) -> mpsc::UnboundedReceiver<Delivery> {
+pub(crate) async fn webhook_collector(emu: &Emulator) -> mpsc::UnboundedReceiver<Delivery> {
     let (tx, rx) = mpsc::unbounded_channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

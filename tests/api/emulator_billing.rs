@@ -499,3 +499,113 @@ async fn a_cancel_keeps_its_feedback() {
         "we are a small team"
     );
 }
+
+/// The events until every `wanted` type has arrived (or 10 s passed), as JSON.
+async fn events_until(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<crate::emulator::Delivery>,
+    wanted: &[&str],
+) -> Vec<Value> {
+    let mut seen: Vec<Value> = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !wanted.iter().all(|w| seen.iter().any(|e| e["type"] == *w)) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((_, body))) => {
+                if let Ok(event) = serde_json::from_slice(&body) {
+                    seen.push(event);
+                }
+            }
+            _ => break,
+        }
+    }
+    let types: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    for w in wanted {
+        assert!(types.contains(w), "missing {w}; got {types:?}");
+    }
+    seen
+}
+
+/// https://docs.stripe.com/api/events/types: creating a coupon and a promotion code sends
+/// `coupon.created` and `promotion_code.created`; a change invoiced at once
+/// (https://docs.stripe.com/billing/subscriptions/prorations) sends `invoice.created`,
+/// `invoice.paid` (its discount in `total_discount_amounts`) and
+/// `customer.subscription.updated`; a renewal on a test clock sends `invoice.paid` with
+/// `billing_reason=subscription_cycle`.
+#[tokio::test]
+async fn discounts_changes_and_renewals_send_the_events_stripe_sends() {
+    let emu = Emulator::start().await;
+    let mut rx = crate::emulator::webhook_collector(&emu).await;
+    let start = now();
+    let (cus, clock, pm) = clocked_customer(&emu, start).await;
+    let (_, price) = emu.create_price("Team", "usd", 1000, true).await;
+    let c = coupon(&emu, &[("percent_off", "10"), ("duration", "forever")]).await;
+    let promo = promotion_code(&emu, &c, &[("code", "TEN")]).await;
+    let promo_id = promo["id"].as_str().expect("promo");
+    let (_, sub) = subscribe(
+        &emu,
+        &cus,
+        &pm,
+        &price,
+        "1",
+        &[("promotion_code", promo_id)],
+    )
+    .await;
+    let sub_id = sub["id"].as_str().expect("sub");
+    let item = sub["items"]["data"][0]["id"].as_str().expect("item");
+    events_until(
+        &mut rx,
+        &["coupon.created", "promotion_code.created", "invoice.paid"],
+    )
+    .await;
+
+    let (s, _) = emu
+        .post(
+            &format!("/v1/subscriptions/{sub_id}"),
+            &[
+                ("items[0][id]", item),
+                ("items[0][quantity]", "3"),
+                ("proration_behavior", "always_invoice"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let seen = events_until(
+        &mut rx,
+        &[
+            "invoice.created",
+            "invoice.paid",
+            "customer.subscription.updated",
+        ],
+    )
+    .await;
+    let paid = seen
+        .iter()
+        .find(|e| e["type"] == "invoice.paid")
+        .expect("paid");
+    assert_eq!(
+        paid["data"]["object"]["billing_reason"],
+        "subscription_update"
+    );
+    assert!(paid["data"]["object"]["total_discount_amounts"][0]["amount"].as_i64() > Some(0));
+    let updated = seen
+        .iter()
+        .find(|e| e["type"] == "customer.subscription.updated")
+        .expect("updated");
+    assert_eq!(updated["data"]["object"]["items"]["data"][0]["quantity"], 3);
+
+    let later = (start + 32 * 86_400).to_string();
+    emu.post(
+        &format!("/v1/test_helpers/test_clocks/{clock}/advance"),
+        &[("frozen_time", later.as_str())],
+    )
+    .await;
+    let seen = events_until(&mut rx, &["invoice.paid"]).await;
+    let renewal = seen
+        .iter()
+        .find(|e| e["type"] == "invoice.paid")
+        .expect("renewal");
+    assert_eq!(
+        renewal["data"]["object"]["billing_reason"],
+        "subscription_cycle"
+    );
+    assert_eq!(renewal["data"]["object"]["total"], 2700, "3 × 10.00 × 0.9");
+}

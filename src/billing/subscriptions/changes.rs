@@ -257,11 +257,7 @@ async fn reprice(
             None,
         )
         .await?;
-    let item = live
-        .items
-        .data
-        .first()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription without items")))?;
+    let item = super::lookup::only_item(&live)?;
     let mut update = req::UpdateSubscriptionItems::new();
     update.id = Some(item.id.clone());
     update.price = Some(price.stripe_price_id.clone());

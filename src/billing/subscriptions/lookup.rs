@@ -74,3 +74,14 @@ pub(super) async fn live(
     .expand(vec!["discounts".to_string()]);
     Ok(stripe.send(&request, None).await?)
 }
+
+/// The (single) item Tollgate subscriptions have; an error for one without (Stripe never sends
+/// that, so it is reported rather than guessed around).
+pub(super) fn only_item(
+    sub: &crate::stripe::objects::Subscription,
+) -> Result<&crate::stripe::objects::SubscriptionItem, ApiError> {
+    sub.items
+        .data
+        .first()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription {} without items", sub.id)))
+}

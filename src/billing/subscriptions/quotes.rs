@@ -261,11 +261,7 @@ async fn preview(
     proration_date: i64,
     now: bool,
 ) -> Result<objects::Invoice, ApiError> {
-    let item = live
-        .items
-        .data
-        .first()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription without items")))?;
+    let item = super::lookup::only_item(live)?;
     let mut line = invoice_req::CreatePreviewInvoiceSubscriptionDetailsItems::new();
     line.id = Some(item.id.clone());
     line.price = Some(target.price.stripe_price_id.clone());
@@ -314,11 +310,7 @@ pub fn update_request(
     row: &subscriptions::Model,
     live: &objects::Subscription,
 ) -> Result<req::UpdateSubscription, ApiError> {
-    let item = live
-        .items
-        .data
-        .first()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subscription without items")))?;
+    let item = super::lookup::only_item(live)?;
     let mut update = req::UpdateSubscriptionItems::new();
     update.id = Some(item.id.clone());
     update.price = Some(quote.stripe_price_id.clone());
