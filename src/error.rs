@@ -211,7 +211,10 @@ impl ApiError {
                 | ApiError::PromotionCodeInvalid(_)
                 | ApiError::QuoteStale(_)
                 | ApiError::QuoteExpired
-                | ApiError::AlreadySubscribed { .. }
+                // Held by a subscription: a fact. Held by another attempt right now: passes.
+                | ApiError::AlreadySubscribed {
+                    subscription_id: Some(_)
+                }
         )
     }
 

@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub product_id: Uuid,
     pub claimed_at: DateTimeUtc,
+    /// The attempt holding it.
+    pub owner: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

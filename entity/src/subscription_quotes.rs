@@ -25,7 +25,10 @@ pub struct Model {
     /// cancellation, discount); any difference at commit makes the quote stale.
     pub basis: String,
     pub expires_at: DateTimeUtc,
+    /// When it was sent to Stripe, and the basis it was committed from (unique per
+    /// subscription: one state is committed from once).
     pub committed_at: Option<DateTimeUtc>,
+    pub committed_basis: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

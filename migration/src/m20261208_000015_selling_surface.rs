@@ -178,12 +178,27 @@ async fn create_quotes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(json(SubscriptionQuotes::Lines))
                 // What the subscription looked like at Stripe when quoted: a commit against
                 // anything else is stale.
-                .col(string(SubscriptionQuotes::Basis))
+                .col(text(SubscriptionQuotes::Basis))
                 .col(timestamp_with_time_zone(SubscriptionQuotes::ExpiresAt))
                 .col(timestamp_with_time_zone_null(
                     SubscriptionQuotes::CommittedAt,
                 ))
+                // Set when the quote is sent to Stripe: the basis it was committed from. One
+                // state of a subscription is committed from at most once (the unique index),
+                // so two quotes committed at the same moment cannot both charge.
+                .col(text_null(SubscriptionQuotes::CommittedBasis))
                 .col(timestamp_with_time_zone(SubscriptionQuotes::CreatedAt))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name("idx_subscription_quotes_one_commit_per_basis")
+                .table(SubscriptionQuotes::Table)
+                .col(SubscriptionQuotes::SubscriptionId)
+                .col(SubscriptionQuotes::CommittedBasis)
+                .unique()
                 .to_owned(),
         )
         .await
@@ -198,6 +213,9 @@ async fn create_claims(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(string(SubscriptionClaims::UserId))
                 .col(uuid(SubscriptionClaims::ProductId))
                 .col(timestamp_with_time_zone(SubscriptionClaims::ClaimedAt))
+                // The attempt holding it: only it releases it (an expired claim taken over by a
+                // newer attempt is not the old attempt's to delete).
+                .col(uuid(SubscriptionClaims::Owner))
                 .primary_key(
                     Index::create()
                         .col(SubscriptionClaims::UserId)
@@ -264,6 +282,7 @@ enum SubscriptionQuotes {
     Basis,
     ExpiresAt,
     CommittedAt,
+    CommittedBasis,
     CreatedAt,
 }
 
@@ -273,6 +292,7 @@ enum SubscriptionClaims {
     UserId,
     ProductId,
     ClaimedAt,
+    Owner,
 }
 
 #[derive(DeriveIden)]

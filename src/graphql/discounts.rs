@@ -37,9 +37,10 @@ impl Coupon {
         ID(self.0.id.to_string())
     }
 
-    /// Stripe's id.
-    async fn stripe_coupon_id(&self) -> &str {
-        &self.0.stripe_coupon_id
+    /// Admin: Stripe's id.
+    async fn stripe_coupon_id(&self, ctx: &Context<'_>) -> GqlResult<&str> {
+        context::admin(ctx)?;
+        Ok(&self.0.stripe_coupon_id)
     }
 
     /// Shown to customers on invoices ("Launch 20 % off").
@@ -72,14 +73,17 @@ impl Coupon {
         self.0.duration_in_months
     }
 
-    /// Most redemptions across all customers; null: no limit.
-    async fn max_redemptions(&self) -> Option<i32> {
-        self.0.max_redemptions
+    /// Admin: most redemptions across all customers; null: no limit.
+    async fn max_redemptions(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
+        context::admin(ctx)?;
+        Ok(self.0.max_redemptions)
     }
 
-    /// Redemptions so far (as of the last snapshot from Stripe).
-    async fn times_redeemed(&self) -> i32 {
-        self.0.times_redeemed
+    /// Admin: redemptions so far (as of the last snapshot from Stripe): sales figures, not for
+    /// customers.
+    async fn times_redeemed(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        context::admin(ctx)?;
+        Ok(self.0.times_redeemed)
     }
 
     /// Last moment it can be redeemed, if limited.
@@ -92,9 +96,11 @@ impl Coupon {
         self.0.valid
     }
 
-    /// Stripe product ids it is limited to; empty: every product.
-    async fn applies_to_products(&self) -> Vec<String> {
-        self.0
+    /// Admin: Stripe product ids it is limited to; empty: every product.
+    async fn applies_to_products(&self, ctx: &Context<'_>) -> GqlResult<Vec<String>> {
+        context::admin(ctx)?;
+        Ok(self
+            .0
             .applies_to_products
             .as_ref()
             .and_then(|v| v.as_array())
@@ -103,7 +109,7 @@ impl Coupon {
                     .filter_map(|p| p.as_str().map(str::to_owned))
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }
 
@@ -236,8 +242,9 @@ impl PromotionCodeCheck {
     }
 
     /// Why not, when not: `UNKNOWN_CODE`, `INACTIVE`, `EXPIRED`, `EXHAUSTED`,
-    /// `COUPON_INVALID`, `NOT_APPLICABLE`, `CURRENCY_MISMATCH`, `FIRST_TIME_ONLY` or
-    /// `OTHER_CUSTOMER` (the `reason` of `PROMOTION_CODE_INVALID` errors too).
+    /// `COUPON_INVALID`, `NOT_APPLICABLE`, `CURRENCY_MISMATCH` or `FIRST_TIME_ONLY` (the
+    /// `reason` of `PROMOTION_CODE_INVALID` errors too). A code restricted to another customer
+    /// is `UNKNOWN_CODE`.
     async fn reason(&self) -> Option<&str> {
         self.0.outcome.as_ref().err().map(|r| r.as_str())
     }

@@ -10,7 +10,8 @@
 //!   operation `operationName` selects, not the first one in the text;
 //! - mutations only over `POST` (`GET` must not change anything; a WebSocket would bypass the
 //!   per-request limits of `POST`), and then within the per-user mutation limit, counted by
-//!   root fields.
+//!   root fields; queries that ask Stripe (`STRIPE_BACKED_QUERIES`) are charged to that limit
+//!   too, one per alias.
 //!
 //! What is per connection (the operation cap, message size and init timeout of WebSockets)
 //! lives with the connection in `ws`, the same for both protocols.
@@ -26,6 +27,9 @@ use crate::{
     error::ErrorCode,
     rate_limit::Limited,
 };
+
+/// Query fields that call Stripe each time they run; rate-limited like mutations (by alias).
+pub const STRIPE_BACKED_QUERIES: [&str; 2] = ["checkPromotionCode", "previewSubscriptionChange"];
 
 /// How an operation reached the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +96,21 @@ impl GraphqlEdge {
         if door != Door::WebSocket {
             // A socket's span is the whole session; one request's span is this operation's.
             crate::telemetry::spans::name_operation(&checked.analysis);
+        }
+        // Queries that ask Stripe (a code check, a quote) cost what a mutation costs: at the
+        // query rate one user could spend the merchant's whole Stripe rate limit.
+        let asks_stripe = checked
+            .analysis
+            .root_keys
+            .iter()
+            .filter(|(_, field)| STRIPE_BACKED_QUERIES.contains(&field.as_str()))
+            .count();
+        if checked.analysis.operation_type == OperationType::Query && asks_stripe > 0 {
+            if let Some(v) = viewer {
+                self.rate_limits
+                    .mutations(&v.user_id, asks_stripe)
+                    .map_err(Refusal::RateLimited)?;
+            }
         }
         if checked.analysis.operation_type == OperationType::Mutation {
             match door {

@@ -314,6 +314,20 @@ async fn subscription(
     let Some(customer) = customers::find_by_stripe_id(txn, sub.customer.id()).await? else {
         return Ok(Handled::done(vec![])); // not one of our customers
     };
+    // Today's payloads name a discount by id only: read the subscription with it expanded, so
+    // a discount added or changed is stored (an id alone says nothing of its coupon).
+    let (sub, snapshot) = if sub.discount_seen() == objects::DiscountSeen::Unexpanded {
+        let fresh: objects::Subscription = stripe
+            .send(
+                &sub_req::RetrieveSubscription::new(sub.id.as_str())
+                    .expand(vec!["discounts".to_string()]),
+                None,
+            )
+            .await?;
+        (fresh, Utc::now())
+    } else {
+        (sub, snapshot)
+    };
     let row = subscription_rules::apply(txn, &sub, snapshot, Some(&customer)).await?;
     if event.kind == "customer.subscription.trial_will_end" {
         // The e-mail hook: recorded once per event for whatever sends reminders.

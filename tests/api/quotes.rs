@@ -142,17 +142,24 @@ async fn an_upgrade_mid_period_is_charged_exactly_its_quote() {
         "the charge is in the history: {paid:?}"
     );
 
-    // A retry with the same key answers the same; the quote cannot be applied twice.
-    let again = commit(&app, &sub.token, &sub.id, &quote, "commit-1").await;
-    assert_eq!(
-        again["data"]["changeSubscription"]["quantity"], 3,
-        "{again}"
-    );
-    let twice = commit(&app, &sub.token, &sub.id, &quote, "commit-2").await;
-    assert_eq!(error_code(&twice), Some("QUOTE_STALE"), "{twice}");
+    // A retry answers the same, with the same key or another (a second tab): the quote reaches
+    // Stripe once, so nothing more is charged.
+    let before = payment_intent_count(&app).await;
+    for key in ["commit-1", "commit-2"] {
+        let again = commit(&app, &sub.token, &sub.id, &quote, key).await;
+        assert_eq!(
+            again["data"]["changeSubscription"]["quantity"], 3,
+            "{again}"
+        );
+    }
     assert_eq!(
         latest_invoice(&app, &sub.stripe_id).await["id"],
         invoice["id"]
+    );
+    assert_eq!(
+        payment_intent_count(&app).await,
+        before,
+        "nothing charged twice"
     );
 }
 
@@ -325,4 +332,115 @@ async fn a_downgrade_credits_and_a_code_can_come_with_a_change() {
     )
     .await;
     assert_eq!(error_code(&body), Some("PROMOTION_CODE_INVALID"), "{body}");
+}
+
+#[tokio::test]
+async fn two_quotes_committed_at_once_charge_once() {
+    let app = spawn_app().await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    clocked_customer(&app, "yan", 10).await;
+    let sub = subscribed(&app, "yan", &price, 1).await;
+    let a = preview(
+        &app,
+        &sub.token,
+        json!({"subscriptionId": sub.id, "quantity": 2}),
+    )
+    .await;
+    let b = preview(
+        &app,
+        &sub.token,
+        json!({"subscriptionId": sub.id, "quantity": 3}),
+    )
+    .await;
+    let (a, b) = (
+        a["data"]["previewSubscriptionChange"].clone(),
+        b["data"]["previewSubscriptionChange"].clone(),
+    );
+    let before = payment_intent_count(&app).await;
+    let (ra, rb) = tokio::join!(
+        commit(&app, &sub.token, &sub.id, &a, "tab-a"),
+        commit(&app, &sub.token, &sub.id, &b, "tab-b"),
+    );
+    let codes = [error_code(&ra), error_code(&rb)];
+    assert!(
+        codes.contains(&None) && codes.contains(&Some("QUOTE_STALE")),
+        "{ra}\n{rb}"
+    );
+    assert_eq!(
+        payment_intent_count(&app).await,
+        before + 1,
+        "one change charged"
+    );
+}
+
+#[tokio::test]
+async fn a_commit_whose_answer_is_lost_is_charged_once() {
+    let app = spawn_app().await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    clocked_customer(&app, "zed", 10).await;
+    let sub = subscribed(&app, "zed", &price, 1).await;
+    let quote = preview(
+        &app,
+        &sub.token,
+        json!({"subscriptionId": sub.id, "quantity": 4}),
+    )
+    .await;
+    let quote = quote["data"]["previewSubscriptionChange"].clone();
+    let before = payment_intent_count(&app).await;
+    // Stripe applies the update but the answer never arrives.
+    let path = format!("/v1/subscriptions/{}", sub.stripe_id);
+    app.emulator
+        .chaos_with("drop", 1, &[("method", "POST"), ("path", path.as_str())])
+        .await;
+    let first = commit(&app, &sub.token, &sub.id, &quote, "lost").await;
+    // Whatever the first answer, a retry (same key, then another) ends with the change applied
+    // and charged once, never as "stale".
+    let again = commit(&app, &sub.token, &sub.id, &quote, "lost").await;
+    let other = commit(&app, &sub.token, &sub.id, &quote, "another-tab").await;
+    for body in [&again, &other] {
+        assert_eq!(
+            body["data"]["changeSubscription"]["quantity"], 4,
+            "{first}\n{body}"
+        );
+    }
+    assert_eq!(payment_intent_count(&app).await, before + 1, "charged once");
+}
+
+#[tokio::test]
+async fn a_code_alone_charges_nothing_now_and_discounts_from_the_next_invoice() {
+    let app = spawn_app().await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    let sub = subscribed(&app, "abe", &price, 2).await;
+    let coupon = admin_coupon(&app, json!({"percentOff": "25", "duration": "FOREVER"})).await;
+    admin_code(&app, &coupon, json!({"code": "QUARTER"})).await;
+    let body = preview(
+        &app,
+        &sub.token,
+        json!({"subscriptionId": sub.id, "promotionCode": "QUARTER"}),
+    )
+    .await;
+    let quote = body["data"]["previewSubscriptionChange"].clone();
+    assert_eq!(minor(&quote["amountDue"]), 0, "{body}");
+    assert_eq!(quote["lines"], json!([]));
+    assert_eq!(minor(&quote["nextInvoiceTotal"]), 1500, "2 × 10.00 × 0.75");
+    let before = payment_intent_count(&app).await;
+    let body = commit(&app, &sub.token, &sub.id, &quote, "code-only").await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        payment_intent_count(&app).await,
+        before,
+        "nothing charged now"
+    );
+    let subs = app
+        .graphql(
+            "{ subscriptions { discount { promotionCode coupon { percentOff } } } }",
+            json!({}),
+            Some(&sub.token),
+        )
+        .await;
+    assert_eq!(
+        subs["data"]["subscriptions"][0]["discount"],
+        json!({"promotionCode": "QUARTER", "coupon": {"percentOff": "25"}}),
+        "{subs}"
+    );
 }

@@ -10,7 +10,7 @@ use crate::helpers::{customer_row, error_code, spawn_app, TestApp};
 pub(crate) const SUBSCRIBE: &str =
     "mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) {
     clientSecret subscription { id status quantity stripeSubscriptionId
-    discount { promotionCode start coupon { percentOff stripeCouponId } } } } }";
+    discount { promotionCode start coupon { percentOff } } } } }";
 const CHECK: &str = "query($code: String!, $price: ID!, $q: Int) {
     checkPromotionCode(code: $code, priceId: $price, quantity: $q) {
     valid reason message amountBeforeDiscount { minorUnits } amountAfterDiscount { minorUnits currency }
@@ -647,5 +647,143 @@ async fn sync_check_reports_coupons_codes_quantities_and_discounts_changed_at_st
         after["data"]["subscriptions"][0],
         json!({"quantity": 4, "discount": {"coupon": {"percentOff": "15"}}}),
         "{after}"
+    );
+}
+
+#[tokio::test]
+async fn another_customers_code_is_no_code_and_coupon_figures_are_for_admins() {
+    let app = spawn_app().await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    let coupon = admin_coupon(&app, json!({"percentOff": "30", "duration": "ONCE"})).await;
+    let (_, someone) = app.emulator.post("/v1/customers", &[]).await;
+    let (s, _) = app
+        .emulator
+        .post(
+            "/v1/promotion_codes",
+            &[
+                (
+                    "promotion[coupon]",
+                    coupon["stripeCouponId"].as_str().expect("coupon"),
+                ),
+                ("code", "VIPONLY"),
+                ("customer", someone["id"].as_str().expect("customer")),
+            ],
+        )
+        .await;
+    assert!(s.is_success());
+    let token = app.token("curious", false);
+    let check = app
+        .graphql(
+            CHECK,
+            json!({"code": "VIPONLY", "price": price}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        check["data"]["checkPromotionCode"]["reason"], "UNKNOWN_CODE",
+        "{check}"
+    );
+    admin_code(&app, &coupon, json!({"code": "PUBLIC30"})).await;
+    let check = app
+        .graphql(
+            "query($p: ID!) { checkPromotionCode(code: \"PUBLIC30\", priceId: $p) {
+             discount { coupon { percentOff timesRedeemed } } } }",
+            json!({"p": price}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        error_code(&check),
+        Some("FORBIDDEN"),
+        "redemption counts are sales figures: {check}"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_stripe_has_but_the_database_missed_still_counts() {
+    let app = spawn_app().await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    let token = app.token("lost-write", false);
+    // The customer exists (a card saved), and Stripe holds a subscription Tollgate never stored
+    // (an attempt that failed after Stripe answered, or one made in the dashboard).
+    let saved = app
+        .graphql(
+            "mutation { attachPaymentMethod(paymentMethodId: \"pm_card_visa\") { stripePaymentMethodId } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    let pm = saved["data"]["attachPaymentMethod"]["stripePaymentMethodId"]
+        .as_str()
+        .expect("pm")
+        .to_string();
+    let customer = entity::customers::Entity::find()
+        .filter(entity::customers::Column::UserId.eq("lost-write"))
+        .one(app.db())
+        .await
+        .expect("db")
+        .expect("customer");
+    let stripe_price = entity::prices::Entity::find_by_id(price.parse::<uuid::Uuid>().expect("id"))
+        .one(app.db())
+        .await
+        .expect("db")
+        .expect("price")
+        .stripe_price_id;
+    let (s, at_stripe) = app
+        .emulator
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", customer.stripe_customer_id.as_str()),
+                ("items[0][price]", stripe_price.as_str()),
+                ("default_payment_method", pm.as_str()),
+            ],
+        )
+        .await;
+    assert!(s.is_success(), "{at_stripe}");
+    let body = subscribe(&app, &token, json!({"priceId": price})).await;
+    assert_eq!(error_code(&body), Some("ALREADY_SUBSCRIBED"), "{body}");
+    let subs = app
+        .graphql(
+            "{ subscriptions { stripeSubscriptionId } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        subs["data"]["subscriptions"][0]["stripeSubscriptionId"], at_stripe["id"],
+        "and it is stored now"
+    );
+}
+
+#[tokio::test]
+async fn stripe_backed_queries_spend_the_mutation_budget() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.insert("RATE_LIMIT_MUTATIONS_PER_MINUTE".into(), "3".into());
+    })
+    .await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    let token = app.token("prober", false);
+    let aliases: String = (0..5)
+        .map(|i| format!("c{i}: checkPromotionCode(code: \"GUESS{i}\", priceId: $p) {{ valid }} "))
+        .collect();
+    let body = app
+        .graphql(
+            &format!("query($p: ID!) {{ {aliases} }}"),
+            json!({"p": price}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        error_code(&body),
+        Some("RATE_LIMITED"),
+        "five guesses at once: {body}"
+    );
+    let (_, requests) = (0, app.emulator.requests().await);
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("/v1/promotion_codes?code=")),
+        "none reached Stripe: {requests:?}"
     );
 }

@@ -17,7 +17,8 @@
   https://docs.stripe.com/billing/subscriptions/coupons
 - Invoices of a discounted subscription subtract it while it lasts (`once`: the first invoice,
   `repeating`: `duration_in_months`, `forever`): percent off rounded to the minor unit (half to
-  even) on the lines of the products it applies to, amount off at most those lines' total;
+  even) line by line on the lines of the products it applies to, amount off at most those
+  lines' total;
   `total_discount_amounts`, `discount` and `discounts` say so.
   https://docs.stripe.com/billing/subscriptions/coupons#coupon-duration
 """
@@ -249,12 +250,10 @@ def _refuse(message, param='discounts'):
 
 
 def _has_paid_before(customer_id):
-    for k, v in R.store.items():
-        if k.startswith('charge:') and v.customer == customer_id and v.status == 'succeeded':
-            return True
-        if k.startswith('subscription:') and v.customer == customer_id:
-            return True
-    return False
+    # Stripe: "customers who have never made a successful payment" (a declined or trial-only
+    # subscription is no prior transaction).
+    return any(k.startswith('charge:') and v.customer == customer_id and v.status == 'succeeded'
+               for k, v in R.store.items())
 
 
 def validate(discounts, coupon, promotion_code, customer_id, product_ids, currency):
@@ -340,9 +339,12 @@ def discount_amount(discount, lines):
     if base <= 0:
         return 0
     if c.percent_off is not None:
-        off = (Decimal(base) * Decimal(str(c.percent_off)) / 100).quantize(
-            Decimal(1), rounding=ROUND_HALF_EVEN)
-        return int(off)
+        # Per line, as Stripe reports each line's discount_amounts, then summed (never more
+        # than the lines' positive total).
+        pct = Decimal(str(c.percent_off))
+        per_line = sum(int((Decimal(a) * pct / 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+                       for p, a in lines if products is None or p in products)
+        return max(0, min(per_line, base))
     return min(c.amount_off, base)
 
 

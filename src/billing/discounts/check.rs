@@ -3,7 +3,7 @@
 //! no event says so); the answer refreshes the mirror on the way.
 
 use chrono::Utc;
-use entity::{coupons, customers, payments, prices, subscriptions, PaymentStatus};
+use entity::{coupons, customers, payments, prices, PaymentStatus};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::{apply_coupon, apply_promotion_code, Percent};
@@ -32,8 +32,6 @@ pub enum Refusal {
     CurrencyMismatch,
     /// Only for customers who have never paid, and this one has.
     FirstTimeOnly,
-    /// Restricted to another customer.
-    OtherCustomer,
 }
 
 impl Refusal {
@@ -47,7 +45,6 @@ impl Refusal {
             Refusal::NotApplicable => "NOT_APPLICABLE",
             Refusal::CurrencyMismatch => "CURRENCY_MISMATCH",
             Refusal::FirstTimeOnly => "FIRST_TIME_ONLY",
-            Refusal::OtherCustomer => "OTHER_CUSTOMER",
         }
     }
 
@@ -61,7 +58,6 @@ impl Refusal {
             Refusal::NotApplicable => "this promotion code does not apply to this product",
             Refusal::CurrencyMismatch => "this promotion code does not apply in this currency",
             Refusal::FirstTimeOnly => "this promotion code is for first purchases only",
-            Refusal::OtherCustomer => "this promotion code is not yours to redeem",
         }
     }
 }
@@ -160,6 +156,15 @@ async fn refusal(
 ) -> Result<Option<Refusal>, ApiError> {
     let now = Utc::now().timestamp();
     let reached = |max: Option<i64>, times: i64| max.is_some_and(|m| times >= m);
+    // A code restricted to another customer is, to everyone else, no code at all: saying more
+    // would confirm that it exists and in what state.
+    if promo
+        .customer
+        .as_deref()
+        .is_some_and(|c| customer.is_none_or(|mine| mine.stripe_customer_id != c))
+    {
+        return Ok(Some(Refusal::UnknownCode));
+    }
     let refusal =
         if !promo.active {
             Some(Refusal::Inactive)
@@ -184,12 +189,6 @@ async fn refusal(
                 .is_some_and(|c| !c.eq_ignore_ascii_case(&price.currency))
         {
             Some(Refusal::CurrencyMismatch)
-        } else if promo
-            .customer
-            .as_deref()
-            .is_some_and(|c| customer.is_none_or(|mine| mine.stripe_customer_id != c))
-        {
-            Some(Refusal::OtherCustomer)
         } else if promo.first_time_transaction() && has_paid_before(db, customer).await? {
             Some(Refusal::FirstTimeOnly)
         } else {
@@ -198,7 +197,8 @@ async fn refusal(
     Ok(refusal)
 }
 
-/// Whether the customer has paid or subscribed before (Stripe's "prior transactions").
+/// Whether the customer has paid before (Stripe's "prior transactions": a successful payment;
+/// a declined or trial-only subscription is none).
 async fn has_paid_before(
     db: &impl ConnectionTrait,
     customer: Option<&customers::Model>,
@@ -211,11 +211,7 @@ async fn has_paid_before(
         .filter(payments::Column::Status.is_in(PaymentStatus::CAPTURED))
         .count(db)
         .await?;
-    let subscribed = subscriptions::Entity::find()
-        .filter(subscriptions::Column::CustomerId.eq(customer.id))
-        .count(db)
-        .await?;
-    Ok(paid + subscribed > 0)
+    Ok(paid > 0)
 }
 
 /// What a coupon takes off `amount` (never more than it); None when Tollgate cannot compute

@@ -116,7 +116,8 @@ pub async fn cancel(
     let feedback = why.reason.map(CancelReason::as_stripe);
     let sub: objects::Subscription = if at_period_end {
         let mut request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
-            .cancel_at_period_end(true);
+            .cancel_at_period_end(true)
+            .expand(vec!["discounts".to_string()]);
         if !why.is_empty() {
             request = request.cancellation_details(req::UpdateSubscriptionCancellationDetails {
                 comment: why.comment(),
@@ -164,7 +165,8 @@ pub async fn resume(
         ));
     }
     let request = req::UpdateSubscription::new(row.stripe_subscription_id.as_str())
-        .cancel_at_period_end(false);
+        .cancel_at_period_end(false)
+        .expand(vec!["discounts".to_string()]);
     let key = IdempotencyKey::new(format!(
         "tollgate-resume-{}-{}",
         row.id,

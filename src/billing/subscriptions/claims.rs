@@ -69,11 +69,13 @@ pub async fn held(
         .find(|s| s.status != SubscriptionStatus::Incomplete || s.created_at > window_start))
 }
 
-/// A held claim; `release` it when the attempt is over, whatever its outcome.
+/// A held claim; `release` it when the attempt is over, or `keep` it when Stripe may have
+/// made a subscription the database does not hold yet.
 #[must_use]
 pub struct Claim {
     user_id: String,
     product_id: Uuid,
+    owner: Uuid,
 }
 
 /// Claims (user, product) for one subscribe attempt, or `ALREADY_SUBSCRIBED` while another
@@ -91,10 +93,12 @@ pub async fn claim(
         .filter(subscription_claims::Column::ClaimedAt.lt(now - CLAIM_TTL))
         .exec(db)
         .await?;
+    let owner = Uuid::new_v4();
     let inserted = subscription_claims::Entity::insert(subscription_claims::ActiveModel {
         user_id: Set(user_id.to_owned()),
         product_id: Set(product_id),
         claimed_at: Set(now),
+        owner: Set(owner),
     })
     .on_conflict(
         OnConflict::columns([
@@ -114,19 +118,35 @@ pub async fn claim(
     Ok(Claim {
         user_id: user_id.to_owned(),
         product_id,
+        owner,
     })
 }
 
 impl Claim {
-    /// Ends the claim. Best effort: a claim that cannot be deleted expires.
+    /// Ends the claim, if it is still this attempt's. Best effort: a claim that cannot be
+    /// deleted expires.
     pub async fn release(self, db: &impl ConnectionTrait) {
         let result = subscription_claims::Entity::delete_many()
             .filter(subscription_claims::Column::UserId.eq(&self.user_id))
             .filter(subscription_claims::Column::ProductId.eq(self.product_id))
+            .filter(subscription_claims::Column::Owner.eq(self.owner))
             .exec(db)
             .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not release a subscription claim; it expires");
         }
+    }
+}
+
+impl Claim {
+    /// Leaves the claim to expire: the attempt failed after Stripe may have created the
+    /// subscription, so another attempt (with another key) must not subscribe again meanwhile;
+    /// a retry with the same key replays Stripe's answer through the idempotency guard.
+    pub fn keep(self) {
+        tracing::warn!(
+            user_id = %self.user_id,
+            product_id = %self.product_id,
+            "a subscribe attempt failed after reaching Stripe; its claim is kept until it expires"
+        );
     }
 }

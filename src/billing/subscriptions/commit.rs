@@ -4,8 +4,12 @@
 //! Stripe since the quote (another change, a renewal, a cancel).
 //!
 //! Stripe has no conditional update: the basis is compared on a fresh read right before the
-//! update, and the update's Stripe idempotency key is the quote's, so a quote reaches Stripe
-//! at most once whatever the client retries.
+//! update, then the quote is marked as committed from that basis — a unique index lets one
+//! state of a subscription be committed from once, so two quotes committed at the same moment
+//! cannot both charge. The update's Stripe idempotency key is the quote's: once marked, any
+//! retry (the same key, another key, after a crash) re-sends the same request and Stripe
+//! answers what it did the first time, so a quote reaches Stripe's books at most once and is
+//! never reported stale after it was charged.
 
 use chrono::Utc;
 use entity::{subscription_quotes, subscriptions};
@@ -83,40 +87,87 @@ async fn apply_quote(
     if quote.subscription_id != row.id {
         return Err(ApiError::NotFound("quote"));
     }
-    if quote.committed_at.is_some() {
-        return Err(ApiError::QuoteStale(
-            "this quote was already applied".into(),
-        ));
-    }
-    if expired(&quote, Utc::now()) {
-        return Err(ApiError::QuoteExpired);
-    }
     let current = live(stripe, &row).await?;
-    let now_basis = basis(&current);
-    if now_basis != quote.basis {
-        return Err(ApiError::QuoteStale(what_moved(&quote.basis, &now_basis)));
+    if quote.committed_basis.is_none() {
+        if expired(&quote, Utc::now()) {
+            return Err(ApiError::QuoteExpired);
+        }
+        let now_basis = basis(&current);
+        if now_basis != quote.basis {
+            return Err(ApiError::QuoteStale(what_moved(&quote.basis, &now_basis)));
+        }
+        mark_committing(db, &quote).await?;
     }
+    // From here on the quote is Stripe's to answer: this is its first sending or a replay.
     let request = update_request(&quote, &row, &current)?;
     let key =
         IdempotencyKey::new(format!("tollgate-quote-{}", quote.id)).map_err(ApiError::internal)?;
-    let sub: objects::Subscription = stripe.send(&request, Some(&key)).await?;
-    mark_committed(db, &quote).await?;
+    let sub: objects::Subscription = match stripe.send(&request, Some(&key)).await {
+        Ok(sub) => sub,
+        Err(e) if e.outcome_unknown() => return Err(e.into()),
+        Err(e) => {
+            // Refused (a declined card, an invalid request): nothing was applied, so the
+            // subscription's state may be committed from again by a new quote.
+            release(db, &quote).await?;
+            return Err(e.into());
+        }
+    };
     let row = apply(db, &sub, Utc::now(), None).await?;
     record_charge(db, stripe, viewer, &sub, &row, &quote).await?;
     Ok(row.id)
 }
 
-async fn mark_committed(
+/// Marks the quote as being committed from its basis; another quote of the same subscription
+/// committed from the same state first is `QUOTE_STALE`.
+async fn mark_committing(
+    db: &impl ConnectionTrait,
+    quote: &subscription_quotes::Model,
+) -> Result<(), ApiError> {
+    let result = subscription_quotes::Entity::update_many()
+        .col_expr(
+            subscription_quotes::Column::CommittedAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .col_expr(
+            subscription_quotes::Column::CommittedBasis,
+            Expr::value(Some(quote.basis.clone())),
+        )
+        .filter(subscription_quotes::Column::Id.eq(quote.id))
+        .filter(subscription_quotes::Column::CommittedBasis.is_null())
+        .exec(db)
+        .await;
+    match result {
+        // 0 rows: a concurrent commit of this same quote marked it; it is replayed like ours.
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(ApiError::QuoteStale(
+            "another change of this subscription is being applied".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// Un-marks a quote Stripe refused, so the state it was quoted from is free again.
+async fn release(
     db: &impl ConnectionTrait,
     quote: &subscription_quotes::Model,
 ) -> Result<(), ApiError> {
     subscription_quotes::Entity::update_many()
         .col_expr(
-            subscription_quotes::Column::CommittedAt,
-            Expr::value(Some(Utc::now())),
+            subscription_quotes::Column::CommittedBasis,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            subscription_quotes::Column::ExpiresAt,
+            Expr::value(Utc::now()),
         )
         .filter(subscription_quotes::Column::Id.eq(quote.id))
-        .filter(subscription_quotes::Column::CommittedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
@@ -135,7 +186,9 @@ async fn record_charge(
     let invoice = match &sub.latest_invoice {
         Some(objects::Expandable::Object(inv)) => Some((**inv).clone()),
         _ => None,
-    };
+    }
+    // Only an invoice the change made: a change that invoices nothing leaves the last one.
+    .filter(|inv| !quote.basis.ends_with(&format!("latest_invoice={}", inv.id)));
     let charged = invoice
         .as_ref()
         .and_then(|i| i.amount_due.or(i.total))
@@ -147,6 +200,9 @@ async fn record_charge(
             charged,
             "a committed quote was charged a different amount than quoted"
         );
+    }
+    if invoice.is_none() {
+        return Ok(()); // nothing was invoiced now (a code added for the next invoices)
     }
     let Some((_, pi)) = first_payment(stripe, sub).await? else {
         return Ok(());

@@ -203,18 +203,89 @@ async fn subscribe(
         .await?
         .ok_or(ApiError::NotFound("product"))?;
     if claims::allows_multiple(&product) {
-        return subscribe_to(db, stripe, viewer, input, &price, stripe_key).await;
+        return subscribe_to(db, stripe, viewer, input, &price, stripe_key, false)
+            .await
+            .map_err(Failed::into_error);
     }
     let claim = claims::claim(db, &viewer.user_id, product.id).await?;
     let result = match claims::held(db, &viewer.user_id, product.id).await {
-        Ok(Some(existing)) => Err(ApiError::AlreadySubscribed {
+        Ok(Some(existing)) => Err(Failed::NothingLeft(ApiError::AlreadySubscribed {
             subscription_id: Some(existing.id),
-        }),
-        Ok(None) => subscribe_to(db, stripe, viewer, input, &price, stripe_key).await,
-        Err(e) => Err(e),
+        })),
+        Ok(None) => subscribe_to(db, stripe, viewer, input, &price, stripe_key, true).await,
+        Err(e) => Err(Failed::NothingLeft(e)),
     };
-    claim.release(db).await;
-    result
+    match result {
+        Ok(outcome) => {
+            claim.release(db).await;
+            Ok(outcome)
+        }
+        Err(Failed::NothingLeft(e)) => {
+            claim.release(db).await;
+            Err(e)
+        }
+        Err(Failed::MayExist(e)) => {
+            claim.keep();
+            Err(e)
+        }
+    }
+}
+
+/// How far a failed attempt got: whether Stripe may hold a subscription the database does not.
+enum Failed {
+    /// Nothing was made at Stripe, or what was made was undone (a declined first charge).
+    NothingLeft(ApiError),
+    /// Stripe may have made the subscription (no answer, or a failure after it answered).
+    MayExist(ApiError),
+}
+
+impl Failed {
+    fn into_error(self) -> ApiError {
+        match self {
+            Failed::NothingLeft(e) | Failed::MayExist(e) => e,
+        }
+    }
+}
+
+/// The customer's live subscription to the product as Stripe has it, when the database does
+/// not (made by an attempt that failed before storing it, or in the dashboard): stored now.
+/// Its Tollgate id.
+async fn held_at_stripe(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    customer: &customers::Model,
+    product_id: uuid::Uuid,
+) -> Result<Option<uuid::Uuid>, ApiError> {
+    let stripe_prices: Vec<String> = prices::Entity::find()
+        .filter(prices::Column::ProductId.eq(product_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.stripe_price_id)
+        .collect();
+    let listed: objects::List<objects::Subscription> = stripe
+        .send(
+            &req::ListSubscription::new()
+                .customer(customer.stripe_customer_id.clone())
+                .limit(100),
+            None,
+        )
+        .await?;
+    let live = listed.data.into_iter().find(|s| {
+        matches!(
+            s.status,
+            objects::SubscriptionStatus::Trialing
+                | objects::SubscriptionStatus::Active
+                | objects::SubscriptionStatus::PastDue
+                | objects::SubscriptionStatus::Incomplete
+        ) && s
+            .price_id()
+            .is_some_and(|p| stripe_prices.iter().any(|sp| sp == p))
+    });
+    match live {
+        Some(sub) => Ok(Some(apply(db, &sub, Utc::now(), Some(customer)).await?.id)),
+        None => Ok(None),
+    }
 }
 
 /// The promotion code's Stripe id when it may be redeemed on this subscription, or
@@ -244,9 +315,31 @@ async fn subscribe_to(
     input: &NewSubscription,
     price: &prices::Model,
     stripe_key: &IdempotencyKey,
-) -> Result<SubscriptionOutcome, ApiError> {
-    let customer = customer_rules::ensure_customer(db, stripe, viewer).await?;
-    let promotion_code = redeemable_code(db, stripe, input, price, &customer).await?;
+    one_per_product: bool,
+) -> Result<SubscriptionOutcome, Failed> {
+    let before = |e: ApiError| Failed::NothingLeft(e);
+    let customer = customer_rules::ensure_customer(db, stripe, viewer)
+        .await
+        .map_err(before)?;
+    if let Some(pm) = &input.payment_method_id {
+        // Another customer's card is refused before Stripe is asked anything.
+        payments::check_payment_method(db, customer.id, pm)
+            .await
+            .map_err(before)?;
+    }
+    let promotion_code = redeemable_code(db, stripe, input, price, &customer)
+        .await
+        .map_err(before)?;
+    if one_per_product {
+        if let Some(existing) = held_at_stripe(db, stripe, &customer, price.product_id)
+            .await
+            .map_err(before)?
+        {
+            return Err(before(ApiError::AlreadySubscribed {
+                subscription_id: Some(existing),
+            }));
+        }
+    }
     let mut request = subscription_request(&customer, price, viewer, input);
     if let Some(code) = promotion_code {
         request = request.discounts(vec![req::DiscountsDataParam {
@@ -255,12 +348,55 @@ async fn subscribe_to(
         }]);
     }
     let (request, attached_now) =
-        with_payment_method(db, stripe, viewer, &customer, request, input).await?;
-    let sub: objects::Subscription = stripe.send(&request, Some(stripe_key)).await?;
+        with_payment_method(db, stripe, viewer, &customer, request, input)
+            .await
+            .map_err(before)?;
+    let sub: objects::Subscription = match stripe.send(&request, Some(stripe_key)).await {
+        Ok(sub) => sub,
+        Err(e) if e.outcome_unknown() => return Err(Failed::MayExist(e.into())),
+        Err(e) => return Err(Failed::NothingLeft(e.into())),
+    };
+    let answered = Answered {
+        input,
+        customer: &customer,
+        sub: &sub,
+        stripe_key,
+        attached_now: attached_now.as_ref(),
+    };
+    record_subscription(db, stripe, viewer, &answered).await
+}
+
+/// A subscribe request Stripe answered, and what the attempt needs to store or undo it.
+struct Answered<'a> {
+    input: &'a NewSubscription,
+    customer: &'a customers::Model,
+    sub: &'a objects::Subscription,
+    stripe_key: &'a IdempotencyKey,
+    attached_now: Option<&'a entity::payment_methods::Model>,
+}
+
+/// Stripe's answer to the subscribe request stored: the subscription and its first charge, or
+/// a declined first charge undone.
+async fn record_subscription(
+    db: &impl ConnectionTrait,
+    stripe: &StripeClient,
+    viewer: &Viewer,
+    answered: &Answered<'_>,
+) -> Result<SubscriptionOutcome, Failed> {
+    let Answered {
+        input,
+        customer,
+        sub,
+        stripe_key,
+        attached_now,
+    } = *answered;
+    let after = |e: ApiError| Failed::MayExist(e);
     let now = Utc::now();
     let first = match input.trial_days {
         Some(_) => None,
-        None => first_payment(stripe, &sub).await?,
+        None => first_payment(stripe, sub)
+            .await
+            .map_err(|e| after(e.into()))?,
     };
     if let (Some(_), Some((_, pi))) = (&input.payment_method_id, &first) {
         if pi.status == objects::PaymentIntentStatus::RequiresPaymentMethod
@@ -268,19 +404,25 @@ async fn subscribe_to(
         {
             let undo = Undo {
                 viewer,
-                customer: &customer,
-                attached_now: attached_now.as_ref(),
+                customer,
+                attached_now,
             };
-            return Err(refuse_declined(db, stripe, &sub, pi, stripe_key, undo).await);
+            return Err(Failed::NothingLeft(
+                refuse_declined(db, stripe, sub, pi, stripe_key, undo).await,
+            ));
         }
     }
-    let row = apply(db, &sub, now, Some(&customer)).await?;
+    let row = apply(db, sub, now, Some(customer)).await.map_err(after)?;
     if let Some((_, pi)) = &first {
         // The first charge is part of the payment history, linked to the subscription.
         let invoice = row.latest_invoice_id.as_deref();
-        payments::record_subscription_charge(db, pi, &customer, &row, invoice, now).await?;
+        payments::record_subscription_charge(db, pi, customer, &row, invoice, now)
+            .await
+            .map_err(after)?;
         if let Some(objects::Expandable::Object(inv)) = &sub.latest_invoice {
-            payments::record_invoice_discount(db, &inv.id, inv.discount_total()).await?;
+            payments::record_invoice_discount(db, &inv.id, inv.discount_total())
+                .await
+                .map_err(after)?;
         }
     }
     let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);

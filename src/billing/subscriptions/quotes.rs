@@ -126,6 +126,10 @@ struct Target {
     price: prices::Model,
     quantity: i32,
     promotion_code: Option<String>,
+    /// The code's coupon discounts one invoice only (so the invoice made now uses it up).
+    code_once: bool,
+    /// The price or the quantity changes (not only a code): prorations are invoiced now.
+    plan_changes: bool,
 }
 
 /// Quotes a change of the viewer's subscription and stores the quote.
@@ -159,15 +163,29 @@ pub async fn preview_change(
     let (start, end) = live.period();
     let now = Utc::now().timestamp();
     let proration_date = now.clamp(start.unwrap_or(now), end.unwrap_or(now));
-    let due_now = preview(stripe, &row, &live, &target, proration_date, true).await?;
-    let next = preview(stripe, &row, &live, &target, proration_date, false).await?;
+    // Only a code: nothing is prorated, so nothing is invoiced now (Stripe applies it from the
+    // next invoice).
+    let due_now = match target.plan_changes {
+        true => Some(preview(stripe, &row, &live, &target, proration_date, Preview::Now).await?),
+        false => None,
+    };
+    let amount_due = due_now
+        .as_ref()
+        .map_or(0, |i| i.amount_due.or(i.total).unwrap_or(0));
+    // A one-invoice coupon used up by the invoice made now does not discount the next one.
+    let next_kind = if target.code_once && amount_due > 0 {
+        Preview::NextWithoutCode
+    } else {
+        Preview::Next
+    };
+    let next = preview(stripe, &row, &live, &target, proration_date, next_kind).await?;
     let lines: Vec<QuoteLine> = due_now
-        .lines
         .iter()
-        .flat_map(|l| &l.data)
+        .flat_map(|i| i.lines.iter().flat_map(|l| &l.data))
         .map(QuoteLine::of)
         .collect();
     let created = Utc::now();
+    forget_old_quotes(db, created).await?;
     let quote = subscription_quotes::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(viewer.user_id.clone()),
@@ -177,12 +195,13 @@ pub async fn preview_change(
         stripe_promotion_code_id: Set(target.promotion_code.clone()),
         proration_date: Set(timestamp(proration_date).unwrap_or(created)),
         currency: Set(target.price.currency.clone()),
-        amount_due: Set(due_now.amount_due.or(due_now.total).unwrap_or(0)),
+        amount_due: Set(amount_due),
         next_invoice_total: Set(next.total.or(next.amount_due).unwrap_or(0)),
         lines: Set(serde_json::to_value(&lines).map_err(ApiError::internal)?),
         basis: Set(basis(&live)),
         expires_at: Set(created + QUOTE_TTL),
         committed_at: Set(None),
+        committed_basis: Set(None),
         created_at: Set(created),
     };
     Ok(subscription_quotes::Entity::insert(quote)
@@ -231,35 +250,50 @@ async fn target(
             "this is the current plan: change the price, the quantity or add a code",
         ));
     }
-    let promotion_code = match &change.promotion_code {
+    let (promotion_code, code_once) = match &change.promotion_code {
         Some(code) => {
             let customer = customers::find_for_user(db, &viewer.user_id).await?;
             let amount = discounts::check::before_discount(&price, quantity)?;
             match discounts::resolve_code(db, stripe, code, &price, &amount, customer.as_ref())
                 .await?
             {
-                Ok(resolved) => Some(resolved.promotion_code.id),
+                Ok(resolved) => (
+                    Some(resolved.promotion_code.id),
+                    resolved.coupon.duration == "once",
+                ),
                 Err(refusal) => return Err(ApiError::PromotionCodeInvalid(refusal)),
             }
         }
-        None => None,
+        None => (None, false),
     };
     Ok(Target {
         price,
         quantity,
         promotion_code,
+        code_once,
+        plan_changes: !same,
     })
 }
 
-/// Stripe's preview of the change: the invoice it makes now (`always_invoice`) or the next
-/// regular one (`none`: the new plan at the next renewal).
+/// Which invoice a preview asks Stripe for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Preview {
+    /// The one the change makes at once (`always_invoice`).
+    Now,
+    /// The next regular one on the new plan (`none`).
+    Next,
+    /// The next regular one, without the code (a one-invoice coupon spent by `Now`).
+    NextWithoutCode,
+}
+
+/// Stripe's preview of the change: the invoice it makes now or the next regular one.
 async fn preview(
     stripe: &StripeClient,
     row: &subscriptions::Model,
     live: &objects::Subscription,
     target: &Target,
     proration_date: i64,
-    now: bool,
+    which: Preview,
 ) -> Result<objects::Invoice, ApiError> {
     let item = super::lookup::only_item(live)?;
     let mut line = invoice_req::CreatePreviewInvoiceSubscriptionDetailsItems::new();
@@ -269,7 +303,7 @@ async fn preview(
     let mut details = invoice_req::CreatePreviewInvoiceSubscriptionDetails::new();
     details.items = Some(vec![line]);
     details.proration_date = Some(proration_date);
-    details.proration_behavior = Some(if now {
+    details.proration_behavior = Some(if which == Preview::Now {
         invoice_req::CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice
     } else {
         invoice_req::CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::None
@@ -278,12 +312,28 @@ async fn preview(
         .customer(live.customer.id().to_string())
         .subscription(row.stripe_subscription_id.clone())
         .subscription_details(details);
-    if let Some(code) = &target.promotion_code {
+    if let Some(code) = target
+        .promotion_code
+        .as_ref()
+        .filter(|_| which != Preview::NextWithoutCode)
+    {
         let mut discount = invoice_req::CreatePreviewInvoiceDiscounts::new();
         discount.promotion_code = Some(code.clone());
         request = request.discounts(vec![discount]);
     }
     Ok(stripe.send(&request, None).await?)
+}
+
+/// Quotes nobody committed, a day past their expiry, are forgotten (the table stays small
+/// however many previews are asked for).
+async fn forget_old_quotes(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<(), ApiError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    subscription_quotes::Entity::delete_many()
+        .filter(subscription_quotes::Column::CommittedAt.is_null())
+        .filter(subscription_quotes::Column::ExpiresAt.lt(now - Duration::days(1)))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// A quote of the viewer's; another user's (or none) is `NOT_FOUND`.
@@ -320,7 +370,10 @@ pub fn update_request(
         .proration_date(quote.proration_date.timestamp())
         .proration_behavior(req::UpdateSubscriptionProrationBehavior::AlwaysInvoice)
         .payment_behavior(req::UpdateSubscriptionPaymentBehavior::ErrorIfIncomplete)
-        .expand(vec!["latest_invoice.confirmation_secret".to_string()]);
+        .expand(vec![
+            "latest_invoice.confirmation_secret".to_string(),
+            "discounts".to_string(),
+        ]);
     if let Some(code) = &quote.stripe_promotion_code_id {
         request = request.discounts(vec![req::DiscountsDataParam {
             promotion_code: Some(code.clone()),

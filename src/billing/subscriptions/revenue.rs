@@ -49,7 +49,8 @@ pub async fn mrr(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, ApiErr
             .as_ref()
             .and_then(|id| coupons.iter().find(|c| &c.stripe_coupon_id == id));
         if let Some(monthly) = monthly(&sub, &price, coupon) {
-            *totals.entry(price.currency.clone()).or_default() += monthly;
+            let total = totals.entry(price.currency.clone()).or_default();
+            *total = total.saturating_add(monthly);
         }
     }
     Ok(totals.into_iter().collect())

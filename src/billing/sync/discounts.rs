@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{coupons, promotion_codes};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::{Report, SyncError};
 use crate::{
@@ -24,8 +24,10 @@ fn coupon_fields(c: &coupons::Model) -> Vec<(&'static str, Option<String>)> {
         ("currency", c.currency.clone()),
         ("duration", Some(c.duration.clone())),
         ("max_redemptions", c.max_redemptions.map(|m| m.to_string())),
-        ("times_redeemed", Some(c.times_redeemed.to_string())),
+        // (times_redeemed moves with every redemption and no event says so: refreshed, never
+        // a drift)
         ("valid", Some(c.valid.to_string())),
+        ("deleted", Some(c.deleted.to_string())),
     ]
 }
 
@@ -35,7 +37,6 @@ fn promotion_code_fields(p: &promotion_codes::Model) -> Vec<(&'static str, Optio
         ("coupon", Some(p.stripe_coupon_id.clone())),
         ("active", Some(p.active.to_string())),
         ("max_redemptions", p.max_redemptions.map(|m| m.to_string())),
-        ("times_redeemed", Some(p.times_redeemed.to_string())),
         ("expires_at", p.expires_at.map(|t| t.to_rfc3339())),
     ]
 }
@@ -68,6 +69,28 @@ pub async fn sync_discounts(
         })
         .await?;
     report.fetched += all_coupons.len();
+    // Deleted at Stripe: no longer listed. Kept here (subscriptions may name them), marked.
+    let listed: std::collections::HashSet<&str> =
+        all_coupons.iter().map(|c| c.id.as_str()).collect();
+    let local = coupons::Entity::find()
+        .filter(coupons::Column::Deleted.eq(false))
+        .all(db)
+        .await?;
+    for gone in local
+        .iter()
+        .filter(|c| !listed.contains(c.stripe_coupon_id.as_str()))
+    {
+        coupons::Entity::update_many()
+            .col_expr(coupons::Column::Deleted, Expr::value(true))
+            .col_expr(coupons::Column::Valid, Expr::value(false))
+            .filter(coupons::Column::Id.eq(gone.id))
+            .exec(db)
+            .await?;
+        report.deactivated += 1;
+        report
+            .drifts
+            .push(super::Drift::unlisted("coupon", &gone.stripe_coupon_id));
+    }
     for c in &all_coupons {
         let before = discounts::find_coupon(db, &c.id).await?;
         let after = discounts::apply_coupon(db, c, snapshot_at).await?;

@@ -11,12 +11,14 @@ import type { ApiError } from '../graphql/client';
 
 export type CodeCheck = CheckResult['checkPromotionCode'];
 
-export function PromotionCodeField({ priceId, quantity, disabled, onApplied }: {
+export function PromotionCodeField({ priceId, quantity, disabled, onApplied, onPending }: {
   priceId: string;
   quantity: number;
   disabled: boolean;
   /** The code and its check when it applies; null when there is none (or it was removed). */
   onApplied: (applied: { code: string; check: CodeCheck } | null) => void;
+  /** True while a check is on its way: the amount shown is not the one to pay yet. */
+  onPending: (pending: boolean) => void;
 }) {
   const client = useClient();
   const [text, setText] = useState('');
@@ -27,6 +29,7 @@ export function PromotionCodeField({ priceId, quantity, disabled, onApplied }: {
 
   async function check(code: string) {
     setChecking(true);
+    onPending(true);
     setError(null);
     setRefusal(null);
     try {
@@ -47,6 +50,7 @@ export function PromotionCodeField({ priceId, quantity, disabled, onApplied }: {
       setError(asApiError(err));
     } finally {
       setChecking(false);
+      onPending(false);
     }
   }
 

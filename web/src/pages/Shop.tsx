@@ -192,6 +192,7 @@ function PayForm({ product, price, onSubscribed }: {
   const [withTrial, setWithTrial] = useState(trialDays !== null);
   const [quantity, setQuantity] = useState(1);
   const [promo, setPromo] = useState<{ code: string; check: CodeCheck } | null>(null);
+  const [checkingCode, setCheckingCode] = useState(false);
   const [key, renewKey] = useIdempotencyKey();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -205,7 +206,8 @@ function PayForm({ product, price, onSubscribed }: {
   // Another card or trial is another request: a new intent, so a new key.
   useEffect(() => renewKey(), [choice, withTrial, quantity, promo?.code, renewKey]);
 
-  const ready = stripe !== null && elements !== null && (choice !== null || cardComplete);
+  // While a code is being checked the button's amount is not the one to pay: wait for it.
+  const ready = stripe !== null && elements !== null && (choice !== null || cardComplete) && !checkingCode;
 
   async function submit() {
     if (!stripe || !elements || busy) return;
@@ -323,10 +325,16 @@ function PayForm({ product, price, onSubscribed }: {
         disabled={busy}
       />
       {price.recurring ? (
-        <PromotionCodeField priceId={price.id} quantity={quantity} disabled={busy} onApplied={setPromo} />
+        <PromotionCodeField
+          priceId={price.id}
+          quantity={quantity}
+          disabled={busy}
+          onApplied={setPromo}
+          onPending={setCheckingCode}
+        />
       ) : null}
       <button type="submit" className="primary" disabled={!ready || busy}>
-        {busy ? 'Processing…' : payLabel(price, quantity, promo?.check ?? null)}
+        {busy ? 'Processing…' : payLabel(price, quantity, promo?.check ?? null, withTrial && trialDays !== null)}
       </button>
       <ErrorMessage error={error} />
       {outcome ? (
@@ -345,10 +353,12 @@ function PayForm({ product, price, onSubscribed }: {
  * What the button says the customer pays: the unit price × quantity as the gateway formats it,
  * or, with a code, the discounted first invoice the gateway computed (never a sum made here).
  */
-function payLabel(price: Price, quantity: number, check: CodeCheck | null): string {
+function payLabel(price: Price, quantity: number, check: CodeCheck | null, trial: boolean): string {
   const each = quantity > 1 ? `${quantity} × ${priceLabel(price)}` : priceLabel(price);
   if (!price.recurring) return `Pay ${each}`;
-  if (check?.amountAfterDiscount) return `Subscribe — ${check.amountAfterDiscount.formatted} now (${each})`;
+  const after = check?.amountAfterDiscount?.formatted;
+  if (after && trial) return `Subscribe — ${each}, ${after} when the trial ends`;
+  if (after) return `Subscribe — ${after} now (${each})`;
   return `Subscribe — ${each}`;
 }
 
