@@ -46,6 +46,9 @@ function priceLabel(price: Price): string {
   return `${amount}${per}`;
 }
 
+/** Errors after which the purchase may or may not have happened: a retry must reuse the key. */
+const OUTCOME_UNKNOWN = ['NETWORK', 'INTERNAL', 'STRIPE_UNAVAILABLE', 'RATE_LIMITED'];
+
 /** Statuses in which the customer holds a subscription (the gateway refuses a second one). */
 const HOLDING = ['TRIALING', 'ACTIVE', 'PAST_DUE', 'INCOMPLETE'];
 
@@ -226,9 +229,9 @@ function PayForm({ product, price, onSubscribed }: {
     } catch (err) {
       const apiError = asApiError(err);
       setError(apiError);
-      // A definite refusal ends this intent; after a network error the outcome is unknown, so
-      // the retry keeps the key and cannot pay twice.
-      if (apiError.code !== 'NETWORK' && !(err instanceof StripeJsError)) renewKey();
+      // A definite refusal ends this intent; when the outcome is unknown (the network, the
+      // gateway or Stripe failing midway) the retry keeps the key and cannot pay twice.
+      if (!OUTCOME_UNKNOWN.includes(apiError.code) && !(err instanceof StripeJsError)) renewKey();
     } finally {
       setBusy(false);
     }
@@ -286,6 +289,16 @@ function PayForm({ product, price, onSubscribed }: {
     const trialNote = withTrial && trialDays ? ` Your ${trialDays}-day trial has started.` : '';
     const seats = quantity > 1 ? ` (${quantity} seats)` : '';
     return { kind: 'subscribed', message: `Subscribed to ${product.name}${seats}.${trialNote}` };
+  }
+
+  if (outcome?.kind === 'subscribed') {
+    // Subscribed: the product now shows "You subscribe to this"; offering the form again
+    // would invite a second subscription the gateway refuses anyway.
+    return (
+      <p className="success" role="status">
+        {outcome.message} <Link href="/subscriptions">See your subscriptions</Link>
+      </p>
+    );
   }
 
   return (
