@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod customers;
 pub mod discounts;
 pub mod idempotency;
+pub mod invoices;
 pub mod mirror;
 pub mod payment_methods;
 pub mod payments;

@@ -12,6 +12,7 @@ pub mod executor;
 pub mod guard;
 pub mod http;
 pub mod ids;
+pub mod invoices;
 pub mod live;
 pub mod loaders;
 pub mod money;
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     subscriptions::SubscriptionsQuery,
     discounts::DiscountsQuery,
     quotes::QuotesQuery,
+    invoices::InvoicesQuery,
     webhooks::WebhooksQuery,
 );
 

@@ -12,7 +12,7 @@ pub use error::StripeError;
 
 /// async-stripe's request builders, by resource.
 pub mod requests {
-    pub use stripe_billing::{invoice, subscription};
+    pub use stripe_billing::{invoice, invoice_line_item, subscription};
     pub use stripe_core::{customer, payment_intent, refund, setup_intent};
     pub use stripe_payment::payment_method;
     pub use stripe_product::{coupon, price, product, promotion_code};

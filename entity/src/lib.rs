@@ -3,6 +3,7 @@
 pub mod coupons;
 pub mod customers;
 pub mod idempotency_keys;
+pub mod invoices;
 pub mod payment_methods;
 pub mod payments;
 pub mod prices;
@@ -18,7 +19,7 @@ pub mod sync_checks;
 pub mod webhook_events;
 
 pub use statuses::{
-    DisputeStatus, PaymentStatus, PriceInterval, RefundStatus, SubscriptionStatus,
+    DisputeStatus, InvoiceStatus, PaymentStatus, PriceInterval, RefundStatus, SubscriptionStatus,
     WebhookEventStatus,
 };
 
@@ -26,6 +27,7 @@ pub mod prelude {
     pub use super::coupons::Entity as Coupons;
     pub use super::customers::Entity as Customers;
     pub use super::idempotency_keys::Entity as IdempotencyKeys;
+    pub use super::invoices::Entity as Invoices;
     pub use super::payment_methods::Entity as PaymentMethods;
     pub use super::payments::Entity as Payments;
     pub use super::prices::Entity as Prices;

@@ -106,6 +106,35 @@ pub enum WebhookEventStatus {
     Failed,
 }
 
+/// Stripe's invoice statuses (https://docs.stripe.com/invoicing/overview#invoice-statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum InvoiceStatus {
+    #[sea_orm(string_value = "draft")]
+    Draft,
+    #[sea_orm(string_value = "open")]
+    Open,
+    #[sea_orm(string_value = "paid")]
+    Paid,
+    #[sea_orm(string_value = "uncollectible")]
+    Uncollectible,
+    #[sea_orm(string_value = "void")]
+    Void,
+}
+
+impl InvoiceStatus {
+    /// Final: a stale snapshot never walks a paid or voided invoice back.
+    pub fn is_final(self) -> bool {
+        matches!(self, InvoiceStatus::Paid | InvoiceStatus::Void)
+    }
+
+    /// Stripe's spelling; `None` for a status Tollgate does not know.
+    pub fn from_stripe(s: &str) -> Option<Self> {
+        use sea_orm::ActiveEnum;
+        Self::try_from_value(&s.to_string()).ok()
+    }
+}
+
 /// Stripe's dispute statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]

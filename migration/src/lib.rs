@@ -17,6 +17,7 @@ mod m20261125_000012_add_prices_trial_period_days;
 mod m20261207_000013_add_webhook_events_trace_parent;
 mod m20261207_000014_create_sync_checks;
 mod m20261208_000015_selling_surface;
+mod m20261208_000016_create_invoices;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_add_webhook_events_trace_parent::Migration),
             Box::new(m20261207_000014_create_sync_checks::Migration),
             Box::new(m20261208_000015_selling_surface::Migration),
+            Box::new(m20261208_000016_create_invoices::Migration),
         ]
     }
 }

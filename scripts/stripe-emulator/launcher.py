@@ -112,6 +112,8 @@ def main():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
+    from tollgate_emulator import invoices as invoice_patches
+    invoice_patches.PUBLIC_BASE = 'http://%s:%d' % (args.host, port)
     # Listening now queues early connections until aiohttp accepts them.
     sock.listen(128)
 

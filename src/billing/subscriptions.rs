@@ -30,5 +30,5 @@ pub use create::{
 pub use entity::SubscriptionStatus;
 pub use lookup::{find, find_for_viewer, list};
 pub use projection::{apply, find_by_stripe_id, status_of};
-pub use quotes::{find_quote, preview_change, ChangeRequest, QuoteLine, QUOTE_TTL};
+pub use quotes::{find_quote, preview_change, ChangeRequest, QUOTE_TTL};
 pub use revenue::mrr;

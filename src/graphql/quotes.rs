@@ -2,75 +2,13 @@
 
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
-use entity::{prices, subscription_quotes};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::subscription_quotes;
 
-use super::{catalog::Price, context, money::MoneyType, subscriptions::Subscription};
+use super::{context, invoices::InvoiceLine, money::MoneyType, subscriptions::Subscription};
 use crate::{
-    billing::{self, subscriptions::QuoteLine},
+    billing::{self, invoices::Line},
     error::GqlResult,
-    stripe::objects::timestamp,
 };
-
-/// One line of an invoice: what it bills, for which period, and whether it prorates a change.
-pub struct InvoiceLine {
-    line: QuoteLine,
-    currency: String,
-}
-
-/// One line of an invoice: what it bills, for which period, and whether it prorates a change.
-#[Object]
-impl InvoiceLine {
-    /// As Stripe words it ("Remaining time on 5 × Team after 17 Dec 2026").
-    async fn description(&self) -> Option<&str> {
-        self.line.description.as_deref()
-    }
-
-    /// Units billed.
-    async fn quantity(&self) -> Option<i32> {
-        self.line.quantity.and_then(|q| i32::try_from(q).ok())
-    }
-
-    /// The price of one unit, for a line that bills whole units (null for prorations).
-    async fn unit_amount(&self) -> Option<MoneyType> {
-        let q = self.line.quantity.filter(|q| *q > 0)?;
-        (!self.line.proration && self.line.amount % q == 0)
-            .then(|| MoneyType::from_parts(self.line.amount / q, &self.currency))
-    }
-
-    /// The line's amount (negative for a credit of unused time).
-    async fn amount(&self) -> MoneyType {
-        MoneyType::from_parts(self.line.amount, &self.currency)
-    }
-
-    /// True for a proration of a plan change (credit or charge for part of a period).
-    async fn proration(&self) -> bool {
-        self.line.proration
-    }
-
-    /// Start of the period the line bills.
-    async fn period_start(&self) -> Option<DateTime<Utc>> {
-        self.line.period_start.and_then(timestamp)
-    }
-
-    /// End of the period the line bills.
-    async fn period_end(&self) -> Option<DateTime<Utc>> {
-        self.line.period_end.and_then(timestamp)
-    }
-
-    /// The price billed, when it is in the catalog.
-    async fn price(&self, ctx: &Context<'_>) -> GqlResult<Option<Price>> {
-        let Some(stripe_id) = &self.line.stripe_price_id else {
-            return Ok(None);
-        };
-        let svc = context::services(ctx)?;
-        Ok(prices::Entity::find()
-            .filter(prices::Column::StripePriceId.eq(stripe_id.as_str()))
-            .one(&svc.db)
-            .await?
-            .map(Price))
-    }
-}
 
 /// What a plan change costs, as Stripe computed it: commit it with `changeSubscription`
 /// before `expiresAt` to be charged exactly `amountDue`.
@@ -93,7 +31,7 @@ impl SubscriptionChangeQuote {
     /// The lines invoiced when the change is committed: credit for unused time on the old plan,
     /// charge for the rest of the period on the new one.
     async fn lines(&self) -> Vec<InvoiceLine> {
-        QuoteLine::all_of(&self.0)
+        Line::all_in(&self.0.lines)
             .into_iter()
             .map(|line| InvoiceLine {
                 line,

@@ -124,6 +124,7 @@ id_kinds! {
     CustomerKind, CustomerId, "cus_", "customer";
     EventKind, EventId, "evt_", "event";
     PromotionCodeKind, PromotionCodeId, "promo_", "promotion code";
+    InvoiceKind, InvoiceId, "in_", "invoice";
 }
 
 /// A coupon id. Merchants may choose them (no prefix), so only the characters are checked:

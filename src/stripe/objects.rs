@@ -540,6 +540,23 @@ pub struct Invoice {
     pub period_start: Option<i64>,
     #[serde(default)]
     pub period_end: Option<i64>,
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub amount_remaining: Option<i64>,
+    #[serde(default)]
+    pub hosted_invoice_url: Option<String>,
+    #[serde(default)]
+    pub invoice_pdf: Option<String>,
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    #[serde(default)]
+    pub created: Option<i64>,
+    /// Today: the taxes, each with its `amount`; older versions: `tax`.
+    #[serde(default)]
+    pub total_taxes: Option<Vec<DiscountAmount>>,
+    #[serde(default)]
+    pub tax: Option<i64>,
 }
 
 /// A dispute of a charge (`charge.dispute.*` events).
@@ -592,6 +609,14 @@ impl InvoicePayment {
 }
 
 impl Invoice {
+    /// Its tax, whichever API version shaped it.
+    pub fn tax_total(&self) -> i64 {
+        match &self.total_taxes {
+            Some(taxes) => taxes.iter().map(|t| t.amount).sum(),
+            None => self.tax.unwrap_or(0),
+        }
+    }
+
     /// What its discounts took off, in minor units.
     pub fn discount_total(&self) -> i64 {
         self.total_discount_amounts

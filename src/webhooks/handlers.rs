@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use super::store;
 use crate::{
     billing::{
-        catalog, customers, discounts, payment_methods, payments as payment_rules,
-        refunds as refund_rules, subscriptions as subscription_rules,
+        catalog, customers, discounts, invoices as invoice_rules, payment_methods,
+        payments as payment_rules, refunds as refund_rules, subscriptions as subscription_rules,
     },
     error::ApiError,
     live::LiveEvent,
@@ -140,6 +140,11 @@ pub async fn handle(
         k if k.starts_with("customer.subscription.") => subscription(txn, stripe, event).await,
         "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
             invoice(txn, stripe, event).await
+        }
+        k if k.starts_with("invoice.") => {
+            let inv: objects::Invoice = read(event)?;
+            invoice_rules::apply(txn, stripe, &inv, event_time(event)).await?;
+            Ok(Handled::done(vec![]))
         }
         "invoice_payment.paid" => invoice_payment(txn, stripe, event).await,
         "customer.updated" => {
@@ -357,6 +362,8 @@ async fn invoice(
         _ => invoice.paid_intent_ids(),
     };
     let live = renewal(txn, stripe, &invoice, &paid).await?;
+    // After the renewal: the subscription row it links to exists now.
+    invoice_rules::apply(txn, stripe, &invoice, event_time(event)).await?;
     notify(txn, event, live).await
 }
 

@@ -15,7 +15,7 @@ from .middleware import (chaos_middleware, config_chaos, config_requests,
 from .coupons import PromotionCode
 from .prices import Price
 from .test_clocks import TestClock
-from . import stripe_js
+from . import invoice_pages, stripe_js
 
 
 def rebind_patched_routes(app):
@@ -68,5 +68,6 @@ def build_app():
     app.router.add_route('DELETE', '/_config/chaos', config_chaos)
     app.router.add_route('GET', '/_config/requests', config_requests)
     app.router.add_route('GET', '/_config/deliveries', config_deliveries)
+    invoice_pages.add_routes(app)
     stripe_js.hook(app)
     return app

@@ -4,8 +4,13 @@ paying a paid invoice is refused; `invoice.paid` accompanies `invoice.payment_su
 `confirmation_secret` exposes the payment's client secret (API >= 2025-03-31); every invoice
 lists its `payments` (`invoice_payment` objects, API >= 2025-03-31) next to the legacy
 `payment_intent` and `charge`, and `invoice_payment.paid` accompanies `invoice.paid`;
-`parent.subscription_details` carries the subscription's metadata as of finalization.
-https://docs.stripe.com/api/invoices, https://docs.stripe.com/api/invoice-payment
+`parent.subscription_details` carries the subscription's metadata as of finalization; a
+finalized invoice has a `number` (the customer's prefix and a sequence, as Stripe numbers them),
+a `hosted_invoice_url` and an `invoice_pdf` (pages the emulator serves: `invoice_pages`);
+`amount_remaining`; lines come 10 to a page with `has_more`, and `GET /v1/invoices/{id}/lines`
+pages on with `limit` and `starting_after`.
+https://docs.stripe.com/api/invoices, https://docs.stripe.com/api/invoice-payment,
+https://docs.stripe.com/invoicing/hosted-invoice-page
 """
 
 import localstripe.resources as R
@@ -18,6 +23,11 @@ from .subscriptions import defer_first_payment, pending_default_pm
 
 _orig_invoice_on_success = None
 _orig_invoice_finalize = None
+
+# Where the emulator listens, for the hosted invoice pages' URLs (the launcher sets it).
+PUBLIC_BASE = 'http://127.0.0.1'
+# Invoices numbered so far, per customer (Stripe numbers each customer's invoices in sequence).
+_numbers = {}
 
 
 def _invoice_on_success(self):
@@ -73,6 +83,10 @@ def _invoice_confirmation_secret(self):
 
 def _invoice_finalize(self):
     _orig_invoice_finalize(self)
+    # Numbered at finalization: the customer's prefix, then its sequence (ABCD1234-0001).
+    seq = _numbers.get(self.customer, 0) + 1
+    _numbers[self.customer] = seq
+    self._tg_number = '%s-%04d' % (self.customer[4:12].upper(), seq)
     # Stripe keeps a snapshot of the subscription's metadata as of finalization.
     sub = R.store.get('subscription:' + self.subscription) if self.subscription else None
     self._tg_sub_metadata = dict(sub.metadata or {}) if sub is not None else {}
@@ -92,6 +106,32 @@ def _invoice_parent(self):
                                      'subscription_proration_date': None}}
 
 
+def _invoice_number(self):
+    return getattr(self, '_tg_number', None)
+
+
+def _invoice_hosted_url(self):
+    return PUBLIC_BASE + '/i/' + self.id if _invoice_number(self) else None
+
+
+def _invoice_pdf(self):
+    return PUBLIC_BASE + '/i/' + self.id + '/pdf' if _invoice_number(self) else None
+
+
+def _invoice_amount_remaining(self):
+    return 0 if self.status in ('paid', 'void') else self.amount_due
+
+
+@classmethod
+def _invoice_api_list_lines(cls, id, limit=None, starting_after=None, **kwargs):
+    if kwargs:
+        raise UserError(400, 'Received unknown parameter: ' + ', '.join(kwargs.keys()))
+    obj = cls._api_retrieve(id)
+    lines = R.List('/v1/invoices/' + id + '/lines', limit=limit, starting_after=starting_after)
+    lines._list = obj.lines._list
+    return lines
+
+
 @once
 def install():
     global _orig_invoice_on_success, _orig_invoice_finalize
@@ -103,3 +143,8 @@ def install():
     R.Invoice.parent = property(_invoice_parent)
     _orig_invoice_finalize = R.Invoice._finalize
     R.Invoice._finalize = _invoice_finalize
+    R.Invoice.number = property(_invoice_number)
+    R.Invoice.hosted_invoice_url = property(_invoice_hosted_url)
+    R.Invoice.invoice_pdf = property(_invoice_pdf)
+    R.Invoice.amount_remaining = property(_invoice_amount_remaining)
+    R.Invoice._api_list_lines = _invoice_api_list_lines

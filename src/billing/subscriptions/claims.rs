@@ -76,14 +76,18 @@ pub struct Claim {
     user_id: String,
     product_id: Uuid,
     owner: Uuid,
+    /// The claim was this attempt's already: a retry of an attempt whose outcome was lost.
+    pub reentered: bool,
 }
 
 /// Claims (user, product) for one subscribe attempt, or `ALREADY_SUBSCRIBED` while another
-/// attempt holds it.
+/// attempt holds it. `owner` names the attempt (derived from its Stripe idempotency key): a
+/// retry of the same attempt re-enters its own claim, and Stripe replays what it did.
 pub async fn claim(
     db: &impl ConnectionTrait,
     user_id: &str,
     product_id: Uuid,
+    owner: Uuid,
 ) -> Result<Claim, ApiError> {
     let now = Utc::now();
     // A claim older than the TTL belongs to an attempt that died.
@@ -93,7 +97,6 @@ pub async fn claim(
         .filter(subscription_claims::Column::ClaimedAt.lt(now - CLAIM_TTL))
         .exec(db)
         .await?;
-    let owner = Uuid::new_v4();
     let inserted = subscription_claims::Entity::insert(subscription_claims::ActiveModel {
         user_id: Set(user_id.to_owned()),
         product_id: Set(product_id),
@@ -110,15 +113,26 @@ pub async fn claim(
     )
     .exec_without_returning(db)
     .await?;
-    if inserted == 0 {
-        return Err(ApiError::AlreadySubscribed {
-            subscription_id: None,
-        });
-    }
+    let reentered = if inserted == 0 {
+        let holder = subscription_claims::Entity::find()
+            .filter(subscription_claims::Column::UserId.eq(user_id))
+            .filter(subscription_claims::Column::ProductId.eq(product_id))
+            .one(db)
+            .await?;
+        if holder.is_none_or(|h| h.owner != owner) {
+            return Err(ApiError::AlreadySubscribed {
+                subscription_id: None,
+            });
+        }
+        true
+    } else {
+        false
+    };
     Ok(Claim {
         user_id: user_id.to_owned(),
         product_id,
         owner,
+        reentered,
     })
 }
 

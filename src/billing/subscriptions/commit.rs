@@ -214,6 +214,7 @@ async fn record_charge(
     payments::record_subscription_charge(db, &pi, &customer, row, invoice_id, Utc::now()).await?;
     if let Some(inv) = &invoice {
         payments::record_invoice_discount(db, &inv.id, inv.discount_total()).await?;
+        crate::billing::invoices::apply(db, stripe, inv, Utc::now()).await?;
     }
     Ok(())
 }

@@ -207,13 +207,21 @@ async fn subscribe(
             .await
             .map_err(Failed::into_error);
     }
-    let claim = claims::claim(db, &viewer.user_id, product.id).await?;
-    let result = match claims::held(db, &viewer.user_id, product.id).await {
-        Ok(Some(existing)) => Err(Failed::NothingLeft(ApiError::AlreadySubscribed {
-            subscription_id: Some(existing.id),
-        })),
-        Ok(None) => subscribe_to(db, stripe, viewer, input, &price, stripe_key, true).await,
-        Err(e) => Err(Failed::NothingLeft(e)),
+    // The attempt's name: a retry with the same client key has the same Stripe key.
+    let owner = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, stripe_key.as_str().as_bytes());
+    let claim = claims::claim(db, &viewer.user_id, product.id, owner).await?;
+    let result = if claim.reentered {
+        // A retry of an attempt whose outcome was lost: the same request again, which Stripe
+        // answers with what it did (the subscription it made, if it made one), never a second.
+        subscribe_to(db, stripe, viewer, input, &price, stripe_key, false).await
+    } else {
+        match claims::held(db, &viewer.user_id, product.id).await {
+            Ok(Some(existing)) => Err(Failed::NothingLeft(ApiError::AlreadySubscribed {
+                subscription_id: Some(existing.id),
+            })),
+            Ok(None) => subscribe_to(db, stripe, viewer, input, &price, stripe_key, true).await,
+            Err(e) => Err(Failed::NothingLeft(e)),
+        }
     };
     match result {
         Ok(outcome) => {
@@ -424,6 +432,11 @@ async fn record_subscription(
                 .await
                 .map_err(after)?;
         }
+    }
+    if let Some(objects::Expandable::Object(inv)) = &sub.latest_invoice {
+        crate::billing::invoices::apply(db, stripe, inv, now)
+            .await
+            .map_err(after)?;
     }
     let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
     Ok(SubscriptionOutcome {

@@ -9,13 +9,12 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{prices, subscription_quotes, subscriptions};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{create::recurring_price, lookup::owned, SubscriptionStatus};
 use crate::{
     auth::Viewer,
-    billing::{customers, discounts},
+    billing::{customers, discounts, invoices::Line},
     error::ApiError,
     stripe::{
         objects::{self, timestamp},
@@ -35,37 +34,6 @@ pub struct ChangeRequest {
     pub price_id: Option<String>,
     pub quantity: Option<i32>,
     pub promotion_code: Option<String>,
-}
-
-/// One invoice line of a quote, as Stripe previewed it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct QuoteLine {
-    pub description: Option<String>,
-    pub quantity: Option<i64>,
-    pub amount: i64,
-    pub proration: bool,
-    pub period_start: Option<i64>,
-    pub period_end: Option<i64>,
-    pub stripe_price_id: Option<String>,
-}
-
-impl QuoteLine {
-    fn of(line: &objects::InvoiceLine) -> QuoteLine {
-        QuoteLine {
-            description: line.description.clone(),
-            quantity: line.quantity,
-            amount: line.amount,
-            proration: line.is_proration(),
-            period_start: line.period.as_ref().and_then(|p| p.start),
-            period_end: line.period.as_ref().and_then(|p| p.end),
-            stripe_price_id: line.price_id().map(str::to_owned),
-        }
-    }
-
-    /// The lines stored with a quote.
-    pub fn all_of(quote: &subscription_quotes::Model) -> Vec<QuoteLine> {
-        serde_json::from_value(quote.lines.clone()).unwrap_or_default()
-    }
 }
 
 /// What a subscription looked like at Stripe: anything a change, a renewal or a cancel moves.
@@ -179,10 +147,10 @@ pub async fn preview_change(
         Preview::Next
     };
     let next = preview(stripe, &row, &live, &target, proration_date, next_kind).await?;
-    let lines: Vec<QuoteLine> = due_now
+    let lines: Vec<Line> = due_now
         .iter()
         .flat_map(|i| i.lines.iter().flat_map(|l| &l.data))
-        .map(QuoteLine::of)
+        .map(Line::of)
         .collect();
     let created = Utc::now();
     forget_old_quotes(db, created).await?;

@@ -6,6 +6,7 @@
 use async_graphql::{Context, Enum, Json, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{payments, refunds};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::super::{
     context,
@@ -135,6 +136,37 @@ impl Payment {
     /// A message about the last failed attempt, fit to show the customer.
     async fn failure_message(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
         Ok(self.full(ctx).await?.failure_message.clone())
+    }
+
+    /// The invoice it paid (a subscription charge), once mirrored.
+    async fn invoice(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<super::super::invoices::Invoice>> {
+        let Some(stripe_id) = self.full(ctx).await?.stripe_invoice_id.clone() else {
+            return Ok(None);
+        };
+        let svc = context::services(ctx)?;
+        Ok(entity::invoices::Entity::find()
+            .filter(entity::invoices::Column::StripeInvoiceId.eq(stripe_id))
+            .one(&svc.db)
+            .await?
+            .map(super::super::invoices::Invoice))
+    }
+
+    /// The subscription it was a charge of, if any.
+    async fn subscription(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<super::super::subscriptions::Subscription>> {
+        let Some(id) = self.full(ctx).await?.subscription_id else {
+            return Ok(None);
+        };
+        let svc = context::services(ctx)?;
+        Ok(entity::subscriptions::Entity::find_by_id(id)
+            .one(&svc.db)
+            .await?
+            .map(super::super::subscriptions::Subscription))
     }
 
     /// Whether the customer disputed the charge with their bank.
@@ -306,6 +338,8 @@ pub const PAYMENT_FIELDS: &[(&str, PaymentPlan, Needs)] = &[
     ("customer", PaymentPlan::Executor, Needs::Summary),
     ("dispute", PaymentPlan::Executor, Needs::WholeRow),
     ("metadata", PaymentPlan::Executor, Needs::WholeRow),
+    ("invoice", PaymentPlan::Executor, Needs::WholeRow),
+    ("subscription", PaymentPlan::Executor, Needs::WholeRow),
 ];
 
 /// Whether a summary row holds what `Payment.{field}` needs (unknown fields: no).

@@ -8,6 +8,9 @@ use super::{Expandable, Price};
 /// https://docs.stripe.com/api/invoice-line-item/object
 #[derive(Debug, Clone, Deserialize)]
 pub struct InvoiceLine {
+    /// `il_…` (older versions: `sub_…`/`ii_…`); empty when absent.
+    #[serde(default)]
+    pub id: String,
     pub amount: i64,
     #[serde(default)]
     pub currency: Option<String>,
@@ -83,5 +86,11 @@ impl InvoiceLine {
             .and_then(|d| d.price.as_ref())
             .or(self.price.as_ref())
             .map(Expandable::id)
+    }
+}
+
+impl super::HasId for InvoiceLine {
+    fn id(&self) -> &str {
+        &self.id
     }
 }
