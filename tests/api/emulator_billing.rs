@@ -609,3 +609,56 @@ async fn discounts_changes_and_renewals_send_the_events_stripe_sends() {
     );
     assert_eq!(renewal["data"]["object"]["total"], 2700, "3 × 10.00 × 0.9");
 }
+
+/// https://docs.stripe.com/invoicing/overview (a finalized invoice is numbered, the customer's
+/// prefix and a sequence), https://docs.stripe.com/invoicing/hosted-invoice-page (its hosted
+/// page and PDF, public), https://docs.stripe.com/api/invoices/invoice_lines (lines ten to a
+/// page, `has_more`, `starting_after`).
+#[tokio::test]
+async fn finalized_invoices_are_numbered_hosted_and_page_their_lines() {
+    let emu = Emulator::start().await;
+    let (cus, _, pm) = clocked_customer(&emu, now()).await;
+    for i in 0..11 {
+        let amount = (100 + i).to_string();
+        emu.post(
+            "/v1/invoiceitems",
+            &[("customer", &cus), ("amount", &amount), ("currency", "usd")],
+        )
+        .await;
+    }
+    let (_, price) = emu.create_price("Team", "usd", 1000, true).await;
+    let (_, sub) = subscribe(&emu, &cus, &pm, &price, "1", &[]).await;
+    let invoice = &sub["latest_invoice"];
+    let number = invoice["number"].as_str().expect("numbered");
+    assert!(number.ends_with("-0001"), "{number}");
+    assert_eq!(invoice["amount_remaining"], 0);
+    assert_eq!(invoice["lines"]["data"].as_array().map(Vec::len), Some(10));
+    assert_eq!(invoice["lines"]["has_more"], true);
+    let id = invoice["id"].as_str().expect("id");
+    let last = invoice["lines"]["data"][9]["id"].as_str().expect("line id");
+    let (s, rest) = emu
+        .get(&format!(
+            "/v1/invoices/{id}/lines?limit=10&starting_after={last}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rest}");
+    assert_eq!(rest["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(rest["has_more"], false);
+    for (url, kind) in [
+        (&invoice["hosted_invoice_url"], "text/html"),
+        (&invoice["invoice_pdf"], "application/pdf"),
+    ] {
+        // Public, as Stripe's are: no key.
+        let res = reqwest::get(url.as_str().expect("url"))
+            .await
+            .expect("page");
+        assert_eq!(res.status(), StatusCode::OK);
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(content_type.starts_with(kind), "{content_type}");
+    }
+}

@@ -14,6 +14,7 @@ mod helpers;
 mod history_plan;
 mod hostile;
 mod idempotency;
+mod invoices;
 mod metrics;
 mod node;
 mod page_statements;
