@@ -7,6 +7,7 @@ import { AuthProvider, useAuth } from './auth';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { AdminPage } from './pages/Admin';
 import { CardsPage } from './pages/Cards';
+import { InvoicesPage } from './pages/Invoices';
 import { PaymentsPage } from './pages/Payments';
 import { ShopPage } from './pages/Shop';
 import { SignInPage } from './pages/SignIn';
@@ -54,6 +55,7 @@ function WithStripe({ settings }: { settings: Settings }) {
 const NAV: { route: Route; href: string; label: string; signedIn?: boolean; admin?: boolean }[] = [
   { route: 'shop', href: '/', label: 'Shop' },
   { route: 'payments', href: '/payments', label: 'Payments', signedIn: true },
+  { route: 'invoices', href: '/invoices', label: 'Invoices', signedIn: true },
   { route: 'subscriptions', href: '/subscriptions', label: 'Subscriptions', signedIn: true },
   { route: 'cards', href: '/cards', label: 'Cards', signedIn: true },
   { route: 'admin', href: '/admin', label: 'Admin', admin: true },
@@ -118,6 +120,8 @@ function Page({ stripeReady }: { stripeReady: boolean }) {
   switch (route) {
     case 'payments':
       return <PaymentsPage />;
+    case 'invoices':
+      return <InvoicesPage />;
     case 'subscriptions':
       return <SubscriptionsPage />;
     case 'cards':

@@ -1,13 +1,14 @@
-// Five pages do not need a routing library: the path picks the page, links push history, and
+// Six pages do not need a routing library: the path picks the page, links push history, and
 // the back button works. The gateway answers every extension-less path with index.html.
 import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
-export type Route = 'shop' | 'payments' | 'subscriptions' | 'cards' | 'admin' | 'sign-in';
+export type Route = 'shop' | 'payments' | 'invoices' | 'subscriptions' | 'cards' | 'admin' | 'sign-in';
 
 const ROUTES: Record<string, Route> = {
   '/': 'shop',
   '/shop': 'shop',
   '/payments': 'payments',
+  '/invoices': 'invoices',
   '/subscriptions': 'subscriptions',
   '/cards': 'cards',
   '/admin': 'admin',

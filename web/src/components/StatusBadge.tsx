@@ -19,6 +19,12 @@ const TONE: Record<string, 'good' | 'wait' | 'bad' | 'neutral'> = {
   IGNORED: 'neutral',
   PARTIALLY_REFUNDED: 'neutral',
   REFUNDED: 'neutral',
+  // invoices
+  PAID: 'good',
+  OPEN: 'wait',
+  DRAFT: 'neutral',
+  VOID: 'neutral',
+  UNCOLLECTIBLE: 'bad',
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -307,3 +307,31 @@ export const AdminSubscriptionsQuery = graphql(`
     }
   }
 `);
+
+export const InvoicesQuery = graphql(`
+  query Invoices($first: Int, $after: String) {
+    invoices(first: $first, after: $after) {
+      edges {
+        cursor
+        node {
+          id
+          number
+          status
+          createdAt
+          periodStart
+          periodEnd
+          hostedInvoiceUrl
+          invoicePdf
+          subtotal { ...MoneyFields }
+          discountTotal { ...MoneyFields }
+          tax { ...MoneyFields }
+          total { ...MoneyFields }
+          amountPaid { ...MoneyFields }
+          amountRemaining { ...MoneyFields }
+          lines { description quantity proration periodStart periodEnd amount { ...MoneyFields } }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
