@@ -214,3 +214,71 @@ async fn a_paid_invoice_is_never_walked_back_by_an_older_snapshot() {
         assert_eq!(now.amount_paid, 1000);
     }
 }
+
+#[tokio::test]
+async fn hostile_ids_and_values_reach_neither_sql_nor_stripe() {
+    let app = spawn_app().await;
+    let token = app.token("hostile", false);
+    let admin = app.token("root", true);
+    let before = app.emulator.requests().await;
+    for id in [
+        "../../v1/customers",
+        "'; DROP TABLE invoices;--",
+        &"9".repeat(10_000),
+    ] {
+        let body = app
+            .graphql(
+                "query($id: ID!) { invoice(id: $id) { id } }",
+                json!({"id": id}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+        let body = app
+            .graphql(
+                "mutation($input: CreateCouponInput!) { createCoupon(input: $input) { id } }",
+                json!({"input": {"percentOff": "10", "duration": "ONCE", "productIds": [id]}}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+        let body = app
+            .graphql(
+                "query($c: ID) { promotionCodes(couponId: $c) { id } }",
+                json!({"c": id}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+    }
+    for bad in ["0", "100.001", "-5", "1e2", "NaN", &"1".repeat(1_000_000)] {
+        let body = app
+            .graphql(
+                "mutation($input: CreateCouponInput!) { createCoupon(input: $input) { id } }",
+                json!({"input": {"percentOff": bad, "duration": "FOREVER"}}),
+                Some(&admin),
+            )
+            .await;
+        let code = error_code(&body);
+        assert!(
+            matches!(code, Some("INVALID_INPUT") | Some("PAYLOAD_TOO_LARGE")),
+            "{}: {body}",
+            &bad[..bad.len().min(12)]
+        );
+    }
+    let customer_made = app
+        .graphql(
+            "mutation($input: CreateCouponInput!) { createCoupon(input: $input) { id } }",
+            json!({"input": {"percentOff": "10", "duration": "ONCE"}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&customer_made), Some("FORBIDDEN"));
+    let after = app.emulator.requests().await;
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "nothing reached Stripe: {:?}",
+        &after[before.len()..]
+    );
+}
