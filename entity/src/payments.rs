@@ -43,6 +43,9 @@ pub struct Model {
     pub quantity: Option<i32>,
     /// What coupons took off this charge (minor units; the invoice's discounts).
     pub discount_amount: i64,
+    /// Stripe's receipt page and number, from the charge.
+    pub receipt_url: Option<String>,
+    pub receipt_number: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ mod m20261207_000013_add_webhook_events_trace_parent;
 mod m20261207_000014_create_sync_checks;
 mod m20261208_000015_selling_surface;
 mod m20261208_000016_create_invoices;
+mod m20261208_000017_add_payment_receipts;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_create_sync_checks::Migration),
             Box::new(m20261208_000015_selling_surface::Migration),
             Box::new(m20261208_000016_create_invoices::Migration),
+            Box::new(m20261208_000017_add_payment_receipts::Migration),
         ]
     }
 }

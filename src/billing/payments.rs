@@ -32,7 +32,7 @@ pub use history::{
 pub use lookup::{find, find_by_intent_id, find_for_viewer};
 pub use projection::{
     apply_dispute, apply_intent, find_for_intent, lacks_card, origin_from_customer,
-    payment_id_for_intent, record_card, retrieve_intent, Origin,
+    payment_id_for_intent, record_card, record_receipt, retrieve_intent, Origin,
 };
 pub use renewals::{link_invoice, record_invoice_discount, record_subscription_charge};
 pub use revenue::{revenue, RevenueLine};

@@ -57,10 +57,12 @@ const LIST_ESTIMATE: u64 = 10;
 
 /// Unpaginated lists that hold fewer than `LIST_ESTIMATE` in practice, by (type, field). A
 /// payment's refunds: one in the common case, a few partial ones at most; at 10 per payment
-/// the SPA's own history page was refused above `first: 76`.
+/// the SPA's own history page was refused above `first: 76`. An invoice's lines likewise.
 fn list_estimate(parent: &str, field: &str) -> u64 {
     match (parent, field) {
         ("Payment", "refunds") => 3,
+        // An invoice's lines: one for a renewal, two or three for a plan change.
+        ("Invoice", "lines") => 3,
         _ => LIST_ESTIMATE,
     }
 }

@@ -285,6 +285,11 @@ pub struct Charge {
     pub refunded: bool,
     #[serde(default)]
     pub disputed: bool,
+    /// Stripe's receipt page for the charge, and the receipt's number once one was sent.
+    #[serde(default)]
+    pub receipt_url: Option<String>,
+    #[serde(default)]
+    pub receipt_number: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

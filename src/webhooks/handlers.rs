@@ -458,10 +458,13 @@ async fn charge_succeeded(
         .payment_method_details
         .as_ref()
         .and_then(|d| d.card.as_ref());
-    let changed = match card {
+    let mut changed = match card {
         Some(card) => payment_rules::record_card(txn, pi_id, card).await?,
         None => None,
     };
+    if let Some(with_receipt) = payment_rules::record_receipt(txn, pi_id, &charge).await? {
+        changed = Some(with_receipt);
+    }
     notify(txn, event, changed.iter().map(LiveEvent::payment).collect()).await
 }
 

@@ -15,7 +15,8 @@ const INVOICES: &str =
     edges { cursor node { id number status hostedInvoiceUrl invoicePdf
       total { minorUnits } amountPaid { minorUnits } amountRemaining { minorUnits }
       lines { description amount { minorUnits } proration }
-      payment { amount { minorUnits } invoice { number } } subscription { quantity } } }
+      payment { amount { minorUnits } invoice { number } receiptUrl receiptNumber }
+      subscription { quantity } } }
     pageInfo { hasNextPage endCursor } } }";
 
 async fn customer_of(app: &TestApp, user: &str) -> String {
@@ -81,7 +82,17 @@ async fn an_invoice_keeps_every_line_and_links_its_payment() {
     assert_eq!(invoice["payment"]["amount"]["minorUnits"], "3200");
     assert_eq!(invoice["payment"]["invoice"]["number"], invoice["number"]);
     assert_eq!(invoice["subscription"]["quantity"], 2);
-    for url in [&invoice["hostedInvoiceUrl"], &invoice["invoicePdf"]] {
+    assert!(
+        invoice["payment"]["receiptNumber"]
+            .as_str()
+            .is_some_and(|n| n.len() == 9),
+        "{invoice}"
+    );
+    for url in [
+        &invoice["hostedInvoiceUrl"],
+        &invoice["invoicePdf"],
+        &invoice["payment"]["receiptUrl"],
+    ] {
         let url = url.as_str().expect("url");
         let res = reqwest::get(url).await.expect("the page");
         assert_eq!(res.status(), 200, "{url}");
@@ -281,4 +292,26 @@ async fn hostile_ids_and_values_reach_neither_sql_nor_stripe() {
         "nothing reached Stripe: {:?}",
         &after[before.len()..]
     );
+}
+
+#[tokio::test]
+async fn a_one_time_purchase_has_its_receipt() {
+    let app = spawn_app().await;
+    let token = app.token("reader", false);
+    let body = app.pay(&token, "7.50", "usd", Some("pm_card_visa")).await;
+    let payment = &body["data"]["createPaymentIntent"]["payment"];
+    assert_eq!(payment["status"], "SUCCEEDED", "{body}");
+    let read = app
+        .graphql(
+            "query($id: ID!) { payment(id: $id) { receiptUrl receiptNumber invoice { id } subscription { id } } }",
+            json!({"id": payment["id"]}),
+            Some(&token),
+        )
+        .await;
+    let p = &read["data"]["payment"];
+    let url = p["receiptUrl"].as_str().expect("receipt url");
+    assert_eq!(reqwest::get(url).await.expect("receipt").status(), 200);
+    assert!(p["receiptNumber"].is_string(), "{read}");
+    assert_eq!(p["invoice"], Value::Null);
+    assert_eq!(p["subscription"], Value::Null);
 }

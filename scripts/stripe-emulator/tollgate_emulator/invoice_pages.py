@@ -1,7 +1,8 @@
 """The hosted invoice page and the invoice PDF a finalized invoice links to
 (`hosted_invoice_url`, `invoice_pdf`): a plain page with the number, status, lines and totals,
-and a one-page PDF with the same, so browser tests can open what a customer would.
-https://docs.stripe.com/invoicing/hosted-invoice-page
+and a one-page PDF with the same; and a charge's receipt (`receipt_url`). Public, as Stripe's
+are, so browser tests can open what a customer would.
+https://docs.stripe.com/invoicing/hosted-invoice-page, https://docs.stripe.com/receipts
 
 Nothing to patch here: app.build_app adds the routes.
 """
@@ -67,6 +68,17 @@ async def pdf(request):
     return web.Response(body=_pdf(lines), content_type='application/pdf')
 
 
+async def receipt(request):
+    charge = R.store.get('charge:' + request.match_info['id'])
+    if charge is None or charge.status != 'succeeded':
+        raise web.HTTPNotFound()
+    body = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Receipt %s</title>'
+            '</head><body><h1>Receipt %s</h1><p>Amount paid: %s</p></body></html>') % (
+        charge.receipt_number, charge.receipt_number, _money(charge.amount, charge.currency))
+    return web.Response(text=body, content_type='text/html')
+
+
 def add_routes(app):
+    app.router.add_route('GET', '/r/{id}', receipt)
     app.router.add_route('GET', '/i/{id}', hosted_page)
     app.router.add_route('GET', '/i/{id}/pdf', pdf)

@@ -75,7 +75,7 @@ def _auth_with_publishable_keys(localstripe_auth):
         if await _publishable_key_call(request):
             return await handler(request)
         # The hosted invoice page and PDF are public pages, as at Stripe (invoice_pages).
-        if request.method == 'GET' and request.path.startswith('/i/'):
+        if request.method == 'GET' and request.path.startswith(('/i/', '/r/')):
             return await handler(request)
         return await localstripe_auth(request, handler)
     return middleware

@@ -190,6 +190,9 @@ pub(super) fn new_row(origin: &Origin, new: NewRow) -> payments::ActiveModel {
         quantity: Set(origin.quantity),
         // Coupons are on invoices: `record_invoice_discount` sets it when the invoice is read.
         discount_amount: Set(0),
+        // From the charge: `record_receipt`.
+        receipt_url: Set(None),
+        receipt_number: Set(None),
     }
 }
 
@@ -245,6 +248,11 @@ pub async fn apply_intent(
             }
         };
         if let Write::Done(row) = write {
+            if let Some(charge) = pi.latest_charge.as_ref().and_then(|c| c.object()) {
+                if let Some(updated) = record_receipt(db, &pi.id, charge).await? {
+                    return Ok(updated);
+                }
+            }
             return Ok(*row);
         }
     }
@@ -387,6 +395,36 @@ pub async fn record_card(
         .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payments::Column::Id.eq(payment.id))
         .filter(payments::Column::CardLast4.is_null())
+        .exec(db)
+        .await?;
+    Ok(Some(find(db, payment.id).await?))
+}
+
+/// The receipt of a payment's charge (its page and number), once Stripe has one; the row as
+/// changed, or None when nothing changed (or the payment is not known).
+pub async fn record_receipt(
+    db: &impl ConnectionTrait,
+    stripe_payment_intent_id: &str,
+    charge: &objects::Charge,
+) -> Result<Option<payments::Model>, ApiError> {
+    let Some(url) = charge.receipt_url.as_ref() else {
+        return Ok(None);
+    };
+    let Some(payment) = find_by_intent_id(db, stripe_payment_intent_id).await? else {
+        return Ok(None);
+    };
+    if payment.receipt_url.as_ref() == Some(url) && payment.receipt_number == charge.receipt_number
+    {
+        return Ok(None);
+    }
+    payments::Entity::update_many()
+        .col_expr(payments::Column::ReceiptUrl, Expr::value(Some(url.clone())))
+        .col_expr(
+            payments::Column::ReceiptNumber,
+            Expr::value(charge.receipt_number.clone()),
+        )
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Id.eq(payment.id))
         .exec(db)
         .await?;
     Ok(Some(find(db, payment.id).await?))

@@ -138,6 +138,16 @@ impl Payment {
         Ok(self.full(ctx).await?.failure_message.clone())
     }
 
+    /// Stripe's receipt page for the charge (shareable with the customer).
+    async fn receipt_url(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.full(ctx).await?.receipt_url.clone())
+    }
+
+    /// The receipt's number, once Stripe sent one.
+    async fn receipt_number(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.full(ctx).await?.receipt_number.clone())
+    }
+
     /// The invoice it paid (a subscription charge), once mirrored.
     async fn invoice(
         &self,
@@ -339,6 +349,8 @@ pub const PAYMENT_FIELDS: &[(&str, PaymentPlan, Needs)] = &[
     ("dispute", PaymentPlan::Executor, Needs::WholeRow),
     ("metadata", PaymentPlan::Executor, Needs::WholeRow),
     ("invoice", PaymentPlan::Executor, Needs::WholeRow),
+    ("receiptUrl", PaymentPlan::Executor, Needs::WholeRow),
+    ("receiptNumber", PaymentPlan::Executor, Needs::WholeRow),
     ("subscription", PaymentPlan::Executor, Needs::WholeRow),
 ];
 

@@ -57,6 +57,8 @@ pub fn payment_row(
         updated_at: Set(now),
         quantity: Set(None),
         discount_amount: Set(0),
+        receipt_url: Set(None),
+        receipt_number: Set(None),
     }
 }
 

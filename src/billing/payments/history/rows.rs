@@ -19,7 +19,7 @@ use entity::{payments, refunds};
 use super::{Columns, PaymentRow, PaymentSummary};
 
 /// Columns a `Columns::All` payment occupies (`payments::Model`'s fields).
-pub const PAYMENT_COLUMNS: usize = 27;
+pub const PAYMENT_COLUMNS: usize = 29;
 /// Columns a `Columns::Summary` payment occupies (`history::SUMMARY_COLUMNS`).
 pub const SUMMARY_COLUMN_COUNT: usize = 11;
 
@@ -118,6 +118,8 @@ impl<'a> Positional<'a> {
             updated_at: self.get(24)?,
             quantity: self.get(25)?,
             discount_amount: self.get(26)?,
+            receipt_url: self.get(27)?,
+            receipt_number: self.get(28)?,
         })
     }
 
@@ -176,7 +178,7 @@ mod tests {
              currency,status,description,card_brand,card_last4,failure_code,failure_message,\
              amount_refunded,refund_reserved,metadata,price_id,subscription_id,\
              stripe_invoice_id,disputed,dispute_status,dispute_amount,snapshot_at,created_at,\
-             updated_at,quantity,discount_amount"
+             updated_at,quantity,discount_amount,receipt_url,receipt_number"
         );
         assert_eq!(payments::Column::iter().count(), PAYMENT_COLUMNS);
         assert_eq!(
