@@ -662,3 +662,50 @@ async fn finalized_invoices_are_numbered_hosted_and_page_their_lines() {
         assert!(content_type.starts_with(kind), "{content_type}");
     }
 }
+
+/// https://docs.stripe.com/receipts and https://docs.stripe.com/api/charges/object
+/// (`receipt_url`, `receipt_number`): a succeeded charge links a public receipt page; a failed
+/// one has none.
+#[tokio::test]
+async fn a_succeeded_charge_has_a_public_receipt() {
+    let emu = Emulator::start().await;
+    let (s, pi) = emu
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "750"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_visa"),
+                ("confirm", "true"),
+                ("expand[]", "latest_charge"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{pi}");
+    let charge = &pi["latest_charge"];
+    let url = charge["receipt_url"].as_str().expect("receipt url");
+    assert!(charge["receipt_number"]
+        .as_str()
+        .is_some_and(|n| n.len() == 9));
+    let res = reqwest::get(url).await.expect("receipt");
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap_or_default();
+    assert!(page.contains("750 USD"), "{page}");
+    let (_, declined) = emu
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "750"),
+                ("currency", "usd"),
+                ("payment_method", "pm_card_visa_chargeDeclined"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    let charge_id = declined["error"]["charge"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a declined charge: {declined}"));
+    let (_, failed) = emu.get(&format!("/v1/charges/{charge_id}")).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["receipt_url"], Value::Null, "{failed}");
+}

@@ -24,7 +24,7 @@ async def hosted_page(request):
     rows = ''.join('<tr><td>%s</td><td>%s</td></tr>' % (
         html.escape(str(line.description or '')), _money(line.amount, invoice.currency))
         for line in invoice.lines._list)
-    body = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Invoice %s</title>'
+    body = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Invoice %s</title>'
             '</head><body><h1>Invoice %s</h1><p>Status: %s</p><table>%s</table>'
             '<p>Total: %s</p><p>Paid: %s</p></body></html>') % (
         html.escape(invoice.number), html.escape(invoice.number), invoice.status, rows,
@@ -72,7 +72,7 @@ async def receipt(request):
     charge = R.store.get('charge:' + request.match_info['id'])
     if charge is None or charge.status != 'succeeded':
         raise web.HTTPNotFound()
-    body = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Receipt %s</title>'
+    body = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Receipt %s</title>'
             '</head><body><h1>Receipt %s</h1><p>Amount paid: %s</p></body></html>') % (
         charge.receipt_number, charge.receipt_number, _money(charge.amount, charge.currency))
     return web.Response(text=body, content_type='text/html')
