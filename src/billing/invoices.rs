@@ -13,4 +13,4 @@ mod projection;
 pub use entity::InvoiceStatus;
 pub use lines::Line;
 pub use lookup::{cursor_of, find_for_viewer, page, InvoiceFilter, InvoicePage, MAX_PAGE};
-pub use projection::{apply, retrieve_and_apply};
+pub use projection::{apply, forget, retrieve_and_apply};

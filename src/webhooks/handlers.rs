@@ -141,6 +141,13 @@ pub async fn handle(
         "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
             invoice(txn, stripe, event).await
         }
+        // A preview of the next invoice: nothing to mirror yet.
+        "invoice.upcoming" => Ok(Handled::ignored()),
+        "invoice.deleted" => {
+            let inv: objects::Invoice = read(event)?;
+            invoice_rules::forget(txn, &inv.id).await?;
+            Ok(Handled::done(vec![]))
+        }
         k if k.starts_with("invoice.") => {
             let inv: objects::Invoice = read(event)?;
             invoice_rules::apply(txn, stripe, &inv, event_time(event)).await?;
@@ -362,8 +369,11 @@ async fn invoice(
         _ => invoice.paid_intent_ids(),
     };
     let live = renewal(txn, stripe, &invoice, &paid).await?;
-    // After the renewal: the subscription row it links to exists now.
-    invoice_rules::apply(txn, stripe, &invoice, event_time(event)).await?;
+    // After the renewal (the subscription row it links to exists now); a mirror that cannot
+    // be written must not undo the renewal: the invoice's other events and sync catch up.
+    if let Err(e) = invoice_rules::apply(txn, stripe, &invoice, event_time(event)).await {
+        tracing::warn!(error = %e, invoice = %invoice.id, "invoice not mirrored yet");
+    }
     notify(txn, event, live).await
 }
 

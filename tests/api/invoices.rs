@@ -315,3 +315,57 @@ async fn a_one_time_purchase_has_its_receipt() {
     assert_eq!(p["invoice"], Value::Null);
     assert_eq!(p["subscription"], Value::Null);
 }
+
+#[tokio::test]
+async fn invoice_states_move_only_forward_whatever_the_snapshot_times() {
+    let app = spawn_app().await;
+    let (price, _) = price_in(&app, "usd", 1000, Some("month")).await;
+    let token = app.token("fwd", false);
+    let body = subscribe(&app, &token, json!({"priceId": price})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let row = entity::invoices::Entity::find()
+        .filter(entity::invoices::Column::UserId.eq("fwd"))
+        .one(app.db())
+        .await
+        .expect("db")
+        .expect("mirrored");
+    let (_, live) = app
+        .emulator
+        .get(&format!("/v1/invoices/{}", row.stripe_invoice_id))
+        .await;
+    let snapshot = |status: &str, number: Value| -> tollgate::stripe::objects::Invoice {
+        let mut v = live.clone();
+        v["status"] = json!(status);
+        v["number"] = number;
+        serde_json::from_value(v).expect("reads")
+    };
+    let apply = |inv: tollgate::stripe::objects::Invoice, at: chrono::DateTime<chrono::Utc>| {
+        let app = &app;
+        async move {
+            tollgate::billing::invoices::apply(app.db(), &app.state.stripe, &inv, at)
+                .await
+                .expect("applies");
+            entity::invoices::Entity::find_by_id(row.id)
+                .one(app.db())
+                .await
+                .expect("db")
+                .expect("row")
+        }
+    };
+    let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+    // A newer `open` answer stands in front of…
+    let open = apply(snapshot("open", live["number"].clone()), later).await;
+    assert_eq!(
+        open.status,
+        entity::InvoiceStatus::Paid,
+        "paid is never walked back"
+    );
+    // …and a draft, even newer, never replaces a finalized invoice or drops its number.
+    let draft = apply(
+        snapshot("draft", Value::Null),
+        later + chrono::Duration::seconds(5),
+    )
+    .await;
+    assert_eq!(draft.status, entity::InvoiceStatus::Paid);
+    assert_eq!(draft.number, row.number);
+}

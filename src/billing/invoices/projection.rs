@@ -93,6 +93,16 @@ pub async fn apply(
         .await?)
 }
 
+/// An invoice Stripe deleted (only drafts can be): gone from the mirror too.
+pub async fn forget(db: &impl ConnectionTrait, stripe_invoice_id: &str) -> Result<(), ApiError> {
+    invoices::Entity::delete_many()
+        .filter(invoices::Column::StripeInvoiceId.eq(stripe_invoice_id))
+        .filter(invoices::Column::Status.eq(InvoiceStatus::Draft))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Reads an invoice from Stripe (by an id a webhook or an answer named) and applies it.
 pub async fn retrieve_and_apply(
     db: &impl ConnectionTrait,
@@ -150,13 +160,16 @@ async fn upsert_newer(
 ) -> Result<(), ApiError> {
     use invoices::Column as C;
     let newer = Expr::col((invoices::Entity, C::SnapshotAt)).lte(snapshot_at);
-    let guard = if status.is_final() {
-        newer
-    } else {
-        newer.and(
-            Expr::col((invoices::Entity, C::Status))
-                .is_not_in([InvoiceStatus::Paid, InvoiceStatus::Void]),
-        )
+    let stored = || Expr::col((invoices::Entity, C::Status));
+    let guard = match status {
+        // Paid or voided is where an invoice ends: it lands unless the row already ended
+        // (snapshot times mix Stripe's whole seconds with our clock, so no time guard here).
+        s if s.is_final() => {
+            newer.or(stored().is_not_in([InvoiceStatus::Paid, InvoiceStatus::Void]))
+        }
+        // A draft never replaces a finalized invoice (it would drop its number and pages).
+        InvoiceStatus::Draft => newer.and(stored().eq(InvoiceStatus::Draft)),
+        _ => newer.and(stored().is_not_in([InvoiceStatus::Paid, InvoiceStatus::Void])),
     };
     let result = invoices::Entity::insert(row)
         .on_conflict(

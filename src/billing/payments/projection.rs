@@ -413,16 +413,17 @@ pub async fn record_receipt(
     let Some(payment) = find_by_intent_id(db, stripe_payment_intent_id).await? else {
         return Ok(None);
     };
-    if payment.receipt_url.as_ref() == Some(url) && payment.receipt_number == charge.receipt_number
-    {
+    // A later snapshot without the number (sent before the receipt was) keeps the one known.
+    let number = charge
+        .receipt_number
+        .clone()
+        .or_else(|| payment.receipt_number.clone());
+    if payment.receipt_url.as_ref() == Some(url) && payment.receipt_number == number {
         return Ok(None);
     }
     payments::Entity::update_many()
         .col_expr(payments::Column::ReceiptUrl, Expr::value(Some(url.clone())))
-        .col_expr(
-            payments::Column::ReceiptNumber,
-            Expr::value(charge.receipt_number.clone()),
-        )
+        .col_expr(payments::Column::ReceiptNumber, Expr::value(number))
         .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(payments::Column::Id.eq(payment.id))
         .exec(db)

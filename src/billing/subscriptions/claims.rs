@@ -124,6 +124,17 @@ pub async fn claim(
                 subscription_id: None,
             });
         }
+        // The retry holds it from now: it must not expire under it.
+        subscription_claims::Entity::update_many()
+            .col_expr(
+                subscription_claims::Column::ClaimedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(subscription_claims::Column::UserId.eq(user_id))
+            .filter(subscription_claims::Column::ProductId.eq(product_id))
+            .filter(subscription_claims::Column::Owner.eq(owner))
+            .exec(db)
+            .await?;
         true
     } else {
         false

@@ -214,7 +214,10 @@ async fn record_charge(
     payments::record_subscription_charge(db, &pi, &customer, row, invoice_id, Utc::now()).await?;
     if let Some(inv) = &invoice {
         payments::record_invoice_discount(db, &inv.id, inv.discount_total()).await?;
-        crate::billing::invoices::apply(db, stripe, inv, Utc::now()).await?;
+        // The invoice mirror follows; its events and sync catch up if this read fails.
+        if let Err(e) = crate::billing::invoices::apply(db, stripe, inv, Utc::now()).await {
+            tracing::warn!(error = %e, invoice = %inv.id, "invoice not mirrored yet");
+        }
     }
     Ok(())
 }

@@ -203,7 +203,10 @@ async fn subscribe(
         .await?
         .ok_or(ApiError::NotFound("product"))?;
     if claims::allows_multiple(&product) {
-        return subscribe_to(db, stripe, viewer, input, &price, stripe_key, false)
+        let first = Attempt::First {
+            one_per_product: false,
+        };
+        return subscribe_to(db, stripe, viewer, input, &price, stripe_key, first)
             .await
             .map_err(Failed::into_error);
     }
@@ -213,13 +216,27 @@ async fn subscribe(
     let result = if claim.reentered {
         // A retry of an attempt whose outcome was lost: the same request again, which Stripe
         // answers with what it did (the subscription it made, if it made one), never a second.
-        subscribe_to(db, stripe, viewer, input, &price, stripe_key, false).await
+        subscribe_to(
+            db,
+            stripe,
+            viewer,
+            input,
+            &price,
+            stripe_key,
+            Attempt::Retry,
+        )
+        .await
     } else {
         match claims::held(db, &viewer.user_id, product.id).await {
             Ok(Some(existing)) => Err(Failed::NothingLeft(ApiError::AlreadySubscribed {
                 subscription_id: Some(existing.id),
             })),
-            Ok(None) => subscribe_to(db, stripe, viewer, input, &price, stripe_key, true).await,
+            Ok(None) => {
+                let first = Attempt::First {
+                    one_per_product: true,
+                };
+                subscribe_to(db, stripe, viewer, input, &price, stripe_key, first).await
+            }
             Err(e) => Err(Failed::NothingLeft(e)),
         }
     };
@@ -237,6 +254,16 @@ async fn subscribe(
             Err(e)
         }
     }
+}
+
+/// Which sending of an attempt this is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// The first: every rule is checked before Stripe is asked.
+    First { one_per_product: bool },
+    /// A retry of an attempt whose outcome was lost: the same request again (Stripe replays
+    /// it), so nothing that the first sending changed (a code's redemptions) may refuse it.
+    Retry,
 }
 
 /// How far a failed attempt got: whether Stripe may hold a subscription the database does not.
@@ -315,6 +342,21 @@ async fn redeemable_code(
     }
 }
 
+/// The promotion code's Stripe id as the first sending of this attempt named it, whatever it
+/// allows now (that sending may have used its last redemption).
+async fn sent_code(
+    stripe: &StripeClient,
+    input: &NewSubscription,
+) -> Result<Option<String>, ApiError> {
+    let Some(code) = &input.promotion_code else {
+        return Ok(None);
+    };
+    let code = discounts::check::parse_code(code)?;
+    Ok(discounts::check::live_code(stripe, &code)
+        .await?
+        .map(|(promo, _)| promo.id))
+}
+
 /// Subscribing once the product rules allow it.
 async fn subscribe_to(
     db: &impl ConnectionTrait,
@@ -323,7 +365,7 @@ async fn subscribe_to(
     input: &NewSubscription,
     price: &prices::Model,
     stripe_key: &IdempotencyKey,
-    one_per_product: bool,
+    attempt: Attempt,
 ) -> Result<SubscriptionOutcome, Failed> {
     let before = |e: ApiError| Failed::NothingLeft(e);
     let customer = customer_rules::ensure_customer(db, stripe, viewer)
@@ -335,10 +377,17 @@ async fn subscribe_to(
             .await
             .map_err(before)?;
     }
-    let promotion_code = redeemable_code(db, stripe, input, price, &customer)
-        .await
-        .map_err(before)?;
-    if one_per_product {
+    let promotion_code = match attempt {
+        Attempt::Retry => sent_code(stripe, input).await.map_err(before)?,
+        Attempt::First { .. } => redeemable_code(db, stripe, input, price, &customer)
+            .await
+            .map_err(before)?,
+    };
+    if attempt
+        == (Attempt::First {
+            one_per_product: true,
+        })
+    {
         if let Some(existing) = held_at_stripe(db, stripe, &customer, price.product_id)
             .await
             .map_err(before)?
@@ -434,9 +483,10 @@ async fn record_subscription(
         }
     }
     if let Some(objects::Expandable::Object(inv)) = &sub.latest_invoice {
-        crate::billing::invoices::apply(db, stripe, inv, now)
-            .await
-            .map_err(after)?;
+        // The invoice mirror follows; its events and sync catch up if this read fails.
+        if let Err(e) = crate::billing::invoices::apply(db, stripe, inv, now).await {
+            tracing::warn!(error = %e, invoice = %inv.id, "invoice not mirrored yet");
+        }
     }
     let needs_client = matches!(sub.status, objects::SubscriptionStatus::Incomplete);
     Ok(SubscriptionOutcome {
