@@ -2,6 +2,8 @@
 //! applied in name order.
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
+
 mod m20261124_000001_create_customers;
 mod m20261124_000002_create_products;
 mod m20261124_000003_create_prices;

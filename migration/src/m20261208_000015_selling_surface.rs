@@ -6,6 +6,8 @@
 //! nullable or with a default so existing rows need nothing.
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::columns::{add_columns, drop_columns};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -25,64 +27,44 @@ impl MigrationTrait for Migration {
             string_null(Subscriptions::CancellationReason),
             text_null(Subscriptions::CancellationComment),
         ];
-        for column in subscription_columns {
-            let mut column = column;
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Subscriptions::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        add_columns(
+            manager,
+            Subscriptions::Table.into_iden(),
+            subscription_columns,
+        )
+        .await?;
         let payment_columns = [
             integer_null(Payments::Quantity),
             big_integer(Payments::DiscountAmount).default(0).to_owned(),
         ];
-        for column in payment_columns {
-            let mut column = column;
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Payments::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        add_columns(manager, Payments::Table.into_iden(), payment_columns).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Payments::Quantity, Payments::DiscountAmount] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Payments::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        for column in [
-            Subscriptions::Quantity,
-            Subscriptions::DiscountCouponId,
-            Subscriptions::DiscountPromotionCodeId,
-            Subscriptions::DiscountStart,
-            Subscriptions::DiscountEnd,
-            Subscriptions::CancellationReason,
-            Subscriptions::CancellationComment,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Subscriptions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        drop_columns(
+            manager,
+            Payments::Table.into_iden(),
+            [
+                Payments::Quantity.into_iden(),
+                Payments::DiscountAmount.into_iden(),
+            ],
+        )
+        .await?;
+        drop_columns(
+            manager,
+            Subscriptions::Table.into_iden(),
+            [
+                Subscriptions::Quantity.into_iden(),
+                Subscriptions::DiscountCouponId.into_iden(),
+                Subscriptions::DiscountPromotionCodeId.into_iden(),
+                Subscriptions::DiscountStart.into_iden(),
+                Subscriptions::DiscountEnd.into_iden(),
+                Subscriptions::CancellationReason.into_iden(),
+                Subscriptions::CancellationComment.into_iden(),
+            ],
+        )
+        .await?;
         for table in [
             SubscriptionClaims::Table.into_iden(),
             SubscriptionQuotes::Table.into_iden(),

@@ -2,6 +2,8 @@
 //! and payments Stripe has not charged have none.
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::columns::{add_columns, drop_columns};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -15,34 +17,26 @@ enum Payments {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
-            text_null(Payments::ReceiptUrl),
-            string_null(Payments::ReceiptNumber),
-        ] {
-            let mut column = column;
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Payments::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        add_columns(
+            manager,
+            Payments::Table.into_iden(),
+            [
+                text_null(Payments::ReceiptUrl),
+                string_null(Payments::ReceiptNumber),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Payments::ReceiptUrl, Payments::ReceiptNumber] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Payments::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(
+            manager,
+            Payments::Table.into_iden(),
+            [
+                Payments::ReceiptUrl.into_iden(),
+                Payments::ReceiptNumber.into_iden(),
+            ],
+        )
+        .await
     }
 }

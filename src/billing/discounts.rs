@@ -22,5 +22,6 @@ pub use coupons::{
 };
 pub use percent::Percent;
 pub use promotion_codes::{
-    apply_promotion_code, create_promotion_code, list_promotion_codes, NewPromotionCode,
+    apply_promotion_code, create_promotion_code, list_promotion_codes, live_by_code, parse_code,
+    NewPromotionCode,
 };

@@ -7,7 +7,11 @@ use entity::{invoices, payments, prices, subscriptions};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
-    catalog::Price, context, money::MoneyType, payments::Payment, subscriptions::Subscription,
+    catalog::Price,
+    context,
+    money::MoneyType,
+    payments::{PageInfo, Payment},
+    subscriptions::Subscription,
 };
 use crate::{
     billing::{
@@ -229,26 +233,13 @@ pub struct InvoiceEdge {
     pub node: Invoice,
 }
 
-/// Pagination state of an invoice page (Relay).
-#[derive(SimpleObject)]
-pub struct InvoicePageInfo {
-    /// Whether another page follows.
-    pub has_next_page: bool,
-    /// Always false: pages only go forward.
-    pub has_previous_page: bool,
-    /// The cursor of this page's first invoice; null for an empty page.
-    pub start_cursor: Option<String>,
-    /// The cursor of this page's last invoice: pass it as `after` for the next page.
-    pub end_cursor: Option<String>,
-}
-
 /// A page of invoices, newest first (Relay).
 #[derive(SimpleObject)]
 pub struct InvoiceConnection {
     /// The invoices of this page.
     pub edges: Vec<InvoiceEdge>,
     /// Where this page stands.
-    pub page_info: InvoicePageInfo,
+    pub page_info: PageInfo,
 }
 
 async fn connection(
@@ -269,7 +260,7 @@ async fn connection(
         })
         .collect();
     Ok(InvoiceConnection {
-        page_info: InvoicePageInfo {
+        page_info: PageInfo {
             has_next_page: page.has_next,
             has_previous_page: false,
             start_cursor: edges.first().map(|e| e.cursor.clone()),

@@ -35,9 +35,32 @@ pub(crate) async fn price_in(
         .await;
     assert!(s.is_success(), "{product}");
     let product = product["id"].as_str().expect("product").to_string();
+    let price = price_of(app, &product, currency, unit_amount, interval).await;
+    (price, product)
+}
+
+/// Another monthly price of an existing product, mirrored; its Tollgate id.
+pub(crate) async fn another_price(
+    app: &TestApp,
+    product: &str,
+    currency: &str,
+    amount: i64,
+) -> String {
+    price_of(app, product, currency, amount, Some("month")).await
+}
+
+/// A price of `product` created at the emulator (recurring every `interval`, or one-time)
+/// and mirrored; its Tollgate id.
+async fn price_of(
+    app: &TestApp,
+    product: &str,
+    currency: &str,
+    unit_amount: i64,
+    interval: Option<&str>,
+) -> String {
     let amount = unit_amount.to_string();
     let mut form = vec![
-        ("product", product.as_str()),
+        ("product", product),
         ("currency", currency),
         ("unit_amount", amount.as_str()),
     ];
@@ -45,33 +68,6 @@ pub(crate) async fn price_in(
         form.push(("recurring[interval]", i));
     }
     let (s, price) = app.emulator.post("/v1/prices", &form).await;
-    assert!(s.is_success(), "{price}");
-    (
-        mirrored_price(app, price["id"].as_str().expect("price")).await,
-        product,
-    )
-}
-
-/// Another price of an existing product, mirrored; its Tollgate id.
-pub(crate) async fn another_price(
-    app: &TestApp,
-    product: &str,
-    currency: &str,
-    amount: i64,
-) -> String {
-    let amount = amount.to_string();
-    let (s, price) = app
-        .emulator
-        .post(
-            "/v1/prices",
-            &[
-                ("product", product),
-                ("currency", currency),
-                ("unit_amount", amount.as_str()),
-                ("recurring[interval]", "month"),
-            ],
-        )
-        .await;
     assert!(s.is_success(), "{price}");
     mirrored_price(app, price["id"].as_str().expect("price")).await
 }

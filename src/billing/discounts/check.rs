@@ -224,16 +224,3 @@ pub fn amount_off(coupon: &coupons::Model, amount: &Money) -> Option<i64> {
         (None, None) => None,
     }
 }
-
-/// A code as typed, checked for what may go into a Stripe query.
-pub fn parse_code(code: &str) -> Result<String, ApiError> {
-    super::promotion_codes::parse_code("promotionCode", code)
-}
-
-/// The promotion code and coupon Stripe has for `code`, redeemable or not.
-pub async fn live_code(
-    stripe: &StripeClient,
-    code: &str,
-) -> Result<Option<(objects::PromotionCode, objects::Coupon)>, ApiError> {
-    Ok(super::promotion_codes::live_by_code(stripe, code).await?)
-}

@@ -351,8 +351,8 @@ async fn sent_code(
     let Some(code) = &input.promotion_code else {
         return Ok(None);
     };
-    let code = discounts::check::parse_code(code)?;
-    Ok(discounts::check::live_code(stripe, &code)
+    let code = discounts::parse_code("promotionCode", code)?;
+    Ok(discounts::live_by_code(stripe, &code)
         .await?
         .map(|(promo, _)| promo.id))
 }
